@@ -1,0 +1,50 @@
+# Set-up and everyday commands. Each target installs what it needs into .venv first.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# pgserver (the embedded PostgreSQL) ships wheels for Python 3.10-3.12 only: take python3 when
+# it is one of those, otherwise the newest of python3.12, python3.11, python3.10 on the PATH.
+PYTHON ?= $(shell for candidate in python3 python3.12 python3.11 python3.10; do \
+	command -v $$candidate >/dev/null 2>&1 && \
+	$$candidate -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null && \
+	{ echo $$candidate; break; }; done)
+
+.PHONY: install run dev test test-fast bench clean stop
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "No Python 3.10, 3.11 or 3.12 found on the PATH (the embedded PostgreSQL, pgserver, needs one)."; \
+		echo "Install one, for example: apt-get install python3.12 python3.12-venv, or: pyenv install 3.12,"; \
+		echo "then run make again (or name it: make PYTHON=/path/to/python3.12 ...)."; \
+		exit 1; \
+	fi
+	@echo "Creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+run: install  ## the demo: embedded PostgreSQL + every asset materialized once + a summary
+	@$(BIN)/sync-assets demo
+
+dev: install  ## the Dagster UI on the same data as `make run` (http://127.0.0.1:3000)
+	@$(BIN)/sync-assets dev
+
+test: install  ## the whole suite, slow end-to-end tests included (what CI runs)
+	@$(BIN)/python -m pytest -m 'slow or not slow' $(PYTEST_ARGS)
+
+test-fast: install  ## the quick suite, without the slow end-to-end tests
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install  ## every benchmark under bench/; each prints a JSON object on its last line
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+stop: install  ## stop the embedded PostgreSQL (it is started again on demand)
+	@$(BIN)/sync-assets db stop
+
+clean: stop
+	rm -rf .local

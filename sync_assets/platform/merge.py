@@ -1,0 +1,230 @@
+"""Set-based bulk merge with exact diff counts.
+
+A sync stages its rows with COPY into a temporary table (page by page, so memory stays
+bounded), then merges them into the target with one statement:
+
+    INSERT … ON CONFLICT (key) DO UPDATE … WHERE target IS DISTINCT FROM staged
+
+and, when asked, deletes the rows of a scope that were not staged. Counts come back from the
+same statements, so they are exact: a row already present is never counted as created, and an
+identical row is not rewritten (its `synced_at` keeps the time of its last change).
+
+Rows staged twice (APIs that repeat a record across pages) count once; the last one wins.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+
+import psycopg
+from psycopg import sql
+
+_stage_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    """What a merge did to one table. drift = created + updated + deleted."""
+
+    count: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    noop: int = 0
+
+    @property
+    def drift(self) -> int:
+        return self.created + self.updated + self.deleted
+
+    def __add__(self, other: MergeCounts) -> MergeCounts:
+        return MergeCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"drift": self.drift}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A synced table: its name, key and the columns a sync writes (key included).
+
+    `synced_at` is not listed: the merge sets it on the rows it creates or changes.
+    """
+
+    table: str  # schema-qualified, e.g. "rdvsp.rdvs"
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        missing = [k for k in self.key if k not in self.columns]
+        if missing:
+            raise ValueError(f"{self.table}: key column(s) {missing} must be among the columns")
+
+    @property
+    def value_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c not in self.key)
+
+    def identifier(self) -> sql.Identifier:
+        return sql.Identifier(*self.table.split("."))
+
+
+class WholeTable:
+    """Delete scope meaning every row of the table (a full listing of everything it holds)."""
+
+
+WHOLE_TABLE = WholeTable()
+# A scope: column -> the values that were listed in full, e.g. {"organisation_id": [1, 2]}.
+# Rows of the target that match every column of the scope and were not staged are deleted.
+DeleteScope = Mapping[str, Sequence[object]] | WholeTable
+
+
+def driver_connection(conn) -> psycopg.Connection:
+    """The psycopg connection behind a SQLAlchemy Connection (or the psycopg one itself)."""
+    if isinstance(conn, psycopg.Connection):
+        return conn
+    return conn.connection.driver_connection
+
+
+@dataclass
+class StagedMerge:
+    """Rows staged for one table within the caller's transaction."""
+
+    conn: psycopg.Connection
+    spec: TableSpec
+    stage: sql.Identifier
+    column_types: list[int]  # type oids, for COPY
+    staged_rows: int = field(default=0)
+
+    def add(self, rows: Iterable[Sequence[object]]) -> int:
+        """COPY rows (tuples in the order of `spec.columns`) into the stage; returns how many."""
+        copy_statement = sql.SQL("COPY {} ({}) FROM STDIN").format(self.stage, _column_list(self.spec.columns))
+        added = 0
+        with self.conn.cursor() as cur, cur.copy(copy_statement) as copy:
+            copy.set_types(self.column_types)
+            for row in rows:
+                copy.write_row(row)
+                added += 1
+        self.staged_rows += added
+        return added
+
+    def merge(self, delete_scope: DeleteScope | None = None) -> MergeCounts:
+        """Merge the staged rows into the target; delete unstaged rows of `delete_scope`."""
+        with self.conn.cursor() as cur:
+            # Temporary tables are never auto-analysed; without statistics the planner may pick
+            # a nested loop for the anti-join below.
+            cur.execute(sql.SQL("ANALYZE {}").format(self.stage))
+            count, created, updated = cur.execute(self._upsert_statement()).fetchone()
+            deleted = 0
+            if delete_scope is not None:
+                statement, params = self._delete_statement(delete_scope)
+                if statement is not None:
+                    deleted = cur.execute(statement, params).fetchone()[0]
+        return MergeCounts(count=count, created=created, updated=updated, deleted=deleted,
+                           noop=count - created - updated)
+
+    def _upsert_statement(self) -> sql.Composed:
+        spec = self.spec
+        columns = _column_list(spec.columns)
+        key = _column_list(spec.key)
+        if spec.value_columns:
+            on_conflict = sql.SQL(
+                "DO UPDATE SET {assignments}, synced_at = EXCLUDED.synced_at "
+                "WHERE ({current}) IS DISTINCT FROM ({incoming})"
+            ).format(
+                assignments=sql.SQL(", ").join(
+                    sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in spec.value_columns
+                ),
+                current=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in spec.value_columns),
+                incoming=sql.SQL(", ").join(
+                    sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in spec.value_columns
+                ),
+            )
+        else:
+            on_conflict = sql.SQL("DO NOTHING")
+        return sql.SQL(
+            "WITH staged AS ("
+            "  SELECT DISTINCT ON ({key}) {columns} FROM {stage} ORDER BY {key}, _staged_order DESC"
+            "), written AS ("
+            "  INSERT INTO {target} AS t ({columns}, synced_at)"
+            "  SELECT {columns}, now() FROM staged"
+            "  ON CONFLICT ({key}) {on_conflict}"
+            # xmax is 0 on a freshly inserted row version and set on an updated one.
+            "  RETURNING (t.xmax = 0) AS created"
+            ") SELECT (SELECT count(*) FROM staged),"
+            "  count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM written"
+        ).format(key=key, columns=columns, stage=self.stage, target=spec.identifier(), on_conflict=on_conflict)
+
+    def _delete_statement(self, scope: DeleteScope) -> tuple[sql.Composed | None, list[object]]:
+        conditions = [
+            sql.SQL("NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})").format(
+                stage=self.stage,
+                match=sql.SQL(" AND ").join(
+                    sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in self.spec.key
+                ),
+            )
+        ]
+        params: list[object] = []
+        if not isinstance(scope, WholeTable):
+            if not scope:
+                raise ValueError("an empty delete scope is ambiguous: pass WHOLE_TABLE or a column scope")
+            for column, values in scope.items():
+                values = list(values)
+                if not values:
+                    return None, []  # nothing was listed in full, so nothing may be deleted
+                conditions.append(sql.SQL("t.{} = ANY(%s)").format(sql.Identifier(column)))
+                params.append(values)
+        statement = sql.SQL(
+            "WITH gone AS (DELETE FROM {target} t WHERE {conditions} RETURNING 1) SELECT count(*) FROM gone"
+        ).format(target=self.spec.identifier(), conditions=sql.SQL(" AND ").join(conditions))
+        return statement, params
+
+
+@contextmanager
+def staged_merge(conn, spec: TableSpec) -> Iterator[StagedMerge]:
+    """Open a stage for `spec` inside the caller's transaction (it is dropped at commit)."""
+    pg = driver_connection(conn)
+    if pg.autocommit:
+        raise ValueError("staged_merge needs a transaction: use a connection from engine.begin()")
+    stage = sql.Identifier(f"stage_{spec.table.replace('.', '_')}_{next(_stage_numbers)}")
+    with pg.cursor() as cur:
+        column_types = _column_types(cur, spec)
+        cur.execute(
+            sql.SQL(
+                "CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {columns} FROM {target} WITH NO DATA; "
+                "ALTER TABLE {stage} ADD COLUMN _staged_order bigint GENERATED ALWAYS AS IDENTITY"
+            ).format(stage=stage, columns=_column_list(spec.columns), target=spec.identifier())
+        )
+    staged = StagedMerge(pg, spec, stage, column_types)
+    try:
+        yield staged
+    finally:
+        if not pg.closed and pg.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+            with pg.cursor() as cur:
+                cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
+
+
+def merge_rows(conn, spec: TableSpec, rows: Iterable[Sequence[object]],
+               delete_scope: DeleteScope | None = None) -> MergeCounts:
+    """Stage and merge one batch of rows."""
+    with staged_merge(conn, spec) as stage:
+        stage.add(rows)
+        return stage.merge(delete_scope)
+
+
+def _column_list(columns: Sequence[str]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+
+
+def _column_types(cur: psycopg.Cursor, spec: TableSpec) -> list[int]:
+    rows = cur.execute(
+        "SELECT a.attname, a.atttypid FROM pg_attribute a "
+        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        [spec.table],
+    ).fetchall()
+    types = dict(rows)
+    missing = [c for c in (*spec.columns, "synced_at") if c not in types]
+    if missing:
+        raise ValueError(f"{spec.table} has no column(s) {missing}")
+    return [types[c] for c in spec.columns]

@@ -1,0 +1,161 @@
+"""Where the warehouse lives: `SYNC_DATABASE_URL`, or an embedded PostgreSQL under `.local/`.
+
+The embedded server (pgserver) is started on demand, left running so that the command line,
+`dagster dev` and the tests reuse it, and stopped by `sync-assets db stop`. It also hosts
+Dagster's own storage, in a database of its own (`dagster`), so the UI and the command line
+see the same run history.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from sync_assets.platform.errors import ConfigurationError
+
+WAREHOUSE_DATABASE = "sync_assets"
+DAGSTER_DATABASE = "dagster"
+
+
+def local_dir() -> Path:
+    """The folder for local state (embedded database, Dagster home): `SYNC_LOCAL_DIR` or `./.local`."""
+    return Path(os.environ.get("SYNC_LOCAL_DIR") or ".local").resolve()
+
+
+def normalize_database_url(url: str, variable: str = "SYNC_DATABASE_URL") -> str:
+    """A PostgreSQL URL for SQLAlchemy with the psycopg 3 driver, or a clear error."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            f"{variable} is not a valid database URL. Expected the form "
+            "postgresql+psycopg://user:password@host:5432/database."
+        ) from None
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigurationError(
+            f"{variable} points to a {parsed.get_backend_name()!r} database; "
+            "the warehouse must be PostgreSQL (postgresql+psycopg://…)."
+        )
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername != "postgresql+psycopg":
+        raise ConfigurationError(
+            f"{variable} uses the driver {parsed.drivername!r}; use postgresql+psycopg:// (psycopg 3)."
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """The same URL without the SQLAlchemy driver suffix, for libpq clients (psycopg, psql)."""
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def redacted_url(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server in a folder, listening on a Unix socket only."""
+
+    def __init__(self, pgdata: Path):
+        self.pgdata = pgdata
+
+    def start(self) -> None:
+        """Start the server if it is not running (initialising the folder the first time)."""
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        pgserver = _import_pgserver()
+        # cleanup_mode=None: the server outlives this process, so later commands reuse it.
+        self._server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+
+    def url(self, database: str) -> str:
+        """SQLAlchemy URL of a database on this server, created if missing."""
+        self.start()
+        admin = self._server.get_uri("postgres")
+        _create_database_if_missing(admin, database)
+        return normalize_database_url(self._server.get_uri(database))
+
+    def is_running(self) -> bool:
+        pgserver = _import_pgserver()
+        info = pgserver.utils.PostmasterInfo.read_from_pgdata(self.pgdata)
+        return info is not None and info.is_running()
+
+    def stop(self) -> bool:
+        """Stop the server cleanly (fast shutdown). Returns False when it was not running."""
+        if not (self.pgdata / "PG_VERSION").exists() or not self.is_running():
+            return False
+        pgserver = _import_pgserver()
+        user = "pgserver" if os.geteuid() == 0 else None
+        pgserver._commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)
+        return True
+
+
+def _import_pgserver():
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset, which is normal on servers.
+            warnings.simplefilter("ignore")
+            import pgserver
+            import pgserver._commands
+            import pgserver.utils
+    except ImportError:
+        raise ConfigurationError(
+            "The embedded PostgreSQL (pgserver) is not installed. Run `make run` or `make test`, "
+            "which install it, or set SYNC_DATABASE_URL to an existing PostgreSQL server."
+        ) from None
+    return pgserver
+
+
+def _create_database_if_missing(admin_libpq_url: str, database: str) -> None:
+    with psycopg.connect(admin_libpq_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if exists:
+            return
+        try:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database)))
+        except psycopg.errors.DuplicateDatabase:
+            pass  # created meanwhile by another process
+
+
+def embedded_server() -> EmbeddedPostgres:
+    return EmbeddedPostgres(local_dir() / "pgdata")
+
+
+def uses_embedded_server() -> bool:
+    return not os.environ.get("SYNC_DATABASE_URL")
+
+
+def database_url() -> str:
+    """The warehouse URL: `SYNC_DATABASE_URL`, or the embedded server (started on demand)."""
+    configured = os.environ.get("SYNC_DATABASE_URL")
+    if configured:
+        return normalize_database_url(configured)
+    return embedded_server().url(WAREHOUSE_DATABASE)
+
+
+def dagster_storage_url() -> str:
+    """The libpq URL Dagster stores runs, events and schedules in.
+
+    `DAGSTER_POSTGRES_URL` when set; otherwise the warehouse database itself when
+    `SYNC_DATABASE_URL` is set (Dagster's tables go to its `public` schema); otherwise a
+    `dagster` database on the embedded server.
+    """
+    configured = os.environ.get("DAGSTER_POSTGRES_URL")
+    if configured:
+        return libpq_url(normalize_database_url(configured, "DAGSTER_POSTGRES_URL"))
+    if not uses_embedded_server():
+        return libpq_url(database_url())
+    return libpq_url(embedded_server().url(DAGSTER_DATABASE))
+
+
+@functools.lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    """One pooled engine per URL and process."""
+    return create_engine(url, pool_pre_ping=True, future=True)

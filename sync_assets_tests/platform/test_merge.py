@@ -1,0 +1,183 @@
+"""Bulk merge on real PostgreSQL: exact counts, scoped deletes, no per-row statements."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from sync_assets.platform.merge import WHOLE_TABLE, MergeCounts, TableSpec, merge_rows, staged_merge
+from sync_assets.platform.warehouse import engine_for
+
+ITEMS = TableSpec(
+    table="sync_test.items",
+    key=("id",),
+    columns=("id", "organisation_id", "name", "payload", "starts_at"),
+)
+LINKS = TableSpec(table="sync_test.links", key=("account_id", "organisation_id"),
+                  columns=("account_id", "organisation_id"))
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = engine_for(database_url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "CREATE SCHEMA sync_test;"
+            "CREATE TABLE sync_test.items (id bigint PRIMARY KEY, organisation_id bigint NOT NULL, name text,"
+            " payload jsonb, starts_at timestamptz, synced_at timestamptz NOT NULL);"
+            "CREATE TABLE sync_test.links (account_id bigint, organisation_id bigint, synced_at timestamptz NOT NULL,"
+            " PRIMARY KEY (account_id, organisation_id));"
+        ))
+    return engine
+
+
+def item(id_, org=1, name="a", payload=None, starts_at="2025-01-01 08:00:00 +0100"):
+    return (id_, org, name, payload if payload is not None else {"n": id_}, starts_at)
+
+
+def merge(engine, spec, rows, scope=None) -> MergeCounts:
+    with engine.begin() as conn:
+        return merge_rows(conn, spec, rows, delete_scope=scope)
+
+
+def table(engine, spec=ITEMS):
+    with engine.connect() as conn:
+        return {r[0]: r[1:] for r in conn.execute(text(f"SELECT {', '.join(spec.columns)} FROM {spec.table} ORDER BY 1"))}
+
+
+def test_first_merge_creates_every_row(engine):
+    counts = merge(engine, ITEMS, [item(1), item(2), item(3)])
+    assert counts == MergeCounts(count=3, created=3, updated=0, deleted=0, noop=0)
+    assert counts.drift == 3
+    assert sorted(table(engine)) == [1, 2, 3]
+
+
+def test_same_rows_again_are_noop_and_not_rewritten(engine):
+    merge(engine, ITEMS, [item(1), item(2)])
+    with engine.connect() as conn:
+        before = dict(conn.execute(text("SELECT id, synced_at FROM sync_test.items")).all())
+    counts = merge(engine, ITEMS, [item(1), item(2)])
+    assert counts == MergeCounts(count=2, noop=2)
+    assert counts.drift == 0
+    with engine.connect() as conn:
+        assert dict(conn.execute(text("SELECT id, synced_at FROM sync_test.items")).all()) == before
+
+
+def test_changed_new_and_unchanged_rows_are_told_apart(engine):
+    merge(engine, ITEMS, [item(1), item(2), item(3)])
+    counts = merge(engine, ITEMS, [item(1), item(2, name="renamed"), item(3, payload={"n": 3, "x": True}), item(4)])
+    assert counts == MergeCounts(count=4, created=1, updated=2, noop=1)
+    rows = table(engine)
+    assert rows[2][1] == "renamed"
+    assert rows[3][2] == {"n": 3, "x": True}
+
+
+def test_a_null_becoming_a_value_is_an_update(engine):
+    merge(engine, ITEMS, [item(1, name=None)])
+    assert merge(engine, ITEMS, [item(1, name="now set")]).updated == 1
+    assert merge(engine, ITEMS, [item(1, name=None)]).updated == 1
+
+
+def test_deletes_apply_only_inside_the_scope(engine):
+    merge(engine, ITEMS, [item(1, org=1), item(2, org=1), item(3, org=2), item(4, org=3)])
+    counts = merge(engine, ITEMS, [item(1, org=1)], scope={"organisation_id": [1, 2]})
+    assert counts == MergeCounts(count=1, noop=1, deleted=2)
+    assert sorted(table(engine)) == [1, 4]  # organisation 3 was outside the scope
+
+
+def test_scope_over_several_columns_must_match_all(engine):
+    merge(engine, ITEMS, [item(1, org=1, name="x"), item(2, org=1, name="y"), item(3, org=2, name="x")])
+    counts = merge(engine, ITEMS, [], scope={"organisation_id": [1, 2], "name": ["x"]})
+    assert counts.deleted == 2
+    assert sorted(table(engine)) == [2]
+
+
+def test_an_empty_scope_list_deletes_nothing(engine):
+    merge(engine, ITEMS, [item(1), item(2)])
+    assert merge(engine, ITEMS, [], scope={"organisation_id": []}).deleted == 0
+    assert sorted(table(engine)) == [1, 2]
+
+
+def test_an_empty_mapping_is_refused_rather_than_read_as_everything(engine):
+    merge(engine, ITEMS, [item(1)])
+    with pytest.raises(ValueError, match="WHOLE_TABLE"):
+        merge(engine, ITEMS, [], scope={})
+    assert sorted(table(engine)) == [1]
+
+
+def test_whole_table_scope(engine):
+    merge(engine, ITEMS, [item(1), item(2, org=9)])
+    assert merge(engine, ITEMS, [item(2, org=9)], scope=WHOLE_TABLE).deleted == 1
+    assert sorted(table(engine)) == [2]
+
+
+def test_a_row_staged_twice_counts_once_and_the_last_wins(engine):
+    counts = merge(engine, ITEMS, [item(1, name="first"), item(2), item(1, name="second")])
+    assert counts == MergeCounts(count=2, created=2)
+    assert table(engine)[1][1] == "second"
+
+
+def test_pages_staged_separately_merge_as_one_batch(engine):
+    merge(engine, ITEMS, [item(1), item(2), item(3)])
+    with engine.begin() as conn, staged_merge(conn, ITEMS) as stage:
+        assert stage.add([item(1)]) == 1
+        assert stage.add([item(3, name="changed"), item(5)]) == 2
+        counts = stage.merge(delete_scope=WHOLE_TABLE)
+    assert counts == MergeCounts(count=3, created=1, updated=1, noop=1, deleted=1)
+    assert sorted(table(engine)) == [1, 3, 5]
+
+
+def test_a_failed_transaction_changes_nothing(engine):
+    merge(engine, ITEMS, [item(1)])
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        merge_rows(conn, ITEMS, [item(2)], delete_scope=WHOLE_TABLE)
+        raise RuntimeError("the rest of the run failed")
+    assert sorted(table(engine)) == [1]
+
+
+def test_key_only_tables(engine):
+    assert merge(engine, LINKS, [(1, 10), (1, 11)]) == MergeCounts(count=2, created=2)
+    counts = merge(engine, LINKS, [(1, 10), (1, 12)], scope={"account_id": [1]})
+    assert counts == MergeCounts(count=2, created=1, noop=1, deleted=1)
+    assert sorted(table(engine, LINKS)) == [1]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT organisation_id FROM sync_test.links ORDER BY 1")).scalars().all() == [10, 12]
+
+
+def test_text_needing_escapes_round_trips(engine):
+    awkward = "tab\there\nnew line \\N back\\slash '; DROP TABLE sync_test.items; --"
+    merge(engine, ITEMS, [item(1, name=awkward, payload={"q": awkward})])
+    assert table(engine)[1][1:3] == (awkward, {"q": awkward})
+    assert merge(engine, ITEMS, [item(1, name=awkward, payload={"q": awkward})]).noop == 1
+
+
+def test_a_spec_naming_an_unknown_column_fails_clearly(engine):
+    spec = TableSpec(table="sync_test.items", key=("id",), columns=("id", "colour"))
+    with pytest.raises(ValueError, match="colour"), engine.begin() as conn:
+        merge_rows(conn, spec, [(1, "red")])
+
+
+def test_merge_needs_a_transaction(database_url):
+    import psycopg
+
+    from sync_assets.platform.warehouse import libpq_url
+
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn, pytest.raises(ValueError):
+        merge_rows(conn, ITEMS, [])
+
+
+def test_100k_rows_merge_with_a_handful_of_statements(engine, count_statements):
+    rows = [item(i, org=i % 7, name=f"n{i}") for i in range(100_000)]
+    with engine.begin() as conn:
+        with count_statements(conn.connection.driver_connection) as counter:
+            counts = merge_rows(conn, ITEMS, rows, delete_scope=WHOLE_TABLE)
+    assert counts == MergeCounts(count=100_000, created=100_000)
+    assert counter.count < 15, f"{counter.count} statements for one merge"
+
+    changed = rows[:99_000]
+    changed[0] = item(0, org=0, name="changed")
+    with engine.begin() as conn:
+        with count_statements(conn.connection.driver_connection) as counter:
+            counts = merge_rows(conn, ITEMS, changed, delete_scope=WHOLE_TABLE)
+    assert counts == MergeCounts(count=99_000, updated=1, noop=98_999, deleted=1_000)
+    assert counter.count < 15
