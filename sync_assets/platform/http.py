@@ -1,0 +1,282 @@
+"""The HTTP side of the connector contract: one client for every connector.
+
+- explicit connect/read timeouts;
+- retries with exponential backoff and jitter on connection errors, timeouts, 5xx, 429 and
+  bodies that are not the JSON they claim to be (truncated), honouring `Retry-After`;
+  other 4xx are never retried;
+- a token-bucket rate limiter shared by every client of the same connector (or API key) in
+  the process;
+- paginators for page-number envelopes (`meta.next_page`) and cursor envelopes (`next_cursor`).
+
+Errors name the endpoint path, never its query string: query values can hold personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from sync_assets.platform.errors import ApiError
+from sync_assets.platform.observability import get_logger
+
+log = get_logger("platform.http")
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5  # in all, the first included
+    backoff_multiplier: float = 0.5  # seconds: waits of 0.5, 1, 2, 4… plus jitter
+    backoff_max: float = 30.0
+    jitter: float = 0.5
+    # A Retry-After longer than this is not waited for: the call fails and says so.
+    max_retry_after: float = 300.0
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 30.0
+
+
+class TokenBucket:
+    """At most `rate` requests a second on average, in bursts of up to `burst`. Thread-safe."""
+
+    def __init__(self, rate: float, burst: int = 1, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        if rate <= 0 or burst < 1:
+            raise ValueError("a rate limiter needs rate > 0 and burst >= 1")
+        self.rate, self.burst = rate, burst
+        self._clock, self._sleep = clock, sleep
+        self._tokens = float(burst)
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, waiting if none is left; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            self._tokens -= 1  # reserve now, so concurrent callers queue behind each other
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+_shared_limiters: dict[str, TokenBucket] = {}
+_shared_limiters_lock = threading.Lock()
+
+
+def shared_rate_limiter(name: str, rate: float, burst: int = 1) -> TokenBucket:
+    """The process-wide limiter called `name` (a connector, or a connector and API key)."""
+    with _shared_limiters_lock:
+        limiter = _shared_limiters.get(name)
+        if limiter is None or (limiter.rate, limiter.burst) != (rate, burst):
+            limiter = _shared_limiters[name] = TokenBucket(rate, burst)
+        return limiter
+
+
+@dataclass(frozen=True)
+class Page:
+    """One response of a listing: what was asked, and the body as received and as parsed."""
+
+    endpoint: str
+    params: Mapping[str, Any]
+    status: int
+    body: bytes
+    data: Any
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+class _Retryable(Exception):
+    """A response worth trying again, with the wait the server asked for, if any."""
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason, self.status, self.retry_after = reason, status, retry_after
+
+
+@dataclass
+class ApiClient:
+    """An httpx client with the contract's timeouts, retries and rate limit."""
+
+    connector: str
+    base_url: str
+    auth: httpx.Auth | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rate_limiter: TokenBucket | None = None
+    transport: httpx.BaseTransport | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=self.auth,
+            headers={"Accept": "application/json", "User-Agent": "sync-assets", **self.headers},
+            timeout=httpx.Timeout(self.timeouts.read, connect=self.timeouts.connect),
+            transport=self.transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def request(self, method: str, endpoint: str, *, params: Mapping[str, Any] | None = None,
+                json_body: Any = None, expect_json: bool = False) -> tuple[httpx.Response, Any]:
+        """Send a request with retries; return the response and, if `expect_json`, its parsed body.
+
+        Raises ApiError for a non-2xx status that is not retried, or once retries run out.
+        """
+        attempts_made = 0
+
+        def attempt() -> tuple[httpx.Response, Any]:
+            nonlocal attempts_made
+            attempts_made += 1
+            if self.rate_limiter is not None:
+                self.rate_limiter.acquire()
+            try:
+                response = self._http.request(method, endpoint, params=params, json=json_body)
+            except RETRYABLE_TRANSPORT_ERRORS as error:
+                raise _Retryable(_transport_reason(error)) from None
+            if response.status_code in RETRYABLE_STATUSES:
+                raise _Retryable(f"HTTP {response.status_code}", response.status_code,
+                                 _retry_after_seconds(response.headers.get("Retry-After")))
+            if response.is_error:
+                raise ApiError(self.connector, method, endpoint, f"HTTP {response.status_code}",
+                               status=response.status_code, attempts=attempts_made)
+            if not expect_json:
+                return response, None
+            try:
+                return response, json.loads(response.content)
+            except ValueError:
+                raise _Retryable(f"HTTP {response.status_code} with a body that is not valid JSON") from None
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retryable),
+            sleep=self.sleep,
+            before_sleep=lambda state: self._log_retry(method, endpoint, state),
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except _Retryable as error:
+            raise ApiError(self.connector, method, endpoint, error.reason, status=error.status,
+                           attempts=attempts_made) from None
+
+    def get_page(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Page:
+        response, data = self.request("GET", endpoint, params=params, expect_json=True)
+        return Page(endpoint, dict(params or {}), response.status_code, response.content, data)
+
+    def get_json(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.get_page(endpoint, params).data
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _Retryable) and error.retry_after is not None:
+            if error.retry_after > self.retry.max_retry_after:
+                # Waiting would hold the run (and a pool slot) for too long: fail now, loudly.
+                raise _Retryable(f"{error.reason}, asked to retry after {error.retry_after:.0f} s "
+                                 f"(more than the {self.retry.max_retry_after:.0f} s allowed)", error.status)
+            return error.retry_after
+        backoff = self.retry.backoff_multiplier * 2 ** (state.attempt_number - 1)
+        return min(self.retry.backoff_max, backoff + random.uniform(0, self.retry.jitter))
+
+    def _log_retry(self, method: str, endpoint: str, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("retrying API call", extra={
+            "connector": self.connector, "method": method, "endpoint": endpoint,
+            "attempt": state.attempt_number, "of": self.retry.attempts,
+            "wait_s": round(state.upcoming_sleep, 3), "reason": getattr(error, "reason", type(error).__name__),
+        })
+
+
+def _transport_reason(error: Exception) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        return f"timed out ({type(error).__name__})"
+    return f"connection failed ({type(error).__name__})"
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+# --- Paginators ---------------------------------------------------------------------------
+
+def paginate_by_page_number(client: ApiClient, endpoint: str, params: Mapping[str, Any] | None = None,
+                            ) -> Iterator[Page]:
+    """Pages of a `{"<items>": [...], "meta": {"next_page": int|null, …}}` listing, in order."""
+    params = dict(params or {})
+    number = int(params.pop("page", 1))
+    while True:
+        page = client.get_page(endpoint, {**params, "page": number})
+        yield page
+        meta = page.data.get("meta") if isinstance(page.data, dict) else None
+        if not isinstance(meta, dict):
+            raise ApiError(client.connector, "GET", endpoint, "the response has no pagination `meta` object")
+        following = meta.get("next_page")
+        if following is None:
+            return
+        try:
+            following = int(following)
+        except (TypeError, ValueError):
+            raise ApiError(client.connector, "GET", endpoint, "`meta.next_page` is not a page number") from None
+        if following <= number:
+            raise ApiError(client.connector, "GET", endpoint,
+                           f"`meta.next_page` went from {number} to {following}; stopping to avoid a loop")
+        number = following
+
+
+def paginate_by_cursor(client: ApiClient, endpoint: str, params: Mapping[str, Any] | None = None,
+                       cursor_param: str = "cursor") -> Iterator[Page]:
+    """Pages of a `{"data": [...], "next_cursor": str|null}` listing, in order."""
+    params = dict(params or {})
+    cursor = params.pop(cursor_param, None)
+    seen: set[str] = set()
+    while True:
+        page = client.get_page(endpoint, {**params, **({cursor_param: cursor} if cursor else {})})
+        yield page
+        cursor = page.data.get("next_cursor") if isinstance(page.data, dict) else None
+        if not cursor:
+            return
+        if cursor in seen:
+            raise ApiError(client.connector, "GET", endpoint, "the API returned a cursor it had already "
+                           "returned; stopping to avoid a loop")
+        seen.add(cursor)
