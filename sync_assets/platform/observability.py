@@ -34,7 +34,8 @@ _PHONE = re.compile(r"(?<![\w])(?:(?:\+|00)\d{1,3}[\s.-]?(?:\(0\))?|0)[1-9](?:[\
 # `"first_name": "Jean"` or `first_name='Jean'` inside text (a serialised payload or repr).
 _KEYED_VALUE = re.compile(
     r"""(?P<key>["']?(?:%s)["']?\s*[:=]\s*)(?P<value>"[^"]*"|'[^']*'|[^\s,;)}\]]+)"""
-    % "|".join(sorted(PERSONAL_KEYS, key=len, reverse=True)),
+    # input_value: pydantic repeats the offending input in its error messages.
+    % "|".join(sorted(PERSONAL_KEYS | {"input_value"}, key=len, reverse=True)),
     re.IGNORECASE,
 )
 
@@ -150,9 +151,17 @@ def init_sentry(transport=None) -> bool:
 
     options: dict[str, Any] = {
         "dsn": dsn,
-        "send_default_pii": False,
-        # Frame locals hold API payloads: never send them.
-        "include_local_variables": False,
+        # Collect nothing about people automatically: no user identity, bodies, query strings,
+        # cookies or SQL parameters, and no frame locals (they hold API payloads).
+        "data_collection": {
+            "user_info": False,
+            "http_bodies": [],
+            "url_query_params": {"mode": "off"},
+            "cookies": {"mode": "off"},
+            "database_query_data": False,
+            "queues": False,
+            "stack_frame_variables": False,
+        },
         "before_send": scrub_sentry_event,
         "before_breadcrumb": scrub_sentry_breadcrumb,
         "environment": os.environ.get("SENTRY_ENVIRONMENT", "production"),

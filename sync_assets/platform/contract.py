@@ -1,0 +1,174 @@
+"""Schema contracts: validate API payloads with pydantic and classify what does not fit.
+
+- additive drift: a field the contract does not know. The row is kept; the field path is
+  recorded so that someone can decide to add it.
+- breaking drift: a field missing, retyped, or holding an enum value we do not know. The row
+  is not stored (it would be stored wrong); it is counted and its field paths recorded, and
+  the blocking asset checks fail the run.
+
+Only field paths, error types, counts and record ids are ever recorded, never values:
+pydantic's own messages repeat the input, so they are not used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from sync_assets.platform.errors import ContractBreach
+from sync_assets.platform.merge import driver_connection
+from sync_assets.platform.sql_files import package_sql
+
+MAX_SAMPLE_IDS = 5
+
+
+class ContractModel(BaseModel):
+    """Base of every payload model: unknown fields are kept aside (and reported), not refused."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+M = TypeVar("M", bound=BaseModel)
+DriftKind = Literal["additive", "breaking"]
+
+
+@dataclass
+class FieldDrift:
+    kind: DriftKind
+    field_path: str
+    error_type: str
+    row_count: int = 0
+    sample_record_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContractResult(Generic[M]):
+    entity: str
+    valid: list[M] = field(default_factory=list)
+    rejected: int = 0
+    drift: dict[tuple[DriftKind, str, str], FieldDrift] = field(default_factory=dict)
+
+    @property
+    def breaking(self) -> list[FieldDrift]:
+        return [d for d in self.drift.values() if d.kind == "breaking"]
+
+    @property
+    def additive(self) -> list[FieldDrift]:
+        return [d for d in self.drift.values() if d.kind == "additive"]
+
+    def note(self, kind: DriftKind, path: str, error_type: str, record_id: Any) -> None:
+        entry = self.drift.setdefault((kind, path, error_type), FieldDrift(kind, path, error_type))
+        entry.row_count += 1
+        if record_id is not None and len(entry.sample_record_ids) < MAX_SAMPLE_IDS:
+            if str(record_id) not in entry.sample_record_ids:
+                entry.sample_record_ids.append(str(record_id))
+
+    def merge(self, other: ContractResult[M]) -> None:
+        """Fold another batch's result (of the same entity) into this one."""
+        self.valid.extend(other.valid)
+        self.rejected += other.rejected
+        for d in other.drift.values():
+            entry = self.drift.setdefault((d.kind, d.field_path, d.error_type),
+                                          FieldDrift(d.kind, d.field_path, d.error_type))
+            entry.row_count += d.row_count
+            for record_id in d.sample_record_ids:
+                if record_id not in entry.sample_record_ids and len(entry.sample_record_ids) < MAX_SAMPLE_IDS:
+                    entry.sample_record_ids.append(record_id)
+
+    def summary(self) -> str:
+        """Counts and paths, for messages and metadata (no values)."""
+        parts = [f"{d.field_path} ({d.error_type}, {d.row_count} rows)" for d in self.breaking + self.additive]
+        return f"{self.entity}: {self.rejected} rows rejected; " + ("; ".join(parts) or "no drift")
+
+    def raise_if_breaking(self, connector: str) -> None:
+        if self.breaking:
+            paths = ", ".join(f"{d.field_path} ({d.error_type}, {d.row_count} rows)" for d in self.breaking)
+            raise ContractBreach(
+                f"{connector} {self.entity}: {self.rejected} record(s) broke the schema contract: {paths}. "
+                "The API changed: see sync.drift_events, then update the contract in the connector's models."
+            )
+
+
+def validate_batch(model: type[M], payloads: Iterable[Any], *, entity: str, id_field: str = "id") -> ContractResult[M]:
+    """Validate payloads against `model`; keep the valid ones and classify the drift."""
+    result: ContractResult[M] = ContractResult(entity)
+    for payload in payloads:
+        record_id = payload.get(id_field) if isinstance(payload, dict) else None
+        try:
+            instance = model.model_validate(payload)
+        except ValidationError as error:
+            result.rejected += 1
+            for problem in error.errors(include_url=False, include_context=False, include_input=False):
+                error_type = "missing" if problem["type"] == "missing" else problem["type"]
+                result.note("breaking", field_path(problem["loc"]), error_type, record_id)
+            for path in unknown_fields_of_payload(model, payload):
+                result.note("additive", path, "unknown_field", record_id)
+            continue
+        result.valid.append(instance)
+        for path in unknown_fields(instance):
+            result.note("additive", path, "unknown_field", record_id)
+    return result
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """('participations', 3, 'status') -> 'participations[].status'."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += "[]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(root)"
+
+
+def unknown_fields(instance: BaseModel, prefix: str = "") -> list[str]:
+    """Paths of the fields a validated payload had that its model does not declare."""
+    paths = [f"{prefix}{name}" for name in (instance.model_extra or {})]
+    for name, value in instance:
+        if name in (instance.model_extra or {}):
+            continue
+        paths.extend(_unknown_in_value(value, f"{prefix}{name}"))
+    return paths
+
+
+def _unknown_in_value(value: Any, path: str) -> list[str]:
+    if isinstance(value, BaseModel):
+        return unknown_fields(value, f"{path}.")
+    if isinstance(value, (list, tuple)):
+        found: list[str] = []
+        for item in value:
+            for p in _unknown_in_value(item, f"{path}[]"):
+                if p not in found:
+                    found.append(p)
+        return found
+    return []
+
+
+def unknown_fields_of_payload(model: type[BaseModel], payload: Any) -> list[str]:
+    """Top-level unknown keys of a payload that failed validation (its nested parts may be broken)."""
+    if not isinstance(payload, dict):
+        return []
+    known = set(model.model_fields) | {f.alias for f in model.model_fields.values() if f.alias}
+    return [key for key in payload if key not in known]
+
+
+def record_drift(conn, connector: str, result: ContractResult, run_id: str | None = None) -> int:
+    """Write the drift of `result` to `sync.drift_events` in one statement; return rows written."""
+    entries = list(result.drift.values())
+    if not entries:
+        return 0
+    driver_connection(conn).execute(package_sql(__file__, "record_drift_events"), {
+        "connector": connector,
+        "entity": result.entity,
+        "run_id": run_id,
+        "kinds": [d.kind for d in entries],
+        "paths": [d.field_path for d in entries],
+        "error_types": [d.error_type for d in entries],
+        "counts": [d.row_count for d in entries],
+        # text[][] must be rectangular: pass each sample list as one comma-joined string.
+        "samples": [",".join(d.sample_record_ids) for d in entries],
+    })
+    return len(entries)
