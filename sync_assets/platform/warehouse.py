@@ -38,12 +38,13 @@ def normalize_database_url(url: str, variable: str = "SYNC_DATABASE_URL") -> str
             f"{variable} is not a valid database URL. Expected the form "
             "postgresql+psycopg://user:password@host:5432/database."
         ) from None
-    if parsed.get_backend_name() != "postgresql":
+    backend = parsed.drivername.split("+")[0]
+    if backend not in ("postgresql", "postgres"):
         raise ConfigurationError(
-            f"{variable} points to a {parsed.get_backend_name()!r} database; "
+            f"{variable} points to a {backend!r} database; "
             "the warehouse must be PostgreSQL (postgresql+psycopg://…)."
         )
-    if parsed.drivername in ("postgresql", "postgres"):
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername != "postgresql+psycopg":
         raise ConfigurationError(
@@ -74,6 +75,11 @@ class EmbeddedPostgres:
         pgserver = _import_pgserver()
         # cleanup_mode=None: the server outlives this process, so later commands reuse it.
         self._server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        if not self.is_running():
+            # pgserver keeps one handle per folder and process; a server stopped since
+            # (`sync-assets db stop`, a reboot) must be started again through that handle.
+            with self._server._lock:
+                self._server.ensure_postgres_running()
 
     def url(self, database: str) -> str:
         """SQLAlchemy URL of a database on this server, created if missing."""
@@ -141,7 +147,7 @@ def database_url() -> str:
 
 
 def dagster_storage_url() -> str:
-    """The libpq URL Dagster stores runs, events and schedules in.
+    """The URL Dagster stores runs, events and schedules in.
 
     `DAGSTER_POSTGRES_URL` when set; otherwise the warehouse database itself when
     `SYNC_DATABASE_URL` is set (Dagster's tables go to its `public` schema); otherwise a
@@ -149,10 +155,14 @@ def dagster_storage_url() -> str:
     """
     configured = os.environ.get("DAGSTER_POSTGRES_URL")
     if configured:
-        return libpq_url(normalize_database_url(configured, "DAGSTER_POSTGRES_URL"))
-    if not uses_embedded_server():
-        return libpq_url(database_url())
-    return libpq_url(embedded_server().url(DAGSTER_DATABASE))
+        url = normalize_database_url(configured, "DAGSTER_POSTGRES_URL")
+    elif not uses_embedded_server():
+        url = database_url()
+    else:
+        url = embedded_server().url(DAGSTER_DATABASE)
+    # dagster-postgres writes psycopg2-style SQL, and SQLAlchemy 2.1 maps a bare
+    # postgresql:// to psycopg 3: name the psycopg2 driver explicitly.
+    return make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,0 +1,74 @@
+"""The Dagster definitions: loadable, and the platform's asset, job and schedule really work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from sync_assets.definitions import defs
+from sync_assets.platform import migrations
+from sync_assets.platform.defs import raw_responses_retention_job, raw_responses_retention_schedule, warehouse_schema
+from sync_assets.platform.resources import WarehouseResource
+from sync_assets.platform.warehouse import libpq_url
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def test_definitions_load():
+    dg.Definitions.validate_loadable(defs)
+    assert dg.AssetKey(["sync", "warehouse_schema"]) in defs.resolve_all_asset_keys()
+    assert defs.resolve_job_def("sync_raw_responses_retention")
+    assert defs.resolve_schedule_def("sync_raw_responses_retention_daily")
+
+
+def test_warehouse_schema_asset_applies_the_migrations(empty_database_url):
+    result = dg.materialize([warehouse_schema], resources={"warehouse": WarehouseResource(database_url=empty_database_url)})
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("sync__warehouse_schema")
+    latest = migrations.discover()[-1]
+    assert materialization.metadata["schema_version"].value == latest.version
+    assert len(materialization.metadata["migrations_applied_now"].value) == len(migrations.discover())
+    assert "sync.raw_responses" in materialization.metadata["tables"].value
+    assert [v for v, _ in migrations.applied(empty_database_url)][-1] == latest.version
+
+    again = dg.materialize([warehouse_schema], resources={"warehouse": WarehouseResource(database_url=empty_database_url)})
+    assert again.asset_materializations_for_node("sync__warehouse_schema")[0].metadata["migrations_applied_now"].value == []
+
+
+def test_retention_job_prunes_old_raw_responses(database_url, monkeypatch):
+    monkeypatch.setenv("SYNC_RAW_RETENTION_DAYS", "10")
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO sync.raw_responses (connector, endpoint, params, status, body_sha256, body, last_fetched_at) "
+            "VALUES ('rdvsp', '/a', '{}', 200, repeat('a', 64), '{}', now() - interval '11 days'),"
+            "       ('rdvsp', '/b', '{}', 200, repeat('b', 64), '{}', now() - interval '9 days')")
+    result = raw_responses_retention_job.execute_in_process(
+        resources={"warehouse": WarehouseResource(database_url=database_url)})
+    assert result.success and result.output_for_node("prune_raw_responses_op") == 1
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        assert conn.execute("SELECT endpoint FROM sync.raw_responses").fetchall() == [("/b",)]
+
+
+def test_retention_schedule_runs_daily_at_half_past_four_in_paris():
+    assert raw_responses_retention_schedule.cron_schedule == "30 4 * * *"
+    assert raw_responses_retention_schedule.execution_timezone == "Europe/Paris"
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance)
+        data = raw_responses_retention_schedule.evaluate_tick(context)
+    assert len(data.run_requests) == 1
+
+
+@pytest.mark.slow
+def test_dagster_cli_validates_the_workspace(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
