@@ -101,17 +101,17 @@ class JsonFormatter(logging.Formatter):
 
 
 _configured = False
+_redact_filter = RedactPersonalData()
 
 
 def configure_logging(level: str | None = None, stream=None) -> None:
     """JSON lines on stderr for the `sync_assets` loggers, with personal data redacted."""
     global _configured
-    logger = logging.getLogger("sync_assets")
+    logger = get_logger("sync_assets")
     logger.setLevel(level or os.environ.get("SYNC_LOG_LEVEL", "INFO"))
     if _configured:
         return
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.addFilter(RedactPersonalData())
     handler.setFormatter(JsonFormatter())
     logger.addHandler(handler)
     logger.propagate = False
@@ -119,7 +119,16 @@ def configure_logging(level: str | None = None, stream=None) -> None:
 
 
 def get_logger(name: str) -> logging.Logger:
-    return logging.getLogger(name if name.startswith("sync_assets") else f"sync_assets.{name}")
+    """A `sync_assets.*` logger whose records are redacted before any handler sees them.
+
+    The filter sits on the logger itself: it runs once `extra` fields are on the record and
+    before every handler, ours and others' (Dagster's managed loggers, Sentry's integration).
+    Always take loggers from here, not from `logging.getLogger`.
+    """
+    logger = logging.getLogger(name if name.startswith("sync_assets") else f"sync_assets.{name}")
+    if _redact_filter not in logger.filters:
+        logger.addFilter(_redact_filter)
+    return logger
 
 
 # --- Sentry -------------------------------------------------------------------------------

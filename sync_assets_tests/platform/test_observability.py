@@ -17,7 +17,7 @@ from sync_assets.platform.errors import ApiError
 from sync_assets.platform.http import ApiClient, RetryPolicy
 from sync_assets.platform.observability import (
     JsonFormatter,
-    RedactPersonalData,
+    get_logger,
     init_sentry,
     redact,
     redact_text,
@@ -39,15 +39,29 @@ def assert_clean(text: str) -> None:
 
 @pytest.fixture
 def captured_log():
+    """A project logger with a plain handler of its own: the redaction must not depend on it."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactPersonalData())
     handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("sync_assets.pii_test")
+    logger = get_logger("pii_test")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     yield logger, stream
     logger.removeHandler(handler)
+
+
+def test_records_reaching_a_parent_handler_are_redacted_too():
+    """A handler on `sync_assets` (as Dagster's managed loggers add) sees redacted records."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    parent = logging.getLogger("sync_assets")
+    parent.addHandler(handler)
+    try:
+        get_logger("platform.pii_child").warning("user %s", EMAIL, extra={"first_name": NAME})
+    finally:
+        parent.removeHandler(handler)
+    assert "user" in stream.getvalue()
+    assert_clean(stream.getvalue())
 
 
 @pytest.mark.parametrize("phone", PHONES)
