@@ -59,24 +59,19 @@ class ContractResult(Generic[M]):
     def additive(self) -> list[FieldDrift]:
         return [d for d in self.drift.values() if d.kind == "additive"]
 
-    def note(self, kind: DriftKind, path: str, error_type: str, record_id: Any) -> None:
+    def note(self, kind: DriftKind, path: str, error_type: str, record_id: Any, rows: int = 1) -> None:
         entry = self.drift.setdefault((kind, path, error_type), FieldDrift(kind, path, error_type))
-        entry.row_count += 1
-        if record_id is not None and len(entry.sample_record_ids) < MAX_SAMPLE_IDS:
-            if str(record_id) not in entry.sample_record_ids:
-                entry.sample_record_ids.append(str(record_id))
+        entry.row_count += rows
+        for sample in ([] if record_id is None else record_id if isinstance(record_id, list) else [record_id]):
+            if str(sample) not in entry.sample_record_ids and len(entry.sample_record_ids) < MAX_SAMPLE_IDS:
+                entry.sample_record_ids.append(str(sample))
 
     def merge(self, other: ContractResult[M]) -> None:
         """Fold another batch's result (of the same entity) into this one."""
         self.valid.extend(other.valid)
         self.rejected += other.rejected
         for d in other.drift.values():
-            entry = self.drift.setdefault((d.kind, d.field_path, d.error_type),
-                                          FieldDrift(d.kind, d.field_path, d.error_type))
-            entry.row_count += d.row_count
-            for record_id in d.sample_record_ids:
-                if record_id not in entry.sample_record_ids and len(entry.sample_record_ids) < MAX_SAMPLE_IDS:
-                    entry.sample_record_ids.append(record_id)
+            self.note(d.kind, d.field_path, d.error_type, d.sample_record_ids, rows=d.row_count)
 
     def summary(self) -> str:
         """Counts and paths, for messages and metadata (no values)."""
