@@ -1,0 +1,62 @@
+"""Serve the sandbox APIs: in a thread (tests, the demo) or in the foreground (`sync-assets sandbox`)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from sync_assets.sandbox.rdvsp_app import RdvspSandbox
+from sync_assets.sandbox.rdvsp_world import RdvspWorld
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Sandbox:
+    """The running sandbox: its URL and the objects behind it, for tests to steer."""
+
+    base_url: str
+    rdvsp: RdvspSandbox
+    server: uvicorn.Server
+    thread: threading.Thread | None = None
+
+    @property
+    def world(self) -> RdvspWorld:
+        return self.rdvsp.world
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+def build_sandbox(seed: int = 1, scale: int = 1000, port: int | None = None, host: str = "127.0.0.1"):
+    world = RdvspWorld(seed=seed, scale=scale)
+    rdvsp = RdvspSandbox(world)
+    routes: list[BaseRoute] = list(rdvsp.routes())
+    app = Starlette(routes=routes)
+    port = port or free_port()
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    return Sandbox(f"http://{host}:{port}", rdvsp, uvicorn.Server(config))
+
+
+def start_in_thread(seed: int = 1, scale: int = 1000, port: int | None = None) -> Sandbox:
+    sandbox = build_sandbox(seed, scale, port)
+    sandbox.thread = threading.Thread(target=sandbox.server.run, name="sandbox", daemon=True)
+    sandbox.thread.start()
+    deadline = time.monotonic() + 10
+    while not sandbox.server.started:
+        if time.monotonic() > deadline or not sandbox.thread.is_alive():
+            raise RuntimeError("the sandbox did not start")
+        time.sleep(0.01)
+    return sandbox
