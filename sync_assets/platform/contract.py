@@ -48,6 +48,7 @@ class FieldDrift:
 class ContractResult(Generic[M]):
     entity: str
     valid: list[M] = field(default_factory=list)
+    valid_payloads: list[Any] = field(default_factory=list)  # filled only when asked, aligned with `valid`
     rejected: int = 0
     drift: dict[tuple[DriftKind, str, str], FieldDrift] = field(default_factory=dict)
 
@@ -66,9 +67,15 @@ class ContractResult(Generic[M]):
             if str(sample) not in entry.sample_record_ids and len(entry.sample_record_ids) < MAX_SAMPLE_IDS:
                 entry.sample_record_ids.append(str(sample))
 
-    def merge(self, other: ContractResult[M]) -> None:
-        """Fold another batch's result (of the same entity) into this one."""
-        self.valid.extend(other.valid)
+    def merge(self, other: ContractResult[M], keep_valid: bool = True) -> None:
+        """Fold another batch's result (of the same entity) into this one.
+
+        keep_valid=False folds only the counts and drift, so that a long listing's running
+        total does not hold every record in memory.
+        """
+        if keep_valid:
+            self.valid.extend(other.valid)
+            self.valid_payloads.extend(other.valid_payloads)
         self.rejected += other.rejected
         for d in other.drift.values():
             self.note(d.kind, d.field_path, d.error_type, d.sample_record_ids, rows=d.row_count)
@@ -87,8 +94,12 @@ class ContractResult(Generic[M]):
             )
 
 
-def validate_batch(model: type[M], payloads: Iterable[Any], *, entity: str, id_field: str = "id") -> ContractResult[M]:
-    """Validate payloads against `model`; keep the valid ones and classify the drift."""
+def validate_batch(model: type[M], payloads: Iterable[Any], *, entity: str, id_field: str = "id",
+                   keep_payloads: bool = False) -> ContractResult[M]:
+    """Validate payloads against `model`; keep the valid ones and classify the drift.
+
+    keep_payloads: also keep each valid payload as received (for tables storing it raw).
+    """
     result: ContractResult[M] = ContractResult(entity)
     for payload in payloads:
         record_id = payload.get(id_field) if isinstance(payload, dict) else None
@@ -103,6 +114,8 @@ def validate_batch(model: type[M], payloads: Iterable[Any], *, entity: str, id_f
                 result.note("additive", path, "unknown_field", record_id)
             continue
         result.valid.append(instance)
+        if keep_payloads:
+            result.valid_payloads.append(payload)
         for path in unknown_fields(instance):
             result.note("additive", path, "unknown_field", record_id)
     return result

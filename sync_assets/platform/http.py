@@ -146,10 +146,13 @@ class ApiClient:
         self.close()
 
     def request(self, method: str, endpoint: str, *, params: Mapping[str, Any] | None = None,
-                json_body: Any = None, expect_json: bool = False) -> tuple[httpx.Response, Any]:
+                json_body: Any = None, form: Mapping[str, str] | None = None, expect_json: bool = False,
+                handled_statuses: frozenset[int] = frozenset(), headers: Mapping[str, str] | None = None,
+                ) -> tuple[httpx.Response, Any]:
         """Send a request with retries; return the response and, if `expect_json`, its parsed body.
 
-        Raises ApiError for a non-2xx status that is not retried, or once retries run out.
+        Raises ApiError for a non-2xx status that is not retried (unless it is among
+        `handled_statuses`, returned for the caller to read), or once retries run out.
         """
         attempts_made = 0
 
@@ -159,13 +162,14 @@ class ApiClient:
             if self.rate_limiter is not None:
                 self.rate_limiter.acquire()
             try:
-                response = self._http.request(method, endpoint, params=params, json=json_body)
+                response = self._http.request(method, endpoint, params=params, json=json_body, data=form,
+                                              headers=headers)
             except RETRYABLE_TRANSPORT_ERRORS as error:
                 raise _Retryable(_transport_reason(error)) from None
             if response.status_code in RETRYABLE_STATUSES:
                 raise _Retryable(f"HTTP {response.status_code}", response.status_code,
                                  _retry_after_seconds(response.headers.get("Retry-After")))
-            if response.is_error:
+            if response.is_error and response.status_code not in handled_statuses:
                 raise ApiError(self.connector, method, endpoint, f"HTTP {response.status_code}",
                                status=response.status_code, attempts=attempts_made)
             if not expect_json:

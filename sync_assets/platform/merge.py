@@ -75,9 +75,20 @@ class WholeTable:
 
 
 WHOLE_TABLE = WholeTable()
-# A scope: column -> the values that were listed in full, e.g. {"organisation_id": [1, 2]}.
-# Rows of the target that match every column of the scope and were not staged are deleted.
-DeleteScope = Mapping[str, Sequence[object]] | WholeTable
+
+
+@dataclass(frozen=True)
+class DeleteWhere:
+    """Delete scope given as a condition on the target's rows, aliased `t`, e.g.
+    `t.organisation_id = ANY(%s) AND t.starts_at >= %s`, with its parameters."""
+
+    condition: sql.Composable
+    params: Sequence[object] = ()
+
+
+# A scope: column -> the values that were listed in full, e.g. {"organisation_id": [1, 2]};
+# or WHOLE_TABLE; or a DeleteWhere. Rows of the target in the scope that were not staged are deleted.
+DeleteScope = Mapping[str, Sequence[object]] | WholeTable | DeleteWhere
 
 
 def driver_connection(conn) -> psycopg.Connection:
@@ -166,7 +177,10 @@ class StagedMerge:
             )
         ]
         params: list[object] = []
-        if not isinstance(scope, WholeTable):
+        if isinstance(scope, DeleteWhere):
+            conditions.append(scope.condition)
+            params.extend(scope.params)
+        elif not isinstance(scope, WholeTable):
             if not scope:
                 raise ValueError("an empty delete scope is ambiguous: pass WHOLE_TABLE or a column scope")
             for column, values in scope.items():

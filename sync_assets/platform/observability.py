@@ -195,3 +195,23 @@ def report_failure(logger: logging.Logger, error: BaseException, message: str, *
             for key, value in ids.items():
                 scope.set_tag(key, str(value))
             sentry_sdk.capture_exception(error)
+
+
+def safe_error_message(error: BaseException) -> str:
+    """An error's text for persisted statuses (sync logs, inbox rows): no personal data.
+
+    Our own errors are written that way. A database error's DETAIL can quote a failing row, so
+    only its primary message is kept; anything else is redacted.
+    """
+    from sync_assets.platform.errors import SyncError
+
+    if isinstance(error, SyncError):
+        return str(error)
+    try:
+        import psycopg
+
+        if isinstance(error, psycopg.Error):
+            return f"{type(error).__name__}: {error.diag.message_primary or 'database error'}"
+    except ImportError:  # pragma: no cover
+        pass
+    return f"{type(error).__name__}: {redact_text(str(error))[:500]}"

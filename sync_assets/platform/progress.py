@@ -1,0 +1,32 @@
+"""Progress of long work, reported at an interval (never per row), and a final summary."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class Progress:
+    """Counts pages and rows; emits a line at most every `interval_s` seconds."""
+
+    def __init__(self, label: str, emit: Callable[[str], None], interval_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.label, self.emit, self.interval_s, self.clock = label, emit, interval_s, clock
+        self.started = self.last_report = clock()
+        self.pages = self.rows = 0
+
+    def page(self, rows: int) -> None:
+        self.pages += 1
+        self.rows += rows
+        now = self.clock()
+        if now - self.last_report >= self.interval_s:
+            self.last_report = now
+            self.emit(f"{self.label}: {self.pages} pages, {self.rows} records fetched "
+                      f"({self.rate():.0f} records/s)")
+
+    def rate(self) -> float:
+        elapsed = self.clock() - self.started
+        return self.rows / elapsed if elapsed > 0 else 0.0
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started

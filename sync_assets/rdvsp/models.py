@@ -1,0 +1,171 @@
+"""Contracts of RDV Service Public payloads (OpenAPI v1, 2025 version, and the blueprints).
+
+Fields the spec requires are required here: their absence is breaking drift. Fields that only
+some versions of the API send are optional. Closed value sets are Literals: a value outside
+them is breaking drift too (a status we do not know cannot be mapped). Fields the API sends
+that we do not store are declared anyway (typed `Any`), so they are not reported as unknown.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BeforeValidator
+
+from sync_assets.platform.contract import ContractModel
+
+Status = Literal["unknown", "seen", "noshow", "excused", "revoked"]
+CreatorType = Literal["Agent", "User", "FileAttente", "Prescripteur"]
+Creator = Literal["agent", "user", "file_attente", "prescripteur"]
+
+
+def _rails_time(value: Any) -> Any:
+    """"2022-01-01 08:00:00 +0100" (Rails) or ISO 8601, to an aware datetime."""
+    if isinstance(value, str):
+        for pattern in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"):
+            try:
+                return datetime.strptime(value, pattern)
+            except ValueError:
+                continue
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError("timestamp without a time zone")
+        return parsed
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rails_time)]
+
+
+class Organisation(ContractModel):
+    id: int
+    name: str
+    email: str | None
+    phone_number: str | None
+    verticale: str | None = None
+    website: str | None = None
+    time_zone: str | None = None
+    public_link_id: Any = None
+
+
+class Agent(ContractModel):
+    id: int
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    inclusion_connect_open_id_sub: Any = None
+
+
+class MotifCategory(ContractModel):
+    id: int
+    name: str
+    short_name: str | None
+
+
+class Motif(ContractModel):
+    id: int
+    name: str
+    organisation_id: int
+    location_type: Literal["public_office", "phone", "home", "visio"]
+    bookable_publicly: bool
+    bookable_by: Literal["agents", "agents_and_prescripteurs", "agents_and_prescripteurs_and_invited_users", "everyone"]
+    service_id: int | None
+    deleted_at: Timestamp | None
+    motif_category: MotifCategory | None = None
+    collectif: bool | None = None
+    follow_up: bool | None = None
+    instruction_for_rdv: str | None = None
+    default_duration_in_min: int | None = None
+    min_public_booking_delay: int | None = None
+    max_public_booking_delay: int | None = None
+
+
+class Lieu(ContractModel):
+    id: int
+    name: str
+    address: str
+    organisation_id: int
+    phone_number: str | None
+    single_use: bool
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class User(ContractModel):
+    id: int
+    first_name: str | None
+    last_name: str | None
+    birth_name: str | None
+    birth_date: date | None
+    address: str | None
+    address_details: str | None
+    affiliation_number: str | None
+    phone_number: str | None
+    phone_number_formatted: str | None
+    notify_by_sms: bool
+    notify_by_email: bool
+    invitation_created_at: Timestamp | None
+    invitation_accepted_at: Timestamp | None
+    responsible_id: int | None
+    created_at: Timestamp | None
+    email: str | None = None
+    notification_email: str | None = None
+    caisse_affiliation: Literal["aucun", "caf", "msa"] | None = None
+    family_situation: str | None = None
+    number_of_children: int | None = None
+    case_number: str | None = None
+    logement: str | None = None
+    notes: str | None = None
+    responsible: Any = None
+    user_profiles: Any = None
+
+
+class Participation(ContractModel):
+    id: int
+    status: Status
+    user: User
+    created_by_type: Literal["Agent", "User", "Prescripteur"]
+    send_lifecycle_notifications: bool
+    send_reminder_notification: bool
+    created_by_id: int | None = None
+    created_by: Literal["agent", "user", "prescripteur"] | None = None
+    created_by_agent_prescripteur: bool | None = None
+    prescription: Any = None
+
+
+class Rdv(ContractModel):
+    id: int
+    uuid: UUID
+    status: Status
+    starts_at: Timestamp
+    duration_in_min: int
+    address: str | None
+    context: str | None
+    cancelled_at: Timestamp | None
+    max_participants_count: int | None
+    users_count: int
+    name: str | None
+    collectif: bool
+    created_by_type: CreatorType
+    organisation: Organisation
+    motif: Motif
+    lieu: Lieu | None  # the spec's plain $ref is wrong here: RDVs by phone or at home have no lieu
+    agents: list[Agent]
+    participations: list[Participation]
+    users: list[User]  # deprecated by the API, still sent
+    ends_at: Timestamp | None = None
+    created_by_id: int | None = None
+    created_by: Creator | None = None
+    created_at: Timestamp | None = None
+    url_for_agents: str | None = None
+    visio_url: str | None = None
+
+
+class WebhookEndpoint(ContractModel):
+    id: int
+    target_url: str
+    organisation_id: int
+    subscriptions: list[str] = []
+    secret: Any = None  # write-only in practice: never returned

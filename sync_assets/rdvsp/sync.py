@@ -1,0 +1,358 @@
+"""The polling sync of one RDV Service Public account.
+
+Every page is landed raw, validated against the contract, and staged with COPY; at the end
+every table is merged with one statement, in one transaction. A run that fails leaves the
+tables as they were; its sync log (written on a connection of its own) says why.
+
+Deletions apply only to the scope that was listed in full: the account's organisation links,
+and, within the organisations of the run, motifs, lieux, agent roles, user profiles, webhook
+endpoints and the account's RDVs from its `sync_from` date on. RDVs missing from a listing are
+looked up by id before anything is deleted, since the RDV listing is unordered and a row can
+slip between two pages. An RDV row goes only when no connected account sees it any more.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import Engine
+
+from sync_assets.platform.contract import ContractResult, record_drift, validate_batch
+from sync_assets.platform.errors import ApiError, ContractBreach, SyncError
+from sync_assets.platform.http import Page
+from sync_assets.platform.merge import DeleteScope, DeleteWhere, MergeCounts, StagedMerge, TableSpec, staged_merge
+from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
+from sync_assets.platform.progress import Progress
+from sync_assets.platform.raw import land_page
+from sync_assets.platform.secrets import TokenCipher
+from sync_assets.platform.sql_files import package_sql
+from sync_assets.platform.warehouse import libpq_url
+from sync_assets.rdvsp import models, tables
+from sync_assets.rdvsp.client import WEBHOOK_SUBSCRIPTIONS, RdvspClient
+from sync_assets.rdvsp.oauth import AccountError
+
+log = get_logger("rdvsp.sync")
+PARIS = ZoneInfo("Europe/Paris")
+CONNECTOR = "rdvsp"
+
+
+class ScopeError(SyncError):
+    """A run asked for organisations the account does not belong to."""
+
+
+@dataclass
+class SyncOutcome:
+    log_id: str
+    account_id: int
+    organisation_ids: list[int]
+    tables: dict[str, MergeCounts] = field(default_factory=dict)
+    contracts: dict[str, ContractResult] = field(default_factory=dict)
+    pages: int = 0
+    records: int = 0
+    api_requests: int = 0
+    organisations_api_total: int = 0
+    rdvs_listed: int = 0  # distinct RDV ids the API returned for the scope
+    rdvs_api_total_count: int = 0  # sum of `meta.total_count` (counts join duplicates)
+    rdvs_looked_up: int = 0  # RDVs missing from the listing, looked up by id
+    rdvs_found_on_lookup: int = 0
+    warehouse_organisations: int = 0
+    warehouse_rdvs: int = 0
+    webhooks: dict[str, int] = field(default_factory=dict)  # installation status -> organisations
+    elapsed_s: float = 0.0
+
+    @property
+    def drift(self) -> int:
+        return sum(c.drift for c in self.tables.values())
+
+
+class Stager:
+    """One staged merge per table, fed in batches so that memory stays bounded."""
+
+    def __init__(self, conn, flush_rows: int = 2000):
+        self.conn, self.flush_rows = conn, flush_rows
+        self._stack = ExitStack()
+        self._stages: dict[str, StagedMerge] = {}
+        self._buffers: dict[str, list[tuple]] = defaultdict(list)
+
+    def stage(self, spec: TableSpec) -> StagedMerge:
+        if spec.table not in self._stages:
+            self._stages[spec.table] = self._stack.enter_context(staged_merge(self.conn, spec))
+        return self._stages[spec.table]
+
+    def add(self, spec: TableSpec, row: tuple) -> None:
+        buffer = self._buffers[spec.table]
+        buffer.append(row)
+        if len(buffer) >= self.flush_rows:
+            self.flush(spec)
+
+    def flush(self, spec: TableSpec) -> None:
+        buffer = self._buffers[spec.table]
+        if buffer:
+            self.stage(spec).add(buffer)
+            buffer.clear()
+
+    def merge(self, spec: TableSpec, scope: DeleteScope | None) -> MergeCounts:
+        self.flush(spec)
+        return self.stage(spec).merge(scope)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+class RdvspAccountSync:
+    def __init__(self, engine: Engine, client: RdvspClient, account_id: int, *, cipher: TokenCipher,
+                 webhook_url: str | None, emit: Callable[[str], None] = log.info, run_id: str | None = None,
+                 kind: str = "polling"):
+        self.engine, self.client, self.account_id, self.cipher = engine, client, account_id, cipher
+        self.webhook_url = webhook_url.rstrip("/") if webhook_url else None
+        self.emit, self.run_id, self.kind = emit, run_id, kind
+
+    # --- the run ------------------------------------------------------------------------
+
+    def run(self, organisation_ids: list[int] | None = None) -> SyncOutcome:
+        # A side connection, outside the sync's transaction: the sync log, raw pages and drift
+        # events stay even when the sync rolls back.
+        with psycopg.connect(libpq_url(self.engine.url.render_as_string(hide_password=False)),
+                             autocommit=True) as side:
+            account = side.execute(package_sql(__file__, "account_for_sync"), {"account_id": self.account_id}).fetchone()
+            if account is None:
+                raise AccountError(f"RDV Service Public account {self.account_id} is not connected: "
+                                   "run `sync-assets rdvsp connect`.")
+            if account[3] != "active":
+                raise AccountError(f"RDV Service Public account {self.account_id} is in error: {account[4]} "
+                                   "Reconnect it with `sync-assets rdvsp connect`.")
+            sync_from: date = account[2]
+            outcome = SyncOutcome(str(uuid.uuid4()), self.account_id, sorted(organisation_ids or []))
+            side.execute(package_sql(__file__, "start_sync_log"), {
+                "id": outcome.log_id, "account_id": self.account_id, "run_id": self.run_id,
+                "kind": "scoped" if organisation_ids else self.kind, "organisation_ids": organisation_ids})
+            progress = Progress(f"rdvsp account {self.account_id}", self.emit)
+            try:
+                with self.engine.begin() as conn:
+                    stager = Stager(conn)
+                    try:
+                        self._sync(conn, side, stager, outcome, sync_from, organisation_ids, progress)
+                    finally:
+                        stager.close()
+            except BaseException as error:
+                side.execute(package_sql(__file__, "fail_sync_log"), {"id": outcome.log_id,
+                                                                       "error": safe_error_message(error)})
+                if isinstance(error, Exception):
+                    report_failure(log, error, "rdvsp sync failed", account_id=self.account_id,
+                                   sync_log_id=outcome.log_id)
+                raise
+            outcome.elapsed_s = progress.elapsed()
+            outcome.api_requests = self.client.requests
+            names = list(outcome.tables)
+            side.execute(package_sql(__file__, "finish_sync_log"), {
+                "id": outcome.log_id, "drift": outcome.drift, "pages": outcome.pages,
+                "api_requests": outcome.api_requests, "organisation_ids": outcome.organisation_ids,
+                "tables": names, "counts": [outcome.tables[n].count for n in names],
+                **{k: [getattr(outcome.tables[n], k) for n in names] for k in ("created", "updated", "deleted", "noop")},
+                "drifts": [outcome.tables[n].drift for n in names]})
+            self.emit(f"rdvsp account {self.account_id}: {outcome.records} records in {outcome.pages} pages, "
+                      f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}")
+            return outcome
+
+    def _sync(self, conn, side: psycopg.Connection, stager: Stager, outcome: SyncOutcome, sync_from: date,
+              requested: list[int] | None, progress: Progress) -> None:
+        me = self.client.me()
+        agent_id = (me.get("agent") or {}).get("id") if isinstance(me, dict) else None
+        if agent_id != self.account_id:
+            raise AccountError(f"The token stored for account {self.account_id} belongs to agent {agent_id}: "
+                               "reconnect the account with `sync-assets rdvsp connect`.")
+        contracts = outcome.contracts
+
+        def consume(page: Page, key: str, model, entity: str, keep_payloads: bool = False) -> ContractResult:
+            land_page(side, CONNECTOR, page)
+            items = page.data.get(key) if isinstance(page.data, dict) else None
+            if not isinstance(items, list):
+                raise ApiError(CONNECTOR, "GET", page.endpoint, f"the response has no `{key}` list")
+            result = validate_batch(model, items, entity=entity, keep_payloads=keep_payloads)
+            contracts.setdefault(entity, ContractResult(entity)).merge(result, keep_valid=False)
+            outcome.pages += 1
+            outcome.records += len(items)
+            progress.page(len(items))
+            return result
+
+        listed_organisations: list[int] = []
+        for page in self.client.organisations():
+            for o in consume(page, "organisations", models.Organisation, "organisations").valid:
+                stager.add(tables.ORGANISATIONS, tables.organisation_row(o))
+                stager.add(tables.ACCOUNT_ORGANISATIONS, (self.account_id, o.id))
+                listed_organisations.append(o.id)
+            outcome.organisations_api_total = page.data["meta"].get("total_count", 0)
+        scope = self._scope(requested, listed_organisations)
+        outcome.organisation_ids = scope
+        sync_from_at = datetime.combine(sync_from, time.min, PARIS)
+        installations = {row[0]: row for row in side.execute(package_sql(__file__, "webhook_installations"),
+                                                             {"organisation_ids": scope})}
+        listed_rdvs: set[int] = set()
+
+        def stage_rdvs(page: Page) -> set[int]:
+            result = consume(page, "rdvs", models.Rdv, "rdvs", keep_payloads=True)
+            ids = set()
+            for rdv, raw in zip(result.valid, result.valid_payloads):
+                ids.add(rdv.id)
+                stager.add(tables.RDVS, tables.rdv_row(rdv, raw))
+                stager.add(tables.ACCOUNT_RDVS, (self.account_id, rdv.id, rdv.organisation.id, rdv.starts_at))
+                stager.add(tables.MOTIFS, tables.motif_row(rdv.motif))
+                if rdv.lieu is not None:
+                    stager.add(tables.LIEUX, tables.lieu_row(rdv.lieu))
+                for agent in rdv.agents:
+                    stager.add(tables.AGENTS, tables.agent_row(agent))
+                for participation in rdv.participations:
+                    stager.add(tables.PARTICIPATIONS, tables.participation_row(rdv.id, participation))
+                    stager.add(tables.USERS, tables.user_row(participation.user))
+            return ids
+
+        for org_id in scope:
+            for page in self.client.motifs(org_id):
+                for m in consume(page, "motifs", models.Motif, "motifs").valid:
+                    stager.add(tables.MOTIFS, tables.motif_row(m))
+            for page in self.client.lieux(org_id):
+                for lieu in consume(page, "lieux", models.Lieu, "lieux").valid:
+                    stager.add(tables.LIEUX, tables.lieu_row(lieu))
+            for page in self.client.agents(org_id):
+                for a in consume(page, "agents", models.Agent, "agents").valid:
+                    stager.add(tables.AGENTS, tables.agent_row(a))
+                    stager.add(tables.AGENT_ROLES, (org_id, a.id))
+            for page in self.client.organisation_users(org_id):
+                for u in consume(page, "users", models.User, "users").valid:
+                    stager.add(tables.USERS, tables.user_row(u))
+                    stager.add(tables.USER_PROFILES, (org_id, u.id))
+            endpoints: list[models.WebhookEndpoint] = []
+            for page in self.client.webhook_endpoints(org_id):
+                endpoints += consume(page, "webhook_endpoints", models.WebhookEndpoint, "webhook_endpoints").valid
+            for endpoint in self._install_webhook(conn, org_id, endpoints, installations.get(org_id), outcome):
+                stager.add(tables.WEBHOOK_ENDPOINTS, tables.webhook_endpoint_row(endpoint))
+            total_count = 0
+            for page in self.client.rdvs(org_id, sync_from):
+                listed_rdvs |= stage_rdvs(page)
+                total_count = page.data["meta"].get("total_count", 0)
+            outcome.rdvs_api_total_count += total_count
+
+        # RDVs seen before but missing from this listing: look them up before deleting anything.
+        stager.flush(tables.ACCOUNT_RDVS)
+        unlisted_sql = sql.SQL(package_sql(__file__, "unlisted_account_rdvs")).format(
+            stage=stager.stage(tables.ACCOUNT_RDVS).stage)
+        unlisted = [r[0] for r in conn.connection.driver_connection.execute(unlisted_sql, {
+            "account_id": self.account_id, "organisation_ids": scope, "sync_from": sync_from_at})]
+        outcome.rdvs_looked_up = len(unlisted)
+        found: set[int] = set()
+        for page in self.client.rdvs_by_id(unlisted):
+            found |= stage_rdvs(page)
+        outcome.rdvs_found_on_lookup = len(found & set(unlisted))
+        outcome.rdvs_listed = len(listed_rdvs | found)
+
+        self._settle_contracts(side, contracts)
+        self._merge(conn, stager, outcome, scope, sync_from_at)
+        pg = conn.connection.driver_connection
+        pg.execute(package_sql(__file__, "touch_account_synced"), {"account_id": self.account_id})
+        outcome.warehouse_organisations, outcome.warehouse_rdvs = pg.execute(
+            package_sql(__file__, "count_account_scope"),
+            {"account_id": self.account_id, "organisation_ids": scope, "sync_from": sync_from_at}).fetchone()
+
+    def _scope(self, requested: list[int] | None, listed: list[int]) -> list[int]:
+        if not requested:
+            return sorted(set(listed))
+        foreign = sorted(set(requested) - set(listed))
+        if foreign:
+            raise ScopeError(
+                f"organisation(s) {', '.join(map(str, foreign))} are not among the organisations of account "
+                f"{self.account_id}: a run may only sync the organisations of its own account.")
+        return sorted(set(requested))
+
+    def _settle_contracts(self, side: psycopg.Connection, contracts: dict[str, ContractResult]) -> None:
+        """Record the drift; fail on breaking drift (before any merge, so nothing is applied)."""
+        for result in contracts.values():
+            record_drift(side, CONNECTOR, result, run_id=self.run_id)
+            for drift in result.additive:
+                self.emit(f"additive drift in {result.entity}: unknown field {drift.field_path} "
+                          f"({drift.row_count} records)")
+        for result in contracts.values():
+            result.raise_if_breaking(CONNECTOR)
+
+    def _merge(self, conn, stager: Stager, outcome: SyncOutcome, scope: list[int], sync_from_at: datetime) -> None:
+        in_scope = {"organisation_id": scope}
+        rdv_stage = stager.stage(tables.RDVS).stage
+        scopes: dict[str, DeleteScope | None] = {
+            tables.ACCOUNT_ORGANISATIONS.table: {"account_id": [self.account_id]},
+            tables.AGENT_ROLES.table: in_scope,
+            tables.USER_PROFILES.table: in_scope,
+            tables.MOTIFS.table: in_scope,
+            tables.LIEUX.table: in_scope,
+            tables.WEBHOOK_ENDPOINTS.table: in_scope,
+            tables.ACCOUNT_RDVS.table: DeleteWhere(
+                sql.SQL("t.account_id = %s AND t.organisation_id = ANY(%s) AND t.starts_at >= %s"),
+                [self.account_id, scope, sync_from_at]),
+            tables.PARTICIPATIONS.table: DeleteWhere(sql.SQL("t.rdv_id IN (SELECT id FROM {})").format(rdv_stage)),
+        }
+        counts = outcome.tables
+        for spec in tables.MERGE_ORDER:
+            counts[tables.short_name(spec)] = stager.merge(spec, scopes.get(spec.table))
+        pg = conn.connection.driver_connection
+        params = {"organisation_ids": scope}
+        gone_participations = pg.execute(package_sql(__file__, "delete_unseen_participations"), params).fetchone()[0]
+        gone_rdvs = pg.execute(package_sql(__file__, "delete_unseen_rdvs"), params).fetchone()[0]
+        gone_users = pg.execute(package_sql(__file__, "delete_orphan_users"), params).fetchone()[0]
+        for name, extra in (("participations", gone_participations), ("rdvs", gone_rdvs), ("users", gone_users)):
+            c = counts[name]
+            counts[name] = MergeCounts(c.count, c.created, c.updated, c.deleted + extra, c.noop)
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    def _install_webhook(self, conn, org_id: int, endpoints: list[models.WebhookEndpoint], current: Any,
+                         outcome: SyncOutcome) -> list[models.WebhookEndpoint]:
+        """Make sure our endpoint exists for `org_id`, without replaying every record.
+
+        Returns the organisation's endpoints as they are after the installation.
+        """
+        pg = conn.connection.driver_connection
+        status, reason, endpoint_id, target, secret_enc = "not_configured", "RDVSP_WEBHOOK_URL is not set", None, None, None
+        if self.webhook_url:
+            target = f"{self.webhook_url}/{org_id}"
+            ours = next((e for e in endpoints if e.target_url == target), None)
+            known_secret = bool(current and current[3] and ours and current[1] == ours.id)
+            if ours and known_secret and set(ours.subscriptions) == set(WEBHOOK_SUBSCRIPTIONS):
+                status, reason, endpoint_id = "installed", None, ours.id
+            else:
+                secret = secrets.token_urlsafe(32)
+                response = self.client.save_webhook_endpoint(org_id, target, secret, ours.id if ours else None)
+                if response.status_code == 403:
+                    status, reason = "failed", (f"forbidden: account {self.account_id} is not an administrator "
+                                                f"of organisation {org_id}")
+                elif response.status_code in (404, 422):
+                    status, reason = "failed", f"refused with HTTP {response.status_code}"
+                else:
+                    # Re-list: an endpoint creation may answer 200 and not take.
+                    relisted = [e for page in self.client.webhook_endpoints(org_id, target_url=target)
+                                for e in validate_batch(models.WebhookEndpoint, page.data.get("webhook_endpoints", []),
+                                                        entity="webhook_endpoints").valid]
+                    mine = next((e for e in relisted if e.target_url == target), None)
+                    if mine is None:
+                        status, reason = "not_taken", "the API accepted the endpoint but does not list it"
+                    else:
+                        status, reason, endpoint_id = "installed", None, mine.id
+                        secret_enc = self.cipher.encrypt(secret)
+                        endpoints = [e for e in endpoints if e.id != mine.id] + [mine]
+        pg.execute(package_sql(__file__, "save_webhook_installation"), {
+            "organisation_id": org_id, "account_id": self.account_id, "endpoint_id": endpoint_id,
+            "target_url": target, "secret_encrypted": secret_enc, "status": status, "reason": reason})
+        outcome.webhooks[status] = outcome.webhooks.get(status, 0) + 1
+        return endpoints
+
+
+
+def table_names() -> list[str]:
+    return [tables.short_name(spec) for spec in tables.MERGE_ORDER]
