@@ -49,6 +49,28 @@ def _parser() -> argparse.ArgumentParser:
     stop.set_defaults(handler=_db_stop)
     db.set_defaults(handler=lambda _: db.print_help() or 2)
 
+    sandbox = commands.add_parser("sandbox", help="serve the local stand-in of the RDV Service Public API")
+    sandbox.add_argument("--port", type=int, default=8900)
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--seed", type=int, default=1, help="same seed, same data")
+    sandbox.add_argument("--scale", type=_positive_int, default=1000, help="number of RDVs")
+    sandbox.set_defaults(handler=_sandbox)
+
+    rdvsp = commands.add_parser("rdvsp", help="RDV Service Public: connect accounts, sync them")
+    rdvsp_commands = rdvsp.add_subparsers(title="rdvsp commands", metavar="COMMAND")
+    connect = rdvsp_commands.add_parser("connect", help="connect an agent account (OAuth authorization code)")
+    connect.add_argument("--unattended", action="store_true",
+                         help="follow the authorize redirect ourselves (servers that approve at once, e.g. the sandbox)")
+    connect.add_argument("--sync-from", type=_date, default=None,
+                         help="first day of RDVs to sync (YYYY-MM-DD); default: two years ago")
+    connect.set_defaults(handler=_rdvsp_connect)
+    sync = rdvsp_commands.add_parser("sync", help="sync accounts now, through Dagster; prints per-table counts")
+    sync.add_argument("--account", type=_positive_int, help="one account (agent id); default: every active account")
+    sync.add_argument("--organisations", type=_id_list, default=None,
+                      help="comma-separated organisation ids: sync only these (deletions stay inside them)")
+    sync.set_defaults(handler=_rdvsp_sync)
+    rdvsp.set_defaults(handler=lambda _: rdvsp.print_help() or 2)
+
     demo = commands.add_parser("demo", help="start the warehouse, materialize every asset once, print a summary")
     demo.set_defaults(handler=_demo)
 
@@ -88,6 +110,101 @@ def _db_stop(args: argparse.Namespace) -> int:
     print(f"stopped the embedded PostgreSQL in {server.pgdata}" if server.stop()
           else "the embedded PostgreSQL was not running")
     return 0
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}")
+    return number
+
+
+def _id_list(value: str) -> list[int]:
+    try:
+        ids = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        ids = []
+    if not ids or any(i < 1 for i in ids):
+        raise argparse.ArgumentTypeError(f"expected comma-separated ids such as 12,15, got {value!r}")
+    return ids
+
+
+def _date(value: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from sync_assets.sandbox.server import build_sandbox
+
+    print(f"building the sandbox data (seed {args.seed}, {args.scale} RDVs)…", flush=True)
+    sandbox = build_sandbox(seed=args.seed, scale=args.scale, port=args.port, host=args.host)
+    oauth = sandbox.rdvsp.oauth
+    print(f"RDV Service Public sandbox on {sandbox.base_url}\n"
+          f"  RDVSP_BASE_URL={sandbox.base_url} RDVSP_CLIENT_ID={oauth.client_id} "
+          f"RDVSP_CLIENT_SECRET={oauth.client_secret}\n"
+          f"  changes at runtime: POST/PATCH/DELETE {sandbox.base_url}/sandbox/rdvs, /sandbox/users", flush=True)
+    sandbox.server.run()
+    return 0
+
+
+def _rdvsp_connect(args: argparse.Namespace) -> int:
+    from datetime import date, timedelta
+
+    from sync_assets.platform import migrations
+    from sync_assets.platform.secrets import TokenCipher
+    from sync_assets.platform.warehouse import database_url, engine_for
+    from sync_assets.rdvsp.oauth import RdvspSettings, connect
+    from sync_assets.runs import ensure_account_partition, instance
+
+    settings = RdvspSettings.from_environment()
+    cipher = TokenCipher.from_environment()
+    url = database_url()
+    migrations.upgrade(url)
+    sync_from = args.sync_from or date.today() - timedelta(days=730)
+    account = connect(engine_for(url), settings, cipher, sync_from=sync_from, unattended=args.unattended)
+    ensure_account_partition(instance(), account.account_id)
+    print(f"connected RDV Service Public account {account.account_id} (RDVs from {account.sync_from} on).\n"
+          f"Sync it now with: sync-assets rdvsp sync --account {account.account_id}")
+    return 0
+
+
+def _rdvsp_sync(args: argparse.Namespace) -> int:
+    from sqlalchemy import text
+
+    from sync_assets.platform import migrations
+    from sync_assets.platform.errors import ConfigurationError
+    from sync_assets.platform.warehouse import database_url, engine_for
+    from sync_assets.runs import instance, run_rdvsp_sync
+
+    url = database_url()
+    migrations.upgrade(url)
+    if args.account:
+        accounts = [args.account]
+    else:
+        with engine_for(url).connect() as conn:
+            accounts = list(conn.execute(text("SELECT id FROM rdvsp.accounts WHERE status = 'active' ORDER BY id")).scalars())
+        if not accounts:
+            raise ConfigurationError("No active RDV Service Public account: connect one with `sync-assets rdvsp connect`.")
+    dagster = instance()
+    failed = 0
+    for account_id in accounts:
+        run = run_rdvsp_sync(dagster, url, account_id, args.organisations)
+        status = "success" if run.success else "FAILED"
+        print(f"account {account_id}: {status} (Dagster run {run.run_id[:8]})")
+        if run.log and run.success:
+            print("\n".join(run.log.table_lines()))
+        if not run.success:
+            failed += 1
+            print(f"  {run.log.error if run.log and run.log.error else run.failure}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

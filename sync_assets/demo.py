@@ -1,46 +1,77 @@
-"""`sync-assets demo` (`make run`): the warehouse up, every asset materialized once, a summary.
+"""`sync-assets demo` (`make run`): everything once, on the embedded warehouse and the sandbox.
 
-Runs go through the persistent Dagster instance, so `make dev` shows them afterwards.
+1. the embedded PostgreSQL, migrated;
+2. the sandbox APIs, in this process;
+3. one RDV Service Public account connected (unattended OAuth against the sandbox);
+4. every asset materialized through Dagster, recorded in the persistent instance (so `make dev`
+   shows the runs afterwards);
+5. a few changes made in the sandbox and a second sync, whose figures show exactly them.
 """
 
 from __future__ import annotations
 
+import os
+from datetime import date, timedelta
+
 from psycopg import sql
 
 from sync_assets.platform import migrations
-from sync_assets.platform.errors import SyncError
-from sync_assets.platform.instance import prepare_dagster_environment
+from sync_assets.platform.errors import ConfigurationError, SyncError
 from sync_assets.platform.merge import driver_connection
-from sync_assets.platform.warehouse import database_url, engine_for, redacted_url, uses_embedded_server
 from sync_assets.platform.sql_files import package_sql
+from sync_assets.platform.warehouse import database_url, engine_for, redacted_url, uses_embedded_server
+
+DEMO_SCALE = 2000
 
 
 def run_demo() -> int:
+    if not uses_embedded_server():
+        raise ConfigurationError(
+            "The demo fills the warehouse with sandbox data, so it runs on the embedded PostgreSQL only: "
+            "unset SYNC_DATABASE_URL to run it.")
     url = database_url()
-    print(f"warehouse   {redacted_url(url)} ({'embedded, under .local/' if uses_embedded_server() else 'SYNC_DATABASE_URL'})")
+    print(f"warehouse   {redacted_url(url)} (embedded, under .local/)")
     applied = migrations.upgrade(url)
-    version = migrations.applied(url)[-1][0]
-    print(f"schema      version {version:04d} ({len(applied)} migration(s) applied now)")
+    print(f"schema      version {migrations.applied(url)[-1][0]:04d} ({len(applied)} migration(s) applied now)")
 
-    environment = prepare_dagster_environment()
-    import dagster as dg
+    from sync_assets.sandbox.server import start_in_thread
 
-    from sync_assets.definitions import defs
+    sandbox = start_in_thread(seed=1, scale=DEMO_SCALE)
+    try:
+        return _with_sandbox(url, sandbox)
+    finally:
+        sandbox.stop()
 
-    job = defs.resolve_implicit_global_asset_job_def()
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
-        materialized = sorted(
-            event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
-        )
-    status = "SUCCESS" if result.success else "FAILURE"
-    print(f"dagster     run {result.run_id[:8]} {status}: {len(materialized)} asset(s) materialized "
-          f"(DAGSTER_HOME={environment['DAGSTER_HOME']})")
-    for key in materialized:
-        print(f"              {key}")
+
+def _with_sandbox(url: str, sandbox) -> int:
+    from sync_assets.platform.secrets import TokenCipher
+    from sync_assets.rdvsp.oauth import RdvspSettings, connect
+    from sync_assets.runs import instance, run_job, run_rdvsp_sync
+
+    oauth = sandbox.rdvsp.oauth
+    os.environ.update({"RDVSP_BASE_URL": sandbox.base_url, "RDVSP_CLIENT_ID": oauth.client_id,
+                       "RDVSP_CLIENT_SECRET": oauth.client_secret})
+    print(f"sandbox     {sandbox.base_url} ({DEMO_SCALE} RDVs, seed 1)")
+    account = connect(engine_for(url), RdvspSettings.from_environment(), TokenCipher.from_environment(),
+                      sync_from=date.today() - timedelta(days=730), unattended=True, show=lambda _: None)
+    print(f"rdvsp       account {account.account_id} connected (RDVs from {account.sync_from} on)")
+
+    dagster = instance()
+    schema_run = run_job(dagster, "sync_warehouse_schema")
+    print(f"dagster     run {schema_run.run_id[:8]} {'SUCCESS' if schema_run.success else 'FAILURE'}: sync/warehouse_schema "
+          f"(DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    first = run_rdvsp_sync(dagster, url, account.account_id, kind="polling")
+    _report("first sync", first)
+
+    world = sandbox.world
+    rdv_ids = sorted(world.rdvs)
+    for _ in range(3):
+        world.create_rdv()
+    world.cancel_rdv(next(i for i in rdv_ids if world.rdvs[i].status == "unknown"))
+    world.delete_rdv(rdv_ids[0])
+    print("sandbox     3 RDVs created, 1 cancelled, 1 deleted")
+    second = run_rdvsp_sync(dagster, url, account.account_id, kind="polling")
+    _report("second sync", second)
 
     print()
     print(f"{'table':<40}{'rows':>10}")
@@ -48,10 +79,18 @@ def run_demo() -> int:
         print(f"{table:<40}{rows:>10}")
     print()
     print("Next: `make dev` opens the Dagster UI on this data; `sync-assets db url` prints the URL for psql.")
-    if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        raise SyncError(f"the demo run failed at step(s) {', '.join(failed)}; see the Dagster UI (make dev) for details")
+    if not (schema_run.success and first.success and second.success):
+        raise SyncError("the demo failed: see the messages above and the Dagster UI (make dev)")
     return 0
+
+
+def _report(title: str, run) -> None:
+    print(f"{title:<12}run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}"
+          + (f", drift {run.log.drift}" if run.log and run.log.drift is not None else ""))
+    if run.log and run.success:
+        print("\n".join(run.log.table_lines()))
+    elif run.log and run.log.error or run.failure:
+        print(f"  {run.log.error if run.log and run.log.error else run.failure}")
 
 
 def table_row_counts(url: str) -> list[tuple[str, int]]:

@@ -69,8 +69,14 @@ raw_responses_retention_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
+warehouse_schema_job = dg.define_asset_job(
+    "sync_warehouse_schema",
+    selection=dg.AssetSelection.assets(warehouse_schema),
+    description="Applies the pending migrations (materializes sync/warehouse_schema).",
+)
+
 defs = dg.Definitions(
     assets=[warehouse_schema],
-    jobs=[raw_responses_retention_job],
+    jobs=[raw_responses_retention_job, warehouse_schema_job],
     schedules=[raw_responses_retention_schedule],
 )

@@ -116,6 +116,7 @@ class RdvspAccountSync:
         self.engine, self.client, self.account_id, self.cipher = engine, client, account_id, cipher
         self.webhook_url = webhook_url.rstrip("/") if webhook_url else None
         self.emit, self.run_id, self.kind = emit, run_id, kind
+        self.outcome: SyncOutcome | None = None  # also set when the run fails, for the checks
 
     # --- the run ------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ class RdvspAccountSync:
                 raise AccountError(f"RDV Service Public account {self.account_id} is in error: {account[4]} "
                                    "Reconnect it with `sync-assets rdvsp connect`.")
             sync_from: date = account[2]
-            outcome = SyncOutcome(str(uuid.uuid4()), self.account_id, sorted(organisation_ids or []))
+            outcome = self.outcome = SyncOutcome(str(uuid.uuid4()), self.account_id, sorted(organisation_ids or []))
             side.execute(package_sql(__file__, "start_sync_log"), {
                 "id": outcome.log_id, "account_id": self.account_id, "run_id": self.run_id,
                 "kind": "scoped" if organisation_ids else self.kind, "organisation_ids": organisation_ids})

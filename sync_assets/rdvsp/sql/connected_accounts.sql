@@ -1,0 +1,1 @@
+SELECT id FROM rdvsp.accounts WHERE status <> 'disconnected' ORDER BY id;
