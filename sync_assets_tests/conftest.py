@@ -93,6 +93,16 @@ def _new_database(admin_url: str, template: str) -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+@pytest.fixture
+def sandbox():
+    """The sandbox APIs over real HTTP on a free local port, with small deterministic data."""
+    from sync_assets.sandbox.server import start_in_thread
+
+    running = start_in_thread(seed=7, scale=400)
+    yield running
+    running.stop()
+
+
 class StatementCounter:
     """Counts the statements a psycopg connection sends, from libpq's protocol trace."""
 

@@ -39,6 +39,18 @@ UNAUTHENTICATED = {"errors": ["Vous devez vous connecter ou vous inscrire pour c
 
 
 @dataclass
+class ScriptedFault:
+    """Answer `status` to requests whose path starts with `path`, after letting `after` through."""
+
+    path: str
+    status: int
+    times: int = 1
+    after: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict = field(default_factory=lambda: {"errors": ["Unexpected internal error"]})
+
+
+@dataclass
 class OAuthState:
     client_id: str = "sandbox-client"
     client_secret: str = "sandbox-secret"
@@ -86,6 +98,28 @@ class RdvspSandbox:
         self.replays: list[tuple[WebhookEndpoint, list[Change]]] = []
         self.on_replay: Callable[[WebhookEndpoint, list[Change]], None] | None = None
         self.api_requests = 0
+        self.faults: list[ScriptedFault] = []
+        self.requested_paths: list[str] = []
+        # Called with each API request's path before it is answered (tests change data mid-listing).
+        self.before_request: Callable[[str], None] | None = None
+
+    def fail_requests(self, path: str, status: int, *, times: int = 1, after: int = 0,
+                      headers: dict[str, str] | None = None, body: dict | None = None) -> ScriptedFault:
+        fault = ScriptedFault(path, status, times, after, headers or {}, body or (
+            {"errors": ["Limite d'appels API atteinte. Merci de patienter.\n"]} if status == 429
+            else {"errors": ["Unexpected internal error"]}))
+        self.faults.append(fault)
+        return fault
+
+    def _scripted_fault(self, path: str) -> Response | None:
+        for fault in self.faults:
+            if fault.times > 0 and path.startswith(fault.path):
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
+                fault.times -= 1
+                return JSONResponse(fault.body, status_code=fault.status, headers=fault.headers)
+        return None
 
     def routes(self) -> list[Route]:
         api = "/api/v1"
@@ -190,6 +224,12 @@ class RdvspSandbox:
     def api(self, handler):
         async def endpoint(request: Request) -> Response:
             self.api_requests += 1
+            self.requested_paths.append(request.url.path)
+            if self.before_request is not None:
+                self.before_request(request.url.path)
+            faulted = self._scripted_fault(request.url.path)
+            if faulted is not None:
+                return faulted
             header = request.headers.get("authorization", "")
             token = header[7:] if header.lower().startswith("bearer ") else ""
             owner = self.oauth.access_tokens.get(token)
