@@ -158,7 +158,7 @@ CREATE TABLE rdvsp.rdvs (
     agent_ids              bigint[]    NOT NULL DEFAULT '{}',
     url_for_agents         text,
     visio_url              text,
-    raw                    jsonb       NOT NULL,            -- the payload as received
+    raw                    jsonb       NOT NULL,            -- the payload as of the RDV's last change
     synced_at              timestamptz NOT NULL
 );
 CREATE INDEX rdvs_organisation_starts ON rdvsp.rdvs (organisation_id, starts_at);

@@ -56,15 +56,22 @@ class TableSpec:
     table: str  # schema-qualified, e.g. "rdvsp.rdvs"
     key: tuple[str, ...]
     columns: tuple[str, ...]
+    # Columns rewritten along with a change but that are not a change by themselves (a raw
+    # payload that embeds other records, whose own changes are counted in their own table).
+    untracked: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        missing = [k for k in self.key if k not in self.columns]
+        missing = [k for k in (*self.key, *self.untracked) if k not in self.columns]
         if missing:
-            raise ValueError(f"{self.table}: key column(s) {missing} must be among the columns")
+            raise ValueError(f"{self.table}: column(s) {missing} must be among the columns")
 
     @property
     def value_columns(self) -> tuple[str, ...]:
         return tuple(c for c in self.columns if c not in self.key)
+
+    @property
+    def compared_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.value_columns if c not in self.untracked)
 
     def identifier(self) -> sql.Identifier:
         return sql.Identifier(*self.table.split("."))
@@ -139,7 +146,7 @@ class StagedMerge:
         spec = self.spec
         columns = _column_list(spec.columns)
         key = _column_list(spec.key)
-        if spec.value_columns:
+        if spec.compared_columns:
             on_conflict = sql.SQL(
                 "DO UPDATE SET {assignments}, synced_at = EXCLUDED.synced_at "
                 "WHERE ({current}) IS DISTINCT FROM ({incoming})"
@@ -147,9 +154,9 @@ class StagedMerge:
                 assignments=sql.SQL(", ").join(
                     sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in spec.value_columns
                 ),
-                current=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in spec.value_columns),
+                current=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
                 incoming=sql.SQL(", ").join(
-                    sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in spec.value_columns
+                    sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in spec.compared_columns
                 ),
             )
         else:

@@ -199,9 +199,14 @@ class RdvspAccountSync:
         installations = {row[0]: row for row in side.execute(package_sql(__file__, "webhook_installations"),
                                                              {"organisation_ids": scope})}
         listed_rdvs: set[int] = set()
+        rejected_rdvs: set[int] = set()  # listed, but broke the contract: present, never "missing"
 
         def stage_rdvs(page: Page) -> set[int]:
             result = consume(page, "rdvs", models.Rdv, "rdvs", keep_payloads=True)
+            if result.rejected:
+                valid_ids = {rdv.id for rdv in result.valid}
+                rejected_rdvs.update(p["id"] for p in page.data["rdvs"]
+                                     if isinstance(p, dict) and isinstance(p.get("id"), int) and p["id"] not in valid_ids)
             ids = set()
             for rdv, raw in zip(result.valid, result.valid_payloads):
                 ids.add(rdv.id)
@@ -248,7 +253,8 @@ class RdvspAccountSync:
         unlisted_sql = sql.SQL(package_sql(__file__, "unlisted_account_rdvs")).format(
             stage=stager.stage(tables.ACCOUNT_RDVS).stage)
         unlisted = [r[0] for r in conn.connection.driver_connection.execute(unlisted_sql, {
-            "account_id": self.account_id, "organisation_ids": scope, "sync_from": sync_from_at})]
+            "account_id": self.account_id, "organisation_ids": scope, "sync_from": sync_from_at})
+            if r[0] not in rejected_rdvs]
         outcome.rdvs_looked_up = len(unlisted)
         found: set[int] = set()
         for page in self.client.rdvs_by_id(unlisted):

@@ -26,7 +26,10 @@ LIEUX = TableSpec("rdvsp.lieux", ("id",), (
 RDVS = TableSpec("rdvsp.rdvs", ("id",), (
     "id", "uuid", "organisation_id", "motif_id", "lieu_id", "status", "starts_at", "ends_at", "duration_in_min",
     "address", "context", "name", "collectif", "max_participants_count", "users_count", "cancelled_at", "created_at",
-    "created_by", "created_by_type", "created_by_id", "agent_ids", "url_for_agents", "visio_url", "raw"))
+    "created_by", "created_by_type", "created_by_id", "agent_ids", "url_for_agents", "visio_url", "raw"),
+    # The payload embeds its participants' details: a user's change is the users table's, not
+    # the RDV's. `raw` is the payload as of the RDV's last change.
+    untracked=("raw",))
 ACCOUNT_RDVS = TableSpec("rdvsp.account_rdvs", ("account_id", "rdv_id"),
                          ("account_id", "rdv_id", "organisation_id", "starts_at"))
 PARTICIPATIONS = TableSpec("rdvsp.participations", ("id",), (

@@ -181,3 +181,12 @@ def test_100k_rows_merge_with_a_handful_of_statements(engine, count_statements):
             counts = merge_rows(conn, ITEMS, changed, delete_scope=WHOLE_TABLE)
     assert counts == MergeCounts(count=99_000, updated=1, noop=98_999, deleted=1_000)
     assert counter.count < 15
+
+
+def test_untracked_columns_follow_changes_but_are_not_changes_themselves(engine):
+    spec = TableSpec(table=ITEMS.table, key=ITEMS.key, columns=ITEMS.columns, untracked=("payload",))
+    merge(engine, spec, [item(1, payload={"v": 1})])
+    assert merge(engine, spec, [item(1, payload={"v": 2})]) == MergeCounts(count=1, noop=1)
+    assert table(engine)[1][2] == {"v": 1}  # not rewritten on its own
+    assert merge(engine, spec, [item(1, name="b", payload={"v": 3})]).updated == 1
+    assert table(engine)[1][1:3] == ("b", {"v": 3})  # rewritten with a real change
