@@ -68,17 +68,24 @@ def test_no_command_prints_help(capsys):
 @pytest.mark.slow
 def test_demo_on_a_fresh_embedded_warehouse(tmp_path):
     """`make run` as a new user runs it: nothing but a folder for local state."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SYNC_DATABASE_URL", "DAGSTER_HOME", "DAGSTER_POSTGRES_URL")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SYNC_DATABASE_URL", "DAGSTER_HOME", "DAGSTER_POSTGRES_URL", "SYNC_SECRET_KEY")}
     env["SYNC_LOCAL_DIR"] = str(tmp_path / "local")
     command = [str(Path(sys.executable).with_name("sync-assets"))]
     try:
         result = subprocess.run([*command, "demo"], env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "SUCCESS: 1 asset(s) materialized" in result.stdout
-        assert "sync.schema_migrations" in result.stdout
-        # A second run reuses the server, the database and the Dagster instance.
+        out = result.stdout
+        assert "SUCCESS: sync/warehouse_schema" in out
+        assert "first sync  run" in out and "second sync run" in out and "FAILURE" not in out
+        # The second sync shows exactly the changes the demo made: 3 created, 1 cancelled, 1 deleted.
+        second = out[out.index("second sync"):]
+        rdvs = next(line.split() for line in second.splitlines() if line.strip().startswith("rdvs "))
+        assert rdvs[2:5] == ["3", "1", "1"]
+        assert "rdvsp.rdvs" in out and "sync.schema_migrations" in out
+        # A second demo reuses the server, the database and the Dagster instance.
         again = subprocess.run([*command, "demo"], env=env, capture_output=True, text=True, timeout=300)
-        assert again.returncode == 0 and "(0 migration(s) applied now)" in again.stdout
+        assert again.returncode == 0 and "(0 migration(s) applied now)" in again.stdout, again.stdout + again.stderr
     finally:
         subprocess.run([*command, "db", "stop"], env=env, capture_output=True, timeout=120)
     assert not (tmp_path / "local" / "pgdata" / "postmaster.pid").exists()

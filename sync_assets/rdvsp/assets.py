@@ -82,7 +82,7 @@ def rdvsp_account_sync(context: dg.AssetExecutionContext, config: RdvspSyncConfi
     client = rdvsp.client_for(engine, account_id, cipher)
     kind = context.run.tags.get("sync_assets/kind", "polling")
     sync = RdvspAccountSync(engine, client, account_id, cipher=cipher, webhook_url=rdvsp.settings().webhook_url,
-                            emit=context.log.info, run_id=context.run_id, kind=kind)
+                            emit=context.log.info, run_id=context.run.run_id, kind=kind)
     try:
         outcome = sync.run(config.organisation_ids or None)
     except ContractBreach as breach:

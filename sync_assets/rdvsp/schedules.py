@@ -34,7 +34,7 @@ def _account_ids(warehouse: WarehouseResource, statement: str) -> list[str]:
 )
 def rdvsp_nightly(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
     known = set(context.instance.get_dynamic_partitions(rdvsp_accounts.name))
-    day = context.scheduled_execution_time.date().isoformat() if context.scheduled_execution_time else "now"
+    day = context.scheduled_execution_time.date().isoformat()
     requests = [
         dg.RunRequest(run_key=f"rdvsp-nightly-{day}-{account}", partition_key=account,
                       tags={"sync_assets/kind": "nightly", "sync_assets/account": account})
