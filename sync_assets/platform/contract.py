@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -26,9 +26,10 @@ MAX_SAMPLE_IDS = 5
 
 
 class ContractModel(BaseModel):
-    """Base of every payload model: unknown fields are kept aside (and reported), not refused."""
+    """Base of every payload model: unknown fields are ignored here and reported by
+    `validate_batch` (from the payload), never refused."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -108,15 +109,12 @@ def validate_batch(model: type[M], payloads: Iterable[Any], *, entity: str, id_f
         except ValidationError as error:
             result.rejected += 1
             for problem in error.errors(include_url=False, include_context=False, include_input=False):
-                error_type = "missing" if problem["type"] == "missing" else problem["type"]
-                result.note("breaking", field_path(problem["loc"]), error_type, record_id)
-            for path in unknown_fields_of_payload(model, payload):
-                result.note("additive", path, "unknown_field", record_id)
-            continue
-        result.valid.append(instance)
-        if keep_payloads:
-            result.valid_payloads.append(payload)
-        for path in unknown_fields(instance):
+                result.note("breaking", field_path(problem["loc"]), problem["type"], record_id)
+        else:
+            result.valid.append(instance)
+            if keep_payloads:
+                result.valid_payloads.append(payload)
+        for path in unknown_fields_of_payload(model, payload):
             result.note("additive", path, "unknown_field", record_id)
     return result
 
@@ -132,35 +130,71 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return path or "(root)"
 
 
-def unknown_fields(instance: BaseModel, prefix: str = "") -> list[str]:
-    """Paths of the fields a validated payload had that its model does not declare."""
-    paths = [f"{prefix}{name}" for name in (instance.model_extra or {})]
-    for name, value in instance:
-        if name in (instance.model_extra or {}):
+def unknown_fields_of_payload(model: type[BaseModel], payload: Any, prefix: str = "") -> list[str]:
+    """Paths of the keys of `payload` (and of its nested objects) that `model` does not declare.
+
+    Reads the payload, not the validated model, and caches the answer per set of keys: payloads
+    of one API mostly share their key sets, so this costs a dictionary lookup per object.
+    """
+    if not isinstance(payload, dict):
+        return []
+    fields, nested = _field_tree(model)
+    keys = frozenset(payload)
+    unknown = _unknown_keys.get((model, keys))
+    if unknown is None:
+        unknown = _unknown_keys[(model, keys)] = tuple(sorted(keys - fields))
+    paths = [f"{prefix}{key}" for key in unknown]
+    for name, (child, is_list) in nested.items():
+        value = payload.get(name)
+        if value is None:
             continue
-        paths.extend(_unknown_in_value(value, f"{prefix}{name}"))
+        if is_list:
+            if isinstance(value, list):
+                found: list[str] = []
+                for item in value:
+                    for path in unknown_fields_of_payload(child, item, f"{prefix}{name}[]."):
+                        if path not in found:
+                            found.append(path)
+                paths.extend(found)
+        else:
+            paths.extend(unknown_fields_of_payload(child, value, f"{prefix}{name}."))
     return paths
 
 
-def _unknown_in_value(value: Any, path: str) -> list[str]:
-    if isinstance(value, BaseModel):
-        return unknown_fields(value, f"{path}.")
-    if isinstance(value, (list, tuple)):
-        found: list[str] = []
-        for item in value:
-            for p in _unknown_in_value(item, f"{path}[]"):
-                if p not in found:
-                    found.append(p)
-        return found
-    return []
+_unknown_keys: dict[tuple[type, frozenset], tuple[str, ...]] = {}
+_field_trees: dict[type, tuple[frozenset[str], dict[str, tuple[type[BaseModel], bool]]]] = {}
 
 
-def unknown_fields_of_payload(model: type[BaseModel], payload: Any) -> list[str]:
-    """Top-level unknown keys of a payload that failed validation (its nested parts may be broken)."""
-    if not isinstance(payload, dict):
-        return []
-    known = set(model.model_fields) | {f.alias for f in model.model_fields.values() if f.alias}
-    return [key for key in payload if key not in known]
+def _field_tree(model: type[BaseModel]) -> tuple[frozenset[str], dict[str, tuple[type[BaseModel], bool]]]:
+    """The keys a model accepts, and which of its fields hold (lists of) models."""
+    tree = _field_trees.get(model)
+    if tree is None:
+        keys: set[str] = set()
+        nested: dict[str, tuple[type[BaseModel], bool]] = {}
+        for name, info in model.model_fields.items():
+            key = info.alias or name
+            keys.add(key)
+            child = _model_in(info.annotation)
+            if child is not None:
+                nested[key] = child
+        tree = _field_trees[model] = (frozenset(keys), nested)
+    return tree
+
+
+def _model_in(annotation: Any) -> tuple[type[BaseModel], bool] | None:
+    """`Model`, `Model | None`, `list[Model]` -> (Model, is_list); anything else -> None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (list, tuple) and args:
+        found = _model_in(args[0])
+        return (found[0], True) if found and not found[1] else None
+    for arg in args:  # unions, Optional
+        if arg is not type(None):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
 
 
 def record_drift(conn, connector: str, result: ContractResult, run_id: str | None = None) -> int:

@@ -27,16 +27,19 @@ class Landed:
 
 
 def land_page(conn, connector: str, page: Page) -> Landed:
-    """Store one response (one statement); tell whether its body changed since the last fetch."""
+    """Store one response; tell whether its body changed since the last fetch.
+
+    A body already stored is not sent to the database again (one small statement); a new one
+    is inserted (a second statement).
+    """
+    pg = driver_connection(conn)
+    params = {"connector": connector, "endpoint": page.endpoint, "params": Jsonb(dict(page.params)),
+              "status": page.status, "body_sha256": page.sha256}
+    touched, unchanged = pg.execute(package_sql(__file__, "touch_raw_response"), params).fetchone()
+    if touched is not None:
+        return Landed(id=touched, unchanged=unchanged)
     body = page.data if page.data is not None else page.body.decode("utf-8", errors="replace")
-    row = driver_connection(conn).execute(package_sql(__file__, "land_raw_response"), {
-        "connector": connector,
-        "endpoint": page.endpoint,
-        "params": Jsonb({k: v for k, v in page.params.items()}),
-        "status": page.status,
-        "body_sha256": page.sha256,
-        "body": Jsonb(body),
-    }).fetchone()
+    row = pg.execute(package_sql(__file__, "land_raw_response"), {**params, "body": Jsonb(body)}).fetchone()
     return Landed(id=row[0], unchanged=row[1])
 
 

@@ -1,0 +1,258 @@
+"""RDV Service Public polling sync benchmark, against the sandbox served by another process.
+
+Measured in one run, at --scale RDVs (and the full sync again at --memory-scale, for memory):
+- fetch_only_s: fetch (and parse) every page the sync fetches, then discard it;
+- copy_only_s: COPY the rows the sync would write into empty tables (only the COPYs are timed;
+  the pages are fetched and mapped to rows beforehand, untimed);
+- full_sync_s: the real sync into empty tables;
+- noop_sync_s: the real sync again, nothing having changed;
+- peak_rss_mb: peak memory of the full sync's process (each phase runs in its own process).
+The client runs without a rate limit in every phase, so that the API's speed is the same.
+
+Usage: python bench/rdvsp_full_sync.py [--scale 100000] [--memory-scale 10000]
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from sync_assets.platform import migrations
+from sync_assets.platform.http import RetryPolicy
+from sync_assets.platform.secrets import TokenCipher
+from sync_assets.platform.warehouse import database_url, engine_for, libpq_url, normalize_database_url
+from sync_assets.rdvsp import models, tables
+from sync_assets.rdvsp.client import RdvspClient
+from sync_assets.rdvsp.oauth import AccountAuth, AccountTokens, RdvspSettings, connect
+from sync_assets.rdvsp.sync import RdvspAccountSync
+
+SECRET = "bench-secret-key-0123456789abcdef"
+CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
+ACCOUNT = 1
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def settings(base_url: str) -> RdvspSettings:
+    return RdvspSettings(base_url, CLIENT_ID, CLIENT_SECRET, redirect_uri="http://127.0.0.1:9/cb", webhook_url=None)
+
+
+def client(url: str, base_url: str) -> RdvspClient:
+    cipher = TokenCipher(SECRET)
+    tokens = AccountTokens(engine_for(url), ACCOUNT, settings(base_url), cipher)
+    return RdvspClient(settings(base_url), AccountAuth(tokens), retry=RetryPolicy(attempts=3))
+
+
+def all_pages(c: RdvspClient):
+    """Every page the sync fetches, in its order."""
+    organisation_ids = []
+    for page in c.organisations():
+        organisation_ids += [o["id"] for o in page.data["organisations"]]
+        yield "organisations", page
+    for org in organisation_ids:
+        for name, pages in (("motifs", c.motifs(org)), ("lieux", c.lieux(org)), ("agents", c.agents(org)),
+                            ("users", c.organisation_users(org)), ("webhook_endpoints", c.webhook_endpoints(org)),
+                            ("rdvs", c.rdvs(org, date.today() - timedelta(days=730)))):
+            for page in pages:
+                yield name, page
+
+
+# --- phases (each in its own process) -----------------------------------------------------
+
+def phase_fetch(url: str, base_url: str) -> dict:
+    c = client(url, base_url)
+    started = time.perf_counter()
+    pages = size = 0
+    for _, page in all_pages(c):
+        pages += 1
+        size += len(page.body)
+    return {"seconds": time.perf_counter() - started, "pages": pages, "mb": round(size / 2**20, 1)}
+
+
+def phase_copy(url: str, base_url: str) -> dict:
+    """COPY the mapped rows into empty tables; only the COPY statements are timed."""
+    c = client(url, base_url)
+    specs = {s.table: s for s in tables.MERGE_ORDER}
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS bench_copy CASCADE; CREATE SCHEMA bench_copy")
+        for spec in specs.values():
+            name = tables.short_name(spec)
+            conn.execute(f"CREATE TABLE bench_copy.{name} (LIKE {spec.table})")
+            conn.execute(f"ALTER TABLE bench_copy.{name} ALTER COLUMN synced_at DROP NOT NULL")
+        types = {table: [r[0] for r in conn.execute(
+            "SELECT a.atttypid FROM pg_attribute a JOIN unnest(%s::text[]) WITH ORDINALITY AS c(name, n) "
+            "ON a.attname = c.name WHERE a.attrelid = %s::regclass ORDER BY c.n", [list(s.columns), s.table])]
+            for table, s in specs.items()}
+        timed = 0.0
+        buffers: dict[str, list[tuple]] = {t: [] for t in specs}
+
+        def flush(table: str) -> None:
+            nonlocal timed
+            rows = buffers[table]
+            if not rows:
+                return
+            spec = specs[table]
+            started = time.perf_counter()
+            with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    sql.Identifier("bench_copy", tables.short_name(spec)),
+                    sql.SQL(", ").join(map(sql.Identifier, spec.columns)))) as copy:
+                copy.set_types(types[table])
+                for row in rows:
+                    copy.write_row(row)
+            timed += time.perf_counter() - started
+            rows.clear()
+
+        def add(spec, row) -> None:
+            buffers[spec.table].append(row)
+            if len(buffers[spec.table]) >= 2000:
+                flush(spec.table)
+
+        for name, page in all_pages(c):
+            for item in page.data[name]:
+                if name == "rdvs":
+                    rdv = models.Rdv.model_validate(item)
+                    add(tables.RDVS, tables.rdv_row(rdv, item))
+                    add(tables.ACCOUNT_RDVS, (ACCOUNT, rdv.id, rdv.organisation.id, rdv.starts_at))
+                    for p in rdv.participations:
+                        add(tables.PARTICIPATIONS, tables.participation_row(rdv.id, p))
+                        add(tables.USERS, tables.user_row(p.user))
+                elif name == "users":
+                    add(tables.USERS, tables.user_row(models.User.model_validate(item)))
+                elif name == "motifs":
+                    add(tables.MOTIFS, tables.motif_row(models.Motif.model_validate(item)))
+                elif name == "lieux":
+                    add(tables.LIEUX, tables.lieu_row(models.Lieu.model_validate(item)))
+                elif name == "agents":
+                    add(tables.AGENTS, tables.agent_row(models.Agent.model_validate(item)))
+                elif name == "organisations":
+                    add(tables.ORGANISATIONS, tables.organisation_row(models.Organisation.model_validate(item)))
+        for table in specs:
+            flush(table)
+        conn.execute("DROP SCHEMA bench_copy CASCADE")
+    return {"seconds": timed}
+
+
+def phase_sync(url: str, base_url: str) -> dict:
+    c = client(url, base_url)
+    started = time.perf_counter()
+    outcome = RdvspAccountSync(engine_for(url), c, ACCOUNT, cipher=TokenCipher(SECRET), webhook_url=None,
+                               emit=lambda m: print(m, file=sys.stderr)).run()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": sum(t.count for t in outcome.tables.values()),
+            "rdvs": outcome.tables["rdvs"].count, "drift": outcome.drift, "pages": outcome.pages}
+
+
+PHASES = {"fetch": phase_fetch, "copy": phase_copy, "sync": phase_sync}
+
+
+def run_phase(name: str, url: str, base_url: str) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--phase", name, "--db", url, "--base-url", base_url],
+                            capture_output=True, text=True, timeout=3600)
+    if result.returncode != 0:
+        raise SystemExit(f"phase {name} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# --- orchestration ------------------------------------------------------------------------
+
+def start_sandbox(scale: int, port: int) -> subprocess.Popen:
+    command = [str(Path(sys.executable).with_name("sync-assets")), "sandbox", "--scale", str(scale), "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/sandbox/state", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    process.kill()
+    raise SystemExit("the sandbox did not start")
+
+
+def scratch_database(name: str) -> str:
+    admin = libpq_url(database_url())
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = normalize_database_url(make_url(admin).set(database=name).render_as_string(hide_password=False))
+    migrations.upgrade(url)
+    return url
+
+
+def measure(scale: int, port: int, phases: list[str]) -> dict:
+    sandbox = start_sandbox(scale, port)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        url = scratch_database(f"sync_assets_bench_rdvsp_{scale}")
+        connect(engine_for(url), settings(base_url), TokenCipher(SECRET), sync_from=date.today() - timedelta(days=730),
+                unattended=True, show=lambda _: None)
+        results = {}
+        for phase in phases:
+            name = {"fetch": "fetch_only", "copy": "copy_only", "sync": "full_sync", "noop": "noop_sync"}[phase]
+            results[name] = run_phase("sync" if phase == "noop" else phase, url, base_url)
+            print(f"  scale {scale} {name}: {results[name]}", file=sys.stderr)
+        engine_for(url).dispose()
+        return results
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=int, default=100_000)
+    parser.add_argument("--memory-scale", type=int, default=10_000)
+    parser.add_argument("--port", type=int, default=8911)
+    parser.add_argument("--phase", choices=PHASES)
+    parser.add_argument("--db")
+    parser.add_argument("--base-url")
+    args = parser.parse_args()
+    if args.phase:
+        os.environ["SYNC_SECRET_KEY"] = SECRET
+        result = PHASES[args.phase](args.db, args.base_url)
+        print(json.dumps({**result, "peak_rss_mb": peak_rss_mb()}))
+        return
+
+    big = measure(args.scale, args.port, ["fetch", "copy", "sync", "noop"])
+    small = measure(args.memory_scale, args.port + 1, ["sync"])
+    fetch, copy, full, noop = (big[k]["seconds"] for k in ("fetch_only", "copy_only", "full_sync", "noop_sync"))
+    report = {
+        "benchmark": "rdvsp_full_sync",
+        "scale": args.scale,
+        "rows": big["full_sync"]["rows"],
+        "pages": big["full_sync"]["pages"],
+        "full_sync_s": round(full, 2),
+        "fetch_only_s": round(fetch, 2),
+        "copy_only_s": round(copy, 2),
+        "noop_sync_s": round(noop, 2),
+        "rows_per_s": round(big["full_sync"]["rows"] / full),
+        "full_vs_fetch_plus_copy": round(full / (fetch + copy), 2),
+        "noop_vs_fetch": round(noop / fetch, 2),
+        "peak_rss_mb": big["full_sync"]["peak_rss_mb"],
+        "noop_peak_rss_mb": big["noop_sync"]["peak_rss_mb"],
+        "memory_scale": args.memory_scale,
+        "memory_scale_peak_rss_mb": small["full_sync"]["peak_rss_mb"],
+        "noop_drift": big["noop_sync"]["drift"],
+    }
+    for key, value in report.items():
+        print(f"{key:>26}: {value}")
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
