@@ -8,6 +8,8 @@ A page whose body did not change since the last fetch with the same parameters i
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import dataclass
 
 from psycopg.types.json import Jsonb
@@ -41,6 +43,55 @@ def land_page(conn, connector: str, page: Page) -> Landed:
     body = page.data if page.data is not None else page.body.decode("utf-8", errors="replace")
     row = pg.execute(package_sql(__file__, "land_raw_response"), {**params, "body": Jsonb(body)}).fetchone()
     return Landed(id=row[0], unchanged=row[1])
+
+
+class BackgroundLander:
+    """Lands pages on its own connection and thread, while the caller goes on fetching.
+
+    At most `backlog` pages wait in memory. A landing failure is raised by `land` or `close`,
+    so that the run it belongs to fails.
+    """
+
+    def __init__(self, conninfo: str, connector: str, backlog: int = 8):
+        import psycopg
+
+        self.connector = connector
+        self._conn = psycopg.connect(conninfo, autocommit=True)
+        self._queue: queue.Queue[Page | None] = queue.Queue(maxsize=backlog)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name=f"{connector}-raw-landing", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (page := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    land_page(self._conn, self.connector, page)
+                except BaseException as error:  # raised in the caller's thread
+                    self._error = error
+
+    def land(self, page: Page) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(page)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._conn.close()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> BackgroundLander:
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # the run already failed: stop quietly, its own error is the one to report
+            self._queue.put(None)
+            self._thread.join()
+            self._conn.close()
 
 
 def retention_days() -> int:

@@ -39,6 +39,11 @@ def _rails_time(value: Any) -> Any:
 Timestamp = Annotated[datetime, BeforeValidator(_rails_time)]
 
 
+def parse_timestamp(value: str) -> datetime:
+    """A timestamp as the API sends it, for code that reads payloads without a model."""
+    return _rails_time(value)
+
+
 class Organisation(ContractModel):
     id: int
     name: str

@@ -13,6 +13,7 @@ slip between two pages. An RDV row goes only when no connected account sees it a
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections import defaultdict
@@ -33,7 +34,7 @@ from sync_assets.platform.http import Page
 from sync_assets.platform.merge import DeleteScope, DeleteWhere, MergeCounts, StagedMerge, TableSpec, staged_merge
 from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
 from sync_assets.platform.progress import Progress
-from sync_assets.platform.raw import land_page
+from sync_assets.platform.raw import BackgroundLander
 from sync_assets.platform.secrets import TokenCipher
 from sync_assets.platform.sql_files import package_sql
 from sync_assets.platform.warehouse import libpq_url
@@ -123,8 +124,8 @@ class RdvspAccountSync:
     def run(self, organisation_ids: list[int] | None = None) -> SyncOutcome:
         # A side connection, outside the sync's transaction: the sync log, raw pages and drift
         # events stay even when the sync rolls back.
-        with psycopg.connect(libpq_url(self.engine.url.render_as_string(hide_password=False)),
-                             autocommit=True) as side:
+        conninfo = libpq_url(self.engine.url.render_as_string(hide_password=False))
+        with psycopg.connect(conninfo, autocommit=True) as side:
             account = side.execute(package_sql(__file__, "account_for_sync"), {"account_id": self.account_id}).fetchone()
             if account is None:
                 raise AccountError(f"RDV Service Public account {self.account_id} is not connected: "
@@ -139,10 +140,10 @@ class RdvspAccountSync:
                 "kind": "scoped" if organisation_ids else self.kind, "organisation_ids": organisation_ids})
             progress = Progress(f"rdvsp account {self.account_id}", self.emit)
             try:
-                with self.engine.begin() as conn:
+                with self.engine.begin() as conn, BackgroundLander(conninfo, CONNECTOR) as lander:
                     stager = Stager(conn)
                     try:
-                        self._sync(conn, side, stager, outcome, sync_from, organisation_ids, progress)
+                        self._sync(conn, side, lander, stager, outcome, sync_from, organisation_ids, progress)
                     finally:
                         stager.close()
             except BaseException as error:
@@ -165,8 +166,8 @@ class RdvspAccountSync:
                       f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}")
             return outcome
 
-    def _sync(self, conn, side: psycopg.Connection, stager: Stager, outcome: SyncOutcome, sync_from: date,
-              requested: list[int] | None, progress: Progress) -> None:
+    def _sync(self, conn, side: psycopg.Connection, lander: BackgroundLander, stager: Stager, outcome: SyncOutcome,
+              sync_from: date, requested: list[int] | None, progress: Progress) -> None:
         me = self.client.me()
         agent_id = (me.get("agent") or {}).get("id") if isinstance(me, dict) else None
         if agent_id != self.account_id:
@@ -174,16 +175,20 @@ class RdvspAccountSync:
                                "reconnect the account with `sync-assets rdvsp connect`.")
         contracts = outcome.contracts
 
-        def consume(page: Page, key: str, model, entity: str, keep_payloads: bool = False) -> ContractResult:
-            land_page(side, CONNECTOR, page)
+        def listed_items(page: Page, key: str) -> list:
+            lander.land(page)
             items = page.data.get(key) if isinstance(page.data, dict) else None
             if not isinstance(items, list):
                 raise ApiError(CONNECTOR, "GET", page.endpoint, f"the response has no `{key}` list")
-            result = validate_batch(model, items, entity=entity, keep_payloads=keep_payloads)
-            contracts.setdefault(entity, ContractResult(entity)).merge(result, keep_valid=False)
             outcome.pages += 1
             outcome.records += len(items)
             progress.page(len(items))
+            return items
+
+        def consume(page: Page, key: str, model, entity: str, keep_payloads: bool = False) -> ContractResult:
+            items = listed_items(page, key)
+            result = validate_batch(model, items, entity=entity, keep_payloads=keep_payloads)
+            contracts.setdefault(entity, ContractResult(entity)).merge(result, keep_valid=False)
             return result
 
         listed_organisations: list[int] = []
@@ -200,6 +205,26 @@ class RdvspAccountSync:
                                                              {"organisation_ids": scope})}
         listed_rdvs: set[int] = set()
         rejected_rdvs: set[int] = set()  # listed, but broke the contract: present, never "missing"
+        # Pages a successful sync applied, by (endpoint, parameters). Polling runs skip a page
+        # whose body is the same; the nightly run re-applies everything.
+        applied = {} if self.kind == "nightly" else {
+            (endpoint, _canonical(params)): sha for endpoint, params, sha in
+            side.execute(package_sql(__file__, "applied_pages"), {"account_id": self.account_id})}
+        skipped = {"rdvs": 0, "participations": 0}
+
+        def stage_listing_page(page: Page) -> set[int]:
+            """An RDV listing page: fully processed, or, if already applied, only its links staged."""
+            stager.add(tables.APPLIED_PAGES, (self.account_id, page.endpoint, dict(page.params), page.sha256))
+            if applied.get((page.endpoint, _canonical(page.params))) != page.sha256:
+                return stage_rdvs(page)
+            ids = set()
+            for item in listed_items(page, "rdvs"):
+                ids.add(item["id"])
+                stager.add(tables.ACCOUNT_RDVS, (self.account_id, item["id"], item["organisation"]["id"],
+                                                 models.parse_timestamp(item["starts_at"])))
+                skipped["participations"] += len(item["participations"])
+            skipped["rdvs"] += len(ids)
+            return ids
 
         def stage_rdvs(page: Page) -> set[int]:
             result = consume(page, "rdvs", models.Rdv, "rdvs", keep_payloads=True)
@@ -244,7 +269,7 @@ class RdvspAccountSync:
                 stager.add(tables.WEBHOOK_ENDPOINTS, tables.webhook_endpoint_row(endpoint))
             total_count = 0
             for page in self.client.rdvs(org_id, sync_from):
-                listed_rdvs |= stage_rdvs(page)
+                listed_rdvs |= stage_listing_page(page)
                 total_count = page.data["meta"].get("total_count", 0)
             outcome.rdvs_api_total_count += total_count
 
@@ -264,6 +289,10 @@ class RdvspAccountSync:
 
         self._settle_contracts(side, contracts)
         self._merge(conn, stager, outcome, scope, sync_from_at)
+        stager.merge(tables.APPLIED_PAGES, None)
+        for name, count in skipped.items():  # rows of skipped pages were seen, and unchanged
+            c = outcome.tables[name]
+            outcome.tables[name] = MergeCounts(c.count + count, c.created, c.updated, c.deleted, c.noop + count)
         pg = conn.connection.driver_connection
         pg.execute(package_sql(__file__, "touch_account_synced"), {"account_id": self.account_id})
         outcome.warehouse_organisations, outcome.warehouse_rdvs = pg.execute(
@@ -359,6 +388,10 @@ class RdvspAccountSync:
         outcome.webhooks[status] = outcome.webhooks.get(status, 0) + 1
         return endpoints
 
+
+
+def _canonical(params) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
 
 
 def table_names() -> list[str]:

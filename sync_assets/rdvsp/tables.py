@@ -38,6 +38,10 @@ PARTICIPATIONS = TableSpec("rdvsp.participations", ("id",), (
 WEBHOOK_ENDPOINTS = TableSpec("rdvsp.webhook_endpoints", ("id",),
                               ("id", "organisation_id", "target_url", "subscriptions"))
 
+# Bookkeeping, not an API table: which RDV listing pages a successful sync applied.
+APPLIED_PAGES = TableSpec("rdvsp.applied_pages", ("account_id", "endpoint", "params"),
+                          ("account_id", "endpoint", "params", "body_sha256"))
+
 # The order in which a sync merges (parents before the rows that refer to them).
 MERGE_ORDER = (ORGANISATIONS, ACCOUNT_ORGANISATIONS, AGENTS, AGENT_ROLES, USERS, USER_PROFILES, MOTIFS, LIEUX,
                WEBHOOK_ENDPOINTS, RDVS, ACCOUNT_RDVS, PARTICIPATIONS)

@@ -9,7 +9,7 @@ import pytest
 
 from sync_assets.platform.errors import ContractBreach
 from sync_assets.platform.merge import MergeCounts
-from sync_assets.rdvsp.sync import ScopeError
+from sync_assets.rdvsp.sync import RdvspAccountSync, ScopeError
 from sync_assets.sandbox.rdvsp_world import PARIS
 
 from .conftest import SYNCED_TABLES
@@ -284,3 +284,27 @@ def test_the_sync_sends_no_statement_per_row(connected, monkeypatch):
     # Per page: one landing statement and a few COPYs; per table: one merge. Never per row.
     assert statements < outcome.pages * 3 + 100, (statements, outcome.pages, rows)
     assert statements < rows / 5
+
+
+def test_pages_fetched_by_a_failed_run_are_applied_by_the_next_one(connected, monkeypatch):
+    world = connected.world
+    render = world.motif_json
+    monkeypatch.setattr(world, "motif_json", lambda m: {**render(m), "location_type": "teleport"})
+    with pytest.raises(ContractBreach):
+        connected.sync()  # every RDV page was fetched, then the run failed on motifs
+    monkeypatch.setattr(world, "motif_json", render)
+    outcome = connected.sync()
+    assert outcome.tables["rdvs"].created == len(world.rdvs)
+
+
+def test_polling_skips_unchanged_pages_and_the_nightly_run_re_applies_them(connected):
+    connected.sync()
+    rdv_id = sorted(connected.world.rdvs)[0]
+    connected.execute("UPDATE rdvsp.rdvs SET context = 'edited in the warehouse' WHERE id = %s", [rdv_id])
+    polling = connected.sync()
+    assert polling.tables["rdvs"].updated == 0  # its page did not change: not re-applied
+    client = connected.client()
+    nightly = RdvspAccountSync(connected.engine, client, 1, cipher=connected.cipher,
+                               webhook_url=connected.settings.webhook_url, kind="nightly").run()
+    assert nightly.tables["rdvs"].updated == 1 and nightly.tables["rdvs"].count == len(connected.world.rdvs)
+    assert connected.query("SELECT context FROM rdvsp.rdvs WHERE id = %s", [rdv_id]) == [(None,)]
