@@ -42,7 +42,7 @@ def land_page(conn, connector: str, page: Page) -> Landed:
         return Landed(id=touched, unchanged=unchanged)
     body = page.data if page.data is not None else page.body.decode("utf-8", errors="replace")
     row = pg.execute(package_sql(__file__, "land_raw_response"), {**params, "body": Jsonb(body)}).fetchone()
-    return Landed(id=row[0], unchanged=row[1])
+    return Landed(id=row[0], unchanged=False)
 
 
 class BackgroundLander:
