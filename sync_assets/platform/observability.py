@@ -40,7 +40,12 @@ _KEYED_VALUE = re.compile(
 )
 
 
+# Database errors quote the offending row or key values.
+_DATABASE_DETAIL = re.compile(r"(Failing row contains|DETAIL:|Key \()[^\n]*")
+
+
 def redact_text(text: str) -> str:
+    text = _DATABASE_DETAIL.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _KEYED_VALUE.sub(lambda m: m.group("key") + REDACTED, text)
     text = _EMAIL.sub(REDACTED, text)
     return _PHONE.sub(REDACTED, text)
@@ -140,6 +145,11 @@ def scrub_sentry_event(event: dict[str, Any], hint: dict[str, Any] | None = None
         for key in ("data", "query_string", "cookies"):
             request.pop(key, None)
     event.pop("user", None)
+    error = (hint or {}).get("exc_info", (None, None, None))[1]
+    if error is not None:
+        for value in (event.get("exception") or {}).get("values") or []:
+            if value.get("type") == type(error).__name__:
+                value["value"] = safe_error_message(error)
     sdk = event.pop("sdk", None)  # the SDK's own name and version, needed by Sentry
     scrubbed = redact(event)
     if sdk is not None:
@@ -187,7 +197,7 @@ def report_failure(logger: logging.Logger, error: BaseException, message: str, *
     `ids` are identifiers and counts only (account id, organisation ids, run id). The caller
     persists the status (sync log, inbox row, drift event): the third way a failure shows.
     """
-    logger.error(message, extra={"error_type": type(error).__name__, "error": str(error), **ids})
+    logger.error(message, extra={"error_type": type(error).__name__, "error": safe_error_message(error), **ids})
     import sentry_sdk
 
     if sentry_sdk.get_client().is_active():

@@ -173,3 +173,28 @@ def test_sentry_events_carry_no_personal_data(sentry, captured_log):
     assert_clean(sent)
     assert_clean(stream.getvalue())
     assert json.loads(stream.getvalue().splitlines()[0])["account_id"] == 12
+
+
+def test_database_errors_quoting_a_row_leak_nothing(database_url, sentry, captured_log):
+    """A real constraint violation: PostgreSQL's DETAIL quotes the failing row, names included."""
+    import psycopg
+
+    from sync_assets.platform.observability import safe_error_message
+    from sync_assets.platform.warehouse import libpq_url
+
+    logger, stream = captured_log
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("CREATE TABLE people (id int, first_name text, last_name text, ok boolean NOT NULL)")
+        try:
+            conn.execute("INSERT INTO people VALUES (1, %s, %s, NULL)", [NAME, SURNAME])
+        except psycopg.errors.NotNullViolation as error:
+            assert NAME in str(error)  # the raw error does quote the row
+            report_failure(logger, error, "merge failed", table="people")
+            assert "NotNullViolation" in safe_error_message(error)
+            assert_clean(safe_error_message(error))
+    sentry_sdk.get_client().flush()
+    sent = b"".join(sentry.envelopes).decode()
+    assert "NotNullViolation" in sent
+    assert_clean(sent)
+    assert_clean(stream.getvalue())
+    assert_clean(redact_text(f"boom\nDETAIL:  Failing row contains (1, {NAME}, {SURNAME}, null)."))
