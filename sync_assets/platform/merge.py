@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 _stage_numbers = itertools.count(1)
 
@@ -146,21 +147,7 @@ class StagedMerge:
         spec = self.spec
         columns = _column_list(spec.columns)
         key = _column_list(spec.key)
-        if spec.compared_columns:
-            on_conflict = sql.SQL(
-                "DO UPDATE SET {assignments}, synced_at = EXCLUDED.synced_at "
-                "WHERE ({current}) IS DISTINCT FROM ({incoming})"
-            ).format(
-                assignments=sql.SQL(", ").join(
-                    sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in spec.value_columns
-                ),
-                current=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
-                incoming=sql.SQL(", ").join(
-                    sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in spec.compared_columns
-                ),
-            )
-        else:
-            on_conflict = sql.SQL("DO NOTHING")
+        on_conflict = _on_conflict(spec)
         return sql.SQL(
             "WITH staged AS ("
             "  SELECT DISTINCT ON ({key}) {columns} FROM {stage} ORDER BY {key}, _staged_order DESC"
@@ -175,30 +162,14 @@ class StagedMerge:
         ).format(key=key, columns=columns, stage=self.stage, target=spec.identifier(), on_conflict=on_conflict)
 
     def _delete_statement(self, scope: DeleteScope) -> tuple[sql.Composed | None, list[object]]:
-        conditions = [
-            sql.SQL("NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})").format(
-                stage=self.stage,
-                match=sql.SQL(" AND ").join(
-                    sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in self.spec.key
-                ),
-            )
-        ]
-        params: list[object] = []
-        if isinstance(scope, DeleteWhere):
-            conditions.append(scope.condition)
-            params.extend(scope.params)
-        elif not isinstance(scope, WholeTable):
-            if not scope:
-                raise ValueError("an empty delete scope is ambiguous: pass WHOLE_TABLE or a column scope")
-            for column, values in scope.items():
-                values = list(values)
-                if not values:
-                    return None, []  # nothing was listed in full, so nothing may be deleted
-                conditions.append(sql.SQL("t.{} = ANY(%s)").format(sql.Identifier(column)))
-                params.append(values)
+        condition, params = _scope_condition(scope)
+        if condition is None:
+            return None, []  # nothing was listed in full, so nothing may be deleted
         statement = sql.SQL(
-            "WITH gone AS (DELETE FROM {target} t WHERE {conditions} RETURNING 1) SELECT count(*) FROM gone"
-        ).format(target=self.spec.identifier(), conditions=sql.SQL(" AND ").join(conditions))
+            "WITH gone AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
+            "(SELECT 1 FROM {stage} s WHERE {match}) RETURNING 1) SELECT count(*) FROM gone"
+        ).format(target=self.spec.identifier(), condition=condition, stage=self.stage,
+                 match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in self.spec.key))
         return statement, params
 
 
@@ -232,6 +203,105 @@ def merge_rows(conn, spec: TableSpec, rows: Iterable[Sequence[object]],
     with staged_merge(conn, spec) as stage:
         stage.add(rows)
         return stage.merge(delete_scope)
+
+
+def merge_values(conn, spec: TableSpec, rows: Sequence[Sequence[object]],
+                 delete_scope: DeleteScope | None = None) -> MergeCounts:
+    """Merge a small batch (a webhook's record) in one statement, without a staging table.
+
+    Same semantics and counts as `merge_rows`; the rows travel as parameters, so this suits
+    a few rows, where creating and filling a temporary table would cost more than the merge.
+    """
+    pg = driver_connection(conn)
+    types = _column_type_names(pg, spec)
+    rows = list(rows)
+    staged_columns = sql.SQL(", ").join([*(sql.Identifier(c) for c in spec.columns), sql.Identifier("_staged_order")])
+    values = sql.SQL(", ").join(
+        sql.SQL("({})").format(sql.SQL(", ").join(
+            [*(sql.SQL("%s::{}").format(sql.SQL(t)) for t in types), sql.Literal(n)]))
+        for n in range(len(rows))
+    ) if rows else None
+    key = _column_list(spec.key)
+    columns = _column_list(spec.columns)
+    source = (sql.SQL("SELECT * FROM (VALUES {}) AS v ({})").format(values, staged_columns) if rows else
+              sql.SQL("SELECT {}, 0 WHERE false").format(sql.SQL(", ").join(
+                  sql.SQL("NULL::{}").format(sql.SQL(t)) for t in types)))
+    json_columns = [i for i, t in enumerate(types) if t in ("jsonb", "json")]
+    params: list[object] = [
+        Jsonb(value) if i in json_columns and value is not None else value
+        for row in rows for i, value in enumerate(row)
+    ]
+    delete_cte, deleted = sql.SQL(""), sql.SQL("0")
+    if delete_scope is not None:
+        condition, scope_params = _scope_condition(delete_scope)
+        if condition is not None:
+            delete_cte = sql.SQL(", gone AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
+                                 "(SELECT 1 FROM staged s WHERE {match}) RETURNING 1)").format(
+                target=spec.identifier(), condition=condition,
+                match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.key))
+            params.extend(scope_params)
+            deleted = sql.SQL("(SELECT count(*) FROM gone)")
+    statement = sql.SQL(
+        "WITH source ({staged_columns}) AS ({source}), "
+        "staged AS (SELECT DISTINCT ON ({key}) {columns} FROM source ORDER BY {key}, _staged_order DESC), "
+        "written AS (INSERT INTO {target} AS t ({columns}, synced_at) SELECT {columns}, now() FROM staged "
+        "ON CONFLICT ({key}) {on_conflict} RETURNING (t.xmax = 0) AS created){delete_cte} "
+        "SELECT (SELECT count(*) FROM staged), count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created), "
+        "{deleted} FROM written"
+    ).format(staged_columns=staged_columns, source=source, key=key, columns=columns, target=spec.identifier(),
+             on_conflict=_on_conflict(spec), delete_cte=delete_cte, deleted=deleted)
+    count, created, updated, gone = pg.execute(statement, params).fetchone()
+    return MergeCounts(count=count, created=created, updated=updated, deleted=gone, noop=count - created - updated)
+
+
+def _scope_condition(scope: DeleteScope) -> tuple[sql.Composable | None, list[object]]:
+    """The scope as a condition on `t`, or None when nothing is in scope."""
+    if isinstance(scope, WholeTable):
+        return sql.SQL("true"), []
+    if isinstance(scope, DeleteWhere):
+        return scope.condition, list(scope.params)
+    if not scope:
+        raise ValueError("an empty delete scope is ambiguous: pass WHOLE_TABLE or a column scope")
+    conditions, params = [], []
+    for column, values in scope.items():
+        values = list(values)
+        if not values:
+            return None, []
+        conditions.append(sql.SQL("t.{} = ANY(%s)").format(sql.Identifier(column)))
+        params.append(values)
+    return sql.SQL(" AND ").join(conditions), params
+
+
+def _on_conflict(spec: TableSpec) -> sql.Composable:
+    if not spec.compared_columns:
+        return sql.SQL("DO NOTHING")
+    return sql.SQL(
+        "DO UPDATE SET {assignments}, synced_at = EXCLUDED.synced_at "
+        "WHERE ({current}) IS DISTINCT FROM ({incoming})"
+    ).format(
+        assignments=sql.SQL(", ").join(
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in spec.value_columns),
+        current=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
+        incoming=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
+    )
+
+
+_type_names: dict[tuple[str, str], list[str]] = {}
+
+
+def _column_type_names(pg: psycopg.Connection, spec: TableSpec) -> list[str]:
+    """SQL type names of the spec's columns, looked up once per table and database."""
+    cache_key = (pg.info.dbname, spec.table)
+    names = _type_names.get(cache_key)
+    if names is None:
+        rows = dict(pg.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped", [spec.table]).fetchall())
+        missing = [c for c in (*spec.columns, "synced_at") if c not in rows]
+        if missing:
+            raise ValueError(f"{spec.table} has no column(s) {missing}")
+        names = _type_names[cache_key] = [rows[c] for c in spec.columns]
+    return names
 
 
 def _column_list(columns: Sequence[str]) -> sql.Composed:

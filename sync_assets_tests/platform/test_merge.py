@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from sync_assets.platform.merge import WHOLE_TABLE, MergeCounts, TableSpec, merge_rows, staged_merge
+from sync_assets.platform.merge import WHOLE_TABLE, MergeCounts, TableSpec, merge_rows, merge_values, staged_merge
 from sync_assets.platform.warehouse import engine_for
 
 ITEMS = TableSpec(
@@ -35,9 +35,16 @@ def item(id_, org=1, name="a", payload=None, starts_at="2025-01-01 08:00:00 +010
     return (id_, org, name, payload if payload is not None else {"n": id_}, starts_at)
 
 
-def merge(engine, spec, rows, scope=None) -> MergeCounts:
-    with engine.begin() as conn:
-        return merge_rows(conn, spec, rows, delete_scope=scope)
+@pytest.fixture(params=["staged", "values"])
+def merge(request):
+    """Both merge paths: staged with COPY (bulk) and one statement with parameters (a few rows)."""
+    implementation = merge_rows if request.param == "staged" else merge_values
+
+    def run(engine, spec, rows, scope=None) -> MergeCounts:
+        with engine.begin() as conn:
+            return implementation(conn, spec, list(rows), delete_scope=scope)
+
+    return run
 
 
 def table(engine, spec=ITEMS):
@@ -45,14 +52,14 @@ def table(engine, spec=ITEMS):
         return {r[0]: r[1:] for r in conn.execute(text(f"SELECT {', '.join(spec.columns)} FROM {spec.table} ORDER BY 1"))}
 
 
-def test_first_merge_creates_every_row(engine):
+def test_first_merge_creates_every_row(engine, merge):
     counts = merge(engine, ITEMS, [item(1), item(2), item(3)])
     assert counts == MergeCounts(count=3, created=3, updated=0, deleted=0, noop=0)
     assert counts.drift == 3
     assert sorted(table(engine)) == [1, 2, 3]
 
 
-def test_same_rows_again_are_noop_and_not_rewritten(engine):
+def test_same_rows_again_are_noop_and_not_rewritten(engine, merge):
     merge(engine, ITEMS, [item(1), item(2)])
     with engine.connect() as conn:
         before = dict(conn.execute(text("SELECT id, synced_at FROM sync_test.items")).all())
@@ -63,7 +70,7 @@ def test_same_rows_again_are_noop_and_not_rewritten(engine):
         assert dict(conn.execute(text("SELECT id, synced_at FROM sync_test.items")).all()) == before
 
 
-def test_changed_new_and_unchanged_rows_are_told_apart(engine):
+def test_changed_new_and_unchanged_rows_are_told_apart(engine, merge):
     merge(engine, ITEMS, [item(1), item(2), item(3)])
     counts = merge(engine, ITEMS, [item(1), item(2, name="renamed"), item(3, payload={"n": 3, "x": True}), item(4)])
     assert counts == MergeCounts(count=4, created=1, updated=2, noop=1)
@@ -72,52 +79,52 @@ def test_changed_new_and_unchanged_rows_are_told_apart(engine):
     assert rows[3][2] == {"n": 3, "x": True}
 
 
-def test_a_null_becoming_a_value_is_an_update(engine):
+def test_a_null_becoming_a_value_is_an_update(engine, merge):
     merge(engine, ITEMS, [item(1, name=None)])
     assert merge(engine, ITEMS, [item(1, name="now set")]).updated == 1
     assert merge(engine, ITEMS, [item(1, name=None)]).updated == 1
 
 
-def test_deletes_apply_only_inside_the_scope(engine):
+def test_deletes_apply_only_inside_the_scope(engine, merge):
     merge(engine, ITEMS, [item(1, org=1), item(2, org=1), item(3, org=2), item(4, org=3)])
     counts = merge(engine, ITEMS, [item(1, org=1)], scope={"organisation_id": [1, 2]})
     assert counts == MergeCounts(count=1, noop=1, deleted=2)
     assert sorted(table(engine)) == [1, 4]  # organisation 3 was outside the scope
 
 
-def test_scope_over_several_columns_must_match_all(engine):
+def test_scope_over_several_columns_must_match_all(engine, merge):
     merge(engine, ITEMS, [item(1, org=1, name="x"), item(2, org=1, name="y"), item(3, org=2, name="x")])
     counts = merge(engine, ITEMS, [], scope={"organisation_id": [1, 2], "name": ["x"]})
     assert counts.deleted == 2
     assert sorted(table(engine)) == [2]
 
 
-def test_an_empty_scope_list_deletes_nothing(engine):
+def test_an_empty_scope_list_deletes_nothing(engine, merge):
     merge(engine, ITEMS, [item(1), item(2)])
     assert merge(engine, ITEMS, [], scope={"organisation_id": []}).deleted == 0
     assert sorted(table(engine)) == [1, 2]
 
 
-def test_an_empty_mapping_is_refused_rather_than_read_as_everything(engine):
+def test_an_empty_mapping_is_refused_rather_than_read_as_everything(engine, merge):
     merge(engine, ITEMS, [item(1)])
     with pytest.raises(ValueError, match="WHOLE_TABLE"):
         merge(engine, ITEMS, [], scope={})
     assert sorted(table(engine)) == [1]
 
 
-def test_whole_table_scope(engine):
+def test_whole_table_scope(engine, merge):
     merge(engine, ITEMS, [item(1), item(2, org=9)])
     assert merge(engine, ITEMS, [item(2, org=9)], scope=WHOLE_TABLE).deleted == 1
     assert sorted(table(engine)) == [2]
 
 
-def test_a_row_staged_twice_counts_once_and_the_last_wins(engine):
+def test_a_row_staged_twice_counts_once_and_the_last_wins(engine, merge):
     counts = merge(engine, ITEMS, [item(1, name="first"), item(2), item(1, name="second")])
     assert counts == MergeCounts(count=2, created=2)
     assert table(engine)[1][1] == "second"
 
 
-def test_pages_staged_separately_merge_as_one_batch(engine):
+def test_pages_staged_separately_merge_as_one_batch(engine, merge):
     merge(engine, ITEMS, [item(1), item(2), item(3)])
     with engine.begin() as conn, staged_merge(conn, ITEMS) as stage:
         assert stage.add([item(1)]) == 1
@@ -127,7 +134,7 @@ def test_pages_staged_separately_merge_as_one_batch(engine):
     assert sorted(table(engine)) == [1, 3, 5]
 
 
-def test_a_failed_transaction_changes_nothing(engine):
+def test_a_failed_transaction_changes_nothing(engine, merge):
     merge(engine, ITEMS, [item(1)])
     with pytest.raises(RuntimeError), engine.begin() as conn:
         merge_rows(conn, ITEMS, [item(2)], delete_scope=WHOLE_TABLE)
@@ -135,7 +142,7 @@ def test_a_failed_transaction_changes_nothing(engine):
     assert sorted(table(engine)) == [1]
 
 
-def test_key_only_tables(engine):
+def test_key_only_tables(engine, merge):
     assert merge(engine, LINKS, [(1, 10), (1, 11)]) == MergeCounts(count=2, created=2)
     counts = merge(engine, LINKS, [(1, 10), (1, 12)], scope={"account_id": [1]})
     assert counts == MergeCounts(count=2, created=1, noop=1, deleted=1)
@@ -144,7 +151,7 @@ def test_key_only_tables(engine):
         assert conn.execute(text("SELECT organisation_id FROM sync_test.links ORDER BY 1")).scalars().all() == [10, 12]
 
 
-def test_text_needing_escapes_round_trips(engine):
+def test_text_needing_escapes_round_trips(engine, merge):
     awkward = "tab\there\nnew line \\N back\\slash '; DROP TABLE sync_test.items; --"
     merge(engine, ITEMS, [item(1, name=awkward, payload={"q": awkward})])
     assert table(engine)[1][1:3] == (awkward, {"q": awkward})
@@ -183,7 +190,7 @@ def test_100k_rows_merge_with_a_handful_of_statements(engine, count_statements):
     assert counter.count < 15
 
 
-def test_untracked_columns_follow_changes_but_are_not_changes_themselves(engine):
+def test_untracked_columns_follow_changes_but_are_not_changes_themselves(engine, merge):
     spec = TableSpec(table=ITEMS.table, key=ITEMS.key, columns=ITEMS.columns, untracked=("payload",))
     merge(engine, spec, [item(1, payload={"v": 1})])
     assert merge(engine, spec, [item(1, payload={"v": 2})]) == MergeCounts(count=1, noop=1)
