@@ -22,7 +22,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -40,6 +40,7 @@ from sync_assets.rdvsp.oauth import AccountAuth, AccountTokens, RdvspSettings, c
 from sync_assets.rdvsp.sync import RdvspAccountSync
 
 SECRET = "bench-secret-key-0123456789abcdef"
+NOW = datetime.now(timezone.utc)
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
 ACCOUNT = 1
 
@@ -126,21 +127,21 @@ def phase_copy(url: str, base_url: str) -> dict:
             for item in page.data[name]:
                 if name == "rdvs":
                     rdv = models.Rdv.model_validate(item)
-                    add(tables.RDVS, tables.rdv_row(rdv, item))
+                    add(tables.RDVS, tables.rdv_row(rdv, item, NOW))
                     add(tables.ACCOUNT_RDVS, (ACCOUNT, rdv.id, rdv.organisation.id, rdv.starts_at))
                     for p in rdv.participations:
                         add(tables.PARTICIPATIONS, tables.participation_row(rdv.id, p))
-                        add(tables.USERS, tables.user_row(p.user))
+                        add(tables.USERS, tables.user_row(p.user, NOW))
                 elif name == "users":
-                    add(tables.USERS, tables.user_row(models.User.model_validate(item)))
+                    add(tables.USERS, tables.user_row(models.User.model_validate(item), NOW))
                 elif name == "motifs":
-                    add(tables.MOTIFS, tables.motif_row(models.Motif.model_validate(item)))
+                    add(tables.MOTIFS, tables.motif_row(models.Motif.model_validate(item), NOW))
                 elif name == "lieux":
-                    add(tables.LIEUX, tables.lieu_row(models.Lieu.model_validate(item)))
+                    add(tables.LIEUX, tables.lieu_row(models.Lieu.model_validate(item), NOW))
                 elif name == "agents":
-                    add(tables.AGENTS, tables.agent_row(models.Agent.model_validate(item)))
+                    add(tables.AGENTS, tables.agent_row(models.Agent.model_validate(item), NOW))
                 elif name == "organisations":
-                    add(tables.ORGANISATIONS, tables.organisation_row(models.Organisation.model_validate(item)))
+                    add(tables.ORGANISATIONS, tables.organisation_row(models.Organisation.model_validate(item), NOW))
         for table in specs:
             flush(table)
         conn.execute("DROP SCHEMA bench_copy CASCADE")

@@ -60,8 +60,13 @@ class TableSpec:
     # Columns rewritten along with a change but that are not a change by themselves (a raw
     # payload that embeds other records, whose own changes are counted in their own table).
     untracked: tuple[str, ...] = ()
+    # A column (among `untracked`) holding the version of the row's state: a staged row whose
+    # version is older than the stored one never overwrites it.
+    version_column: str | None = None
 
     def __post_init__(self) -> None:
+        if self.version_column and self.version_column not in self.untracked:
+            raise ValueError(f"{self.table}: the version column must be untracked")
         missing = [k for k in (*self.key, *self.untracked) if k not in self.columns]
         if missing:
             raise ValueError(f"{self.table}: column(s) {missing} must be among the columns")
@@ -275,10 +280,14 @@ def _scope_condition(scope: DeleteScope) -> tuple[sql.Composable | None, list[ob
 def _on_conflict(spec: TableSpec) -> sql.Composable:
     if not spec.compared_columns:
         return sql.SQL("DO NOTHING")
+    newer = sql.SQL("")
+    if spec.version_column:
+        newer = sql.SQL(" AND (t.{v} IS NULL OR EXCLUDED.{v} IS NULL OR t.{v} <= EXCLUDED.{v})").format(
+            v=sql.Identifier(spec.version_column))
     return sql.SQL(
         "DO UPDATE SET {assignments}, synced_at = EXCLUDED.synced_at "
-        "WHERE ({current}) IS DISTINCT FROM ({incoming})"
-    ).format(
+        "WHERE ({current}) IS DISTINCT FROM ({incoming}){newer}"
+    ).format(newer=newer,
         assignments=sql.SQL(", ").join(
             sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in spec.value_columns),
         current=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in spec.compared_columns),

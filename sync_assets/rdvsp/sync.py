@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -168,6 +168,7 @@ class RdvspAccountSync:
 
     def _sync(self, conn, side: psycopg.Connection, lander: BackgroundLander, stager: Stager, outcome: SyncOutcome,
               sync_from: date, requested: list[int] | None, progress: Progress) -> None:
+        polled_at = datetime.now(timezone.utc)  # the version of every state this poll reads
         me = self.client.me()
         agent_id = (me.get("agent") or {}).get("id") if isinstance(me, dict) else None
         if agent_id != self.account_id:
@@ -194,7 +195,7 @@ class RdvspAccountSync:
         listed_organisations: list[int] = []
         for page in self.client.organisations():
             for o in consume(page, "organisations", models.Organisation, "organisations").valid:
-                stager.add(tables.ORGANISATIONS, tables.organisation_row(o))
+                stager.add(tables.ORGANISATIONS, tables.organisation_row(o, polled_at))
                 stager.add(tables.ACCOUNT_ORGANISATIONS, (self.account_id, o.id))
                 listed_organisations.append(o.id)
             outcome.organisations_api_total = page.data["meta"].get("total_count", 0)
@@ -235,32 +236,32 @@ class RdvspAccountSync:
             ids = set()
             for rdv, raw in zip(result.valid, result.valid_payloads):
                 ids.add(rdv.id)
-                stager.add(tables.RDVS, tables.rdv_row(rdv, raw))
+                stager.add(tables.RDVS, tables.rdv_row(rdv, raw, polled_at))
                 stager.add(tables.ACCOUNT_RDVS, (self.account_id, rdv.id, rdv.organisation.id, rdv.starts_at))
-                stager.add(tables.MOTIFS, tables.motif_row(rdv.motif))
+                stager.add(tables.MOTIFS, tables.motif_row(rdv.motif, polled_at))
                 if rdv.lieu is not None:
-                    stager.add(tables.LIEUX, tables.lieu_row(rdv.lieu))
+                    stager.add(tables.LIEUX, tables.lieu_row(rdv.lieu, polled_at))
                 for agent in rdv.agents:
-                    stager.add(tables.AGENTS, tables.agent_row(agent))
+                    stager.add(tables.AGENTS, tables.agent_row(agent, polled_at))
                 for participation in rdv.participations:
                     stager.add(tables.PARTICIPATIONS, tables.participation_row(rdv.id, participation))
-                    stager.add(tables.USERS, tables.user_row(participation.user))
+                    stager.add(tables.USERS, tables.user_row(participation.user, polled_at))
             return ids
 
         for org_id in scope:
             for page in self.client.motifs(org_id):
                 for m in consume(page, "motifs", models.Motif, "motifs").valid:
-                    stager.add(tables.MOTIFS, tables.motif_row(m))
+                    stager.add(tables.MOTIFS, tables.motif_row(m, polled_at))
             for page in self.client.lieux(org_id):
                 for lieu in consume(page, "lieux", models.Lieu, "lieux").valid:
-                    stager.add(tables.LIEUX, tables.lieu_row(lieu))
+                    stager.add(tables.LIEUX, tables.lieu_row(lieu, polled_at))
             for page in self.client.agents(org_id):
                 for a in consume(page, "agents", models.Agent, "agents").valid:
-                    stager.add(tables.AGENTS, tables.agent_row(a))
+                    stager.add(tables.AGENTS, tables.agent_row(a, polled_at))
                     stager.add(tables.AGENT_ROLES, (org_id, a.id))
             for page in self.client.organisation_users(org_id):
                 for u in consume(page, "users", models.User, "users").valid:
-                    stager.add(tables.USERS, tables.user_row(u))
+                    stager.add(tables.USERS, tables.user_row(u, polled_at))
                     stager.add(tables.USER_PROFILES, (org_id, u.id))
             endpoints: list[models.WebhookEndpoint] = []
             for page in self.client.webhook_endpoints(org_id):

@@ -197,3 +197,13 @@ def test_untracked_columns_follow_changes_but_are_not_changes_themselves(engine,
     assert table(engine)[1][2] == {"v": 1}  # not rewritten on its own
     assert merge(engine, spec, [item(1, name="b", payload={"v": 3})]).updated == 1
     assert table(engine)[1][1:3] == ("b", {"v": 3})  # rewritten with a real change
+
+
+def test_an_older_version_never_overwrites_a_newer_row(engine, merge):
+    spec = TableSpec(table=ITEMS.table, key=ITEMS.key, columns=ITEMS.columns, untracked=("starts_at",),
+                     version_column="starts_at")
+    merge(engine, spec, [item(1, name="v2", starts_at="2025-01-02 00:00:00+00")])
+    assert merge(engine, spec, [item(1, name="v1", starts_at="2025-01-01 00:00:00+00")]) == MergeCounts(count=1, noop=1)
+    assert table(engine)[1][1] == "v2"
+    assert merge(engine, spec, [item(1, name="v3", starts_at="2025-01-03 00:00:00+00")]).updated == 1
+    assert table(engine)[1][1] == "v3"
