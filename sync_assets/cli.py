@@ -56,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--scale", type=_positive_int, default=1000, help="number of RDVs")
     sandbox.set_defaults(handler=_sandbox)
 
+    webhooks = commands.add_parser("webhooks", help="the webhook receiver")
+    webhooks_commands = webhooks.add_subparsers(title="webhooks commands", metavar="COMMAND")
+    serve = webhooks_commands.add_parser("serve", help="receive RDV Service Public webhooks and OAuth callbacks")
+    serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.set_defaults(handler=_webhooks_serve)
+    webhooks.set_defaults(handler=lambda _: webhooks.print_help() or 2)
+
     rdvsp = commands.add_parser("rdvsp", help="RDV Service Public: connect accounts, sync them")
     rdvsp_commands = rdvsp.add_subparsers(title="rdvsp commands", metavar="COMMAND")
     connect = rdvsp_commands.add_parser("connect", help="connect an agent account (OAuth authorization code)")
@@ -152,6 +160,32 @@ def _sandbox(args: argparse.Namespace) -> int:
           f"RDVSP_CLIENT_SECRET={oauth.client_secret}\n"
           f"  changes at runtime: POST/PATCH/DELETE {sandbox.base_url}/sandbox/rdvs, /sandbox/users", flush=True)
     sandbox.server.run()
+    return 0
+
+
+def _webhooks_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sync_assets.platform import migrations
+    from sync_assets.platform.errors import ConfigurationError
+    from sync_assets.platform.observability import configure_logging, init_sentry
+    from sync_assets.platform.secrets import TokenCipher
+    from sync_assets.platform.warehouse import database_url, engine_for
+    from sync_assets.rdvsp.oauth import RdvspSettings
+    from sync_assets.rdvsp.receiver import build_receiver
+
+    configure_logging()
+    init_sentry()
+    url = database_url()
+    migrations.upgrade(url)
+    try:
+        settings = RdvspSettings.from_environment()
+    except ConfigurationError as error:
+        settings = None  # webhooks still work; only the OAuth callback needs the application
+        print(f"OAuth callback disabled: {error}", file=sys.stderr)
+    app = build_receiver(engine_for(url), TokenCipher.from_environment(), settings)
+    print(f"webhook receiver on http://{args.host}:{args.port}/webhooks/rdvsp/<organisation id>", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 

@@ -25,3 +25,15 @@ CREATE TABLE rdvsp.sync_log_organisations (
     webhook_status  text,                  -- the organisation's webhook installation at that time
     PRIMARY KEY (sync_log_id, organisation_id)
 );
+
+-- An OAuth authorization started by `sync-assets rdvsp connect`, completed by the process that
+-- receives the browser on the redirect URI (the webhook server, or `connect` itself).
+CREATE TABLE rdvsp.pending_authorizations (
+    state                   text PRIMARY KEY,
+    code_verifier_encrypted text        NOT NULL,
+    sync_from               date        NOT NULL,
+    created_at              timestamptz NOT NULL DEFAULT now(),
+    completed_at            timestamptz,
+    account_id              bigint,
+    error                   text
+);

@@ -176,3 +176,15 @@ class WebhookEndpoint(ContractModel):
     organisation_id: int
     subscriptions: list[str] = []
     secret: Any = None  # write-only in practice: never returned
+
+
+class UserProfile(ContractModel):
+    organisation: Organisation
+    user: User
+
+
+class AgentRole(ContractModel):
+    agent: Agent
+    organisation: Organisation
+    access_level: str | None = None
+    id: int | None = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -105,34 +106,36 @@ class ConnectedAccount:
     sync_from: date
 
 
-def connect(engine: Engine, settings: RdvspSettings, cipher: TokenCipher, *, sync_from: date,
-            unattended: bool, wait_for_callback: Callable[[str, str], str] | None = None,
-            show: Callable[[str], None] = print) -> ConnectedAccount:
-    """Run the authorization-code flow and store the account's tokens.
+@dataclass(frozen=True)
+class PendingAuthorization:
+    url: str
+    state: str
+    verifier: str
 
-    unattended: follow the authorize redirect ourselves (servers that approve at once).
-    Otherwise print the URL and wait for the browser to come back to the redirect URI.
-    """
+
+def begin_authorization(settings: RdvspSettings) -> PendingAuthorization:
+    """The authorize URL for a new authorization, with its state and PKCE verifier."""
     state, verifier = generate_token(30), generate_token(64)
-    authorize_url = prepare_grant_uri(
+    url = prepare_grant_uri(
         f"{settings.base_url.rstrip('/')}/oauth/authorize", settings.client_id, "code",
         redirect_uri=settings.redirect_uri, scope="write", state=state,
         code_challenge=create_s256_code_challenge(verifier), code_challenge_method="S256")
+    return PendingAuthorization(url, state, verifier)
+
+
+def finish_authorization(engine: Engine, settings: RdvspSettings, cipher: TokenCipher, callback_url: str,
+                         pending: PendingAuthorization, sync_from: date) -> ConnectedAccount:
+    """Exchange the code of `callback_url` and store the account's tokens."""
+    try:
+        code = parse_authorization_code_response(callback_url, state=pending.state)["code"]
+    except MismatchingStateException:
+        raise AccountError("The authorization answer does not carry our state: it was not the answer to this "
+                           "request. Run `sync-assets rdvsp connect` again.") from None
+    except MissingCodeException:
+        raise AccountError("The authorization was refused or cancelled (no code in the answer).") from None
     with settings.http(retry=RetryPolicy(attempts=3)) as http:
-        if unattended:
-            callback_url = _follow_authorize_redirect(http, authorize_url, settings.redirect_uri)
-        else:
-            show(f"Open this URL in a browser and approve the access:\n\n  {authorize_url}\n")
-            callback_url = (wait_for_callback or receive_callback)(settings.redirect_uri, state)
-        try:
-            code = parse_authorization_code_response(callback_url, state=state)["code"]
-        except MismatchingStateException:
-            raise AccountError("The authorization answer does not carry our state: it was not the answer to this "
-                               "request. Run `sync-assets rdvsp connect` again.") from None
-        except MissingCodeException:
-            raise AccountError("The authorization was refused or cancelled (no code in the answer).") from None
         status, body = _token_request(http, settings, grant_type="authorization_code", code=code,
-                                      redirect_uri=settings.redirect_uri, code_verifier=verifier)
+                                      redirect_uri=settings.redirect_uri, code_verifier=pending.verifier)
         if status != 200:
             raise AccountError(f"The token endpoint refused the authorization code ({body.get('error', status)}). "
                                "Check RDVSP_CLIENT_ID, RDVSP_CLIENT_SECRET and RDVSP_REDIRECT_URI.")
@@ -152,6 +155,81 @@ def connect(engine: Engine, settings: RdvspSettings, cipher: TokenCipher, *, syn
         })
     log.info("account connected", extra={"account_id": account_id, "sync_from": sync_from.isoformat()})
     return ConnectedAccount(account_id, sync_from)
+
+
+def connect(engine: Engine, settings: RdvspSettings, cipher: TokenCipher, *, sync_from: date,
+            unattended: bool, wait_for_callback: Callable[[str, str], str] | None = None,
+            show: Callable[[str], None] = print) -> ConnectedAccount:
+    """Run the authorization-code flow and store the account's tokens.
+
+    unattended: follow the authorize redirect ourselves (servers that approve at once).
+    Otherwise print the URL and wait for the browser to come back to the redirect URI: on our
+    own listener, or, when the webhook server holds that address, through it (see
+    `complete_from_callback`).
+    """
+    pending = begin_authorization(settings)
+    if unattended:
+        with settings.http(retry=RetryPolicy(attempts=3)) as http:
+            callback_url = _follow_authorize_redirect(http, pending.url, settings.redirect_uri)
+        return finish_authorization(engine, settings, cipher, callback_url, pending, sync_from)
+    show(f"Open this URL in a browser and approve the access:\n\n  {pending.url}\n")
+    if wait_for_callback is not None:
+        return finish_authorization(engine, settings, cipher, wait_for_callback(settings.redirect_uri, pending.state),
+                                    pending, sync_from)
+    if _address_free(settings.redirect_uri):
+        callback_url = receive_callback(settings.redirect_uri, pending.state)
+        return finish_authorization(engine, settings, cipher, callback_url, pending, sync_from)
+    return _through_webhook_server(engine, cipher, pending, sync_from)
+
+
+def _address_free(redirect_uri: str) -> bool:
+    parsed = urlparse(redirect_uri)
+    with socket.socket() as probe:
+        try:
+            probe.bind((parsed.hostname or "127.0.0.1", parsed.port or 80))
+        except OSError:
+            return False
+    return True
+
+
+def _through_webhook_server(engine: Engine, cipher: TokenCipher, pending: PendingAuthorization, sync_from: date,
+                            timeout_s: float = 600) -> ConnectedAccount:
+    """The redirect URI is served by `sync-assets webhooks serve`: hand it the pending authorization."""
+    with engine.begin() as conn:
+        driver_connection(conn).execute(package_sql(__file__, "save_pending_authorization"), {
+            "state": pending.state, "verifier": cipher.encrypt(pending.verifier), "sync_from": sync_from})
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            done, account_id, error = driver_connection(conn).execute(
+                package_sql(__file__, "pending_authorization_outcome"), {"state": pending.state}).fetchone()
+        if done:
+            if error:
+                raise AccountError(error)
+            return ConnectedAccount(account_id, sync_from)
+        time.sleep(0.5)
+    raise AccountError(f"No answer within {timeout_s:.0f} s: was the URL opened and the access approved?")
+
+
+def complete_from_callback(engine: Engine, settings: RdvspSettings, cipher: TokenCipher,
+                           callback_url: str, state: str) -> ConnectedAccount:
+    """The webhook server's side: finish the authorization `rdvsp connect` left pending."""
+    with engine.begin() as conn:
+        pg = driver_connection(conn)
+        row = pg.execute(package_sql(__file__, "take_pending_authorization"), {"state": state}).fetchone()
+        if row is None:
+            raise AccountError("No pending connection matches this answer (expired or already completed): "
+                               "run `sync-assets rdvsp connect` again.")
+        pending = PendingAuthorization("", state, cipher.decrypt(row[0]))
+        try:
+            account = finish_authorization(engine, settings, cipher, callback_url, pending, row[1])
+        except AccountError as error:
+            pg.execute(package_sql(__file__, "complete_pending_authorization"),
+                       {"state": state, "account_id": None, "error": str(error)})
+            raise
+        pg.execute(package_sql(__file__, "complete_pending_authorization"),
+                   {"state": state, "account_id": account.account_id, "error": None})
+        return account
 
 
 def _follow_authorize_redirect(http: ApiClient, authorize_url: str, redirect_uri: str) -> str:

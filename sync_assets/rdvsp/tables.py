@@ -15,6 +15,9 @@ ACCOUNT_ORGANISATIONS = TableSpec("rdvsp.account_organisations", ("account_id", 
                                   ("account_id", "organisation_id"))
 AGENTS = TableSpec("rdvsp.agents", ("id",), ("id", "email", "first_name", "last_name", "last_event_at"), **VERSIONED)
 AGENT_ROLES = TableSpec("rdvsp.agent_roles", ("organisation_id", "agent_id"), ("organisation_id", "agent_id"))
+# From AgentRole webhooks, which carry the access level (listings do not).
+AGENT_ROLE_LEVELS = TableSpec("rdvsp.agent_roles", ("organisation_id", "agent_id"),
+                              ("organisation_id", "agent_id", "access_level"))
 USERS = TableSpec("rdvsp.users", ("id",), (
     "id", "first_name", "last_name", "birth_name", "birth_date", "email", "notification_email", "address",
     "address_details", "phone_number", "phone_number_formatted", "caisse_affiliation", "affiliation_number",

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 
 from sync_assets.sandbox.rdvsp_app import RdvspSandbox
 from sync_assets.sandbox.rdvsp_world import RdvspWorld
+from sync_assets.sandbox.webhook_delivery import WebhookDeliverer
 
 
 def free_port() -> int:
@@ -28,6 +29,7 @@ class Sandbox:
     base_url: str
     rdvsp: RdvspSandbox
     server: uvicorn.Server
+    deliverer: WebhookDeliverer
     thread: threading.Thread | None = None
 
     @property
@@ -35,6 +37,7 @@ class Sandbox:
         return self.rdvsp.world
 
     def stop(self) -> None:
+        self.deliverer.stop()
         self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout=10)
@@ -43,11 +46,15 @@ class Sandbox:
 def build_sandbox(seed: int = 1, scale: int = 1000, port: int | None = None, host: str = "127.0.0.1"):
     world = RdvspWorld(seed=seed, scale=scale)
     rdvsp = RdvspSandbox(world)
+    # Changes to the data are delivered as signed webhooks to the installed endpoints.
+    deliverer = WebhookDeliverer(world)
+    world.listeners.append(deliverer.on_change)
+    rdvsp.on_replay = deliverer.on_replay
     routes: list[BaseRoute] = list(rdvsp.routes())
     app = Starlette(routes=routes)
     port = port or free_port()
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
-    return Sandbox(f"http://{host}:{port}", rdvsp, uvicorn.Server(config))
+    return Sandbox(f"http://{host}:{port}", rdvsp, uvicorn.Server(config), deliverer)
 
 
 def start_in_thread(seed: int = 1, scale: int = 1000, port: int | None = None) -> Sandbox:

@@ -1,0 +1,3 @@
+UPDATE rdvsp.pending_authorizations
+SET completed_at = now(), account_id = %(account_id)s, error = %(error)s
+WHERE state = %(state)s;

@@ -1,0 +1,215 @@
+"""RDV Service Public webhook events: parsing one, and applying it to the warehouse.
+
+An event is applied with the same contracts, row mappings and merge rules as polling, for one
+record, in the caller's transaction (the receiver stores it in the inbox in that same
+transaction). An event older than the state a row holds (`last_event_at`) changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from sync_assets.platform.contract import ContractResult, validate_batch
+from sync_assets.platform.errors import SyncError
+from sync_assets.platform.merge import DeleteWhere, MergeCounts, TableSpec, driver_connection, merge_values
+from sync_assets.platform.sql_files import package_sql
+from sync_assets.rdvsp import models, tables
+
+EVENTS = ("created", "updated", "destroyed")
+# Models RDV Service Public sends that the warehouse does not hold, and why.
+IGNORED_MODELS = {
+    "Absence": "absences (agents' time off) are not synced",
+    "PlageOuverture": "plages d'ouverture (agents' opening hours) are not synced",
+    "ReferentAssignation": "referent assignations are not synced",
+}
+
+
+class EventRejected(SyncError):
+    """The body is not an event we can apply, and never will be (stored as rejected)."""
+
+
+class EventContractBreach(SyncError):
+    """The record broke its contract: the event stays in the inbox as failed, drift recorded."""
+
+    def __init__(self, result: ContractResult):
+        self.result = result
+        paths = ", ".join(f"{d.field_path} ({d.error_type})" for d in result.breaking)
+        super().__init__(f"{result.entity} record broke its contract: {paths}")
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    model: str
+    event: str
+    record_id: int | None
+    event_at: datetime
+    reason: str | None
+    data: Any
+
+
+@dataclass
+class Applied:
+    status: str  # applied | stale | ignored
+    reason: str | None = None
+    tables: dict[str, MergeCounts] = field(default_factory=dict)
+
+
+def parse_event(body: Any, received_at: datetime | None = None) -> WebhookEvent:
+    """The event of a webhook body; EventRejected when it is not one."""
+    if not isinstance(body, dict) or not isinstance(body.get("meta"), dict) or "data" not in body:
+        raise EventRejected("the body is not an event: it needs a `data` and a `meta` object")
+    meta = body["meta"]
+    model, event = meta.get("model"), meta.get("event")
+    if not isinstance(model, str) or event not in EVENTS:
+        raise EventRejected("`meta.model` must name a model and `meta.event` be created, updated or destroyed")
+    # The 2024 API sends `timestamp`; newer documentation `event_occurred_at`/`payload_computed_at`.
+    stamp = meta.get("event_occurred_at") or meta.get("timestamp") or meta.get("payload_computed_at")
+    try:
+        event_at = models.parse_timestamp(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        raise EventRejected("`meta` has a timestamp that is not a date and time") from None
+    data = body["data"]
+    record_id = data.get("id") if isinstance(data, dict) else None
+    return WebhookEvent(model, event, record_id if isinstance(record_id, int) else None,
+                        event_at or received_at or datetime.now(timezone.utc), meta.get("webhook_reason"), data)
+
+
+def apply_event(conn, event: WebhookEvent, endpoint_organisation_id: int | None = None) -> Applied:
+    """Apply one event in the caller's transaction."""
+    pg = driver_connection(conn)
+    if event.model in IGNORED_MODELS:
+        return Applied("ignored", IGNORED_MODELS[event.model])
+    handler = _HANDLERS.get(event.model)
+    if handler is None:
+        return Applied("ignored", f"model {event.model} is not synced")
+    return handler(pg, event, endpoint_organisation_id)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _validated(model, entity: str, data: Any):
+    result = validate_batch(model, [data], entity=entity)
+    if result.rejected:
+        raise EventContractBreach(result)
+    return result.valid[0]
+
+
+def _same_tenant(endpoint_organisation_id: int | None, organisation_id: int, model: str) -> None:
+    if endpoint_organisation_id is not None and organisation_id != endpoint_organisation_id:
+        raise EventRejected(f"a {model} of organisation {organisation_id} arrived on the endpoint of organisation "
+                            f"{endpoint_organisation_id}, whose secret signed it: refused")
+
+
+def _is_stale(pg: psycopg.Connection, spec: TableSpec, record_id: int, event_at: datetime) -> bool:
+    row = pg.execute(sql.SQL(package_sql(__file__, "record_version")).format(table=spec.identifier()),
+                     {"id": record_id}).fetchone()
+    return row is not None and row[0] is not None and row[0] > event_at
+
+
+def _destroy(pg: psycopg.Connection, spec: TableSpec, event: WebhookEvent) -> Applied:
+    if event.record_id is None:
+        raise EventRejected(f"a destroyed {event.model} without an id")
+    gone = pg.execute(sql.SQL(package_sql(__file__, "delete_record")).format(table=spec.identifier()),
+                      {"id": event.record_id, "at": event.event_at}).fetchone()[0]
+    reason = None if gone else "no such record (already deleted, never synced, or newer in the warehouse)"
+    return Applied("applied", reason, {tables.short_name(spec): MergeCounts(deleted=gone)})
+
+
+def _upsert(pg: psycopg.Connection, spec: TableSpec, row: tuple, record_id: int, event_at: datetime) -> Applied:
+    if _is_stale(pg, spec, record_id, event_at):
+        return Applied("stale", "the warehouse holds a newer state of this record")
+    return Applied("applied", None, {tables.short_name(spec): merge_values(pg, spec, [row])})
+
+
+# --- models -------------------------------------------------------------------------------
+
+def _rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) -> Applied:
+    if event.event == "destroyed":
+        if event.record_id is None:
+            raise EventRejected("a destroyed Rdv without an id")
+        participations, links = pg.execute(package_sql(__file__, "delete_rdv_children"),
+                                           {"id": event.record_id}).fetchone()
+        applied = _destroy(pg, tables.RDVS, event)
+        applied.tables.update(participations=MergeCounts(deleted=participations),
+                              account_rdvs=MergeCounts(deleted=links))
+        if event.reason == "rgpd":
+            applied.reason = "destroyed by RDV Service Public's personal-data purge"
+        return applied
+    rdv = _validated(models.Rdv, "rdvs", event.data)
+    _same_tenant(endpoint_org, rdv.organisation.id, "Rdv")
+    if _is_stale(pg, tables.RDVS, rdv.id, event.event_at):
+        return Applied("stale", "the warehouse holds a newer state of this RDV")
+    at = event.event_at
+    counts = {
+        "organisations": merge_values(pg, tables.ORGANISATIONS, [tables.organisation_row(rdv.organisation, at)]),
+        "motifs": merge_values(pg, tables.MOTIFS, [tables.motif_row(rdv.motif, at)]),
+        "lieux": merge_values(pg, tables.LIEUX, [tables.lieu_row(rdv.lieu, at)] if rdv.lieu else []),
+        "agents": merge_values(pg, tables.AGENTS, [tables.agent_row(a, at) for a in rdv.agents]),
+        "users": merge_values(pg, tables.USERS, [tables.user_row(p.user, at) for p in rdv.participations]),
+        "rdvs": merge_values(pg, tables.RDVS, [tables.rdv_row(rdv, event.data, at)]),
+        # The participants the RDV no longer has are deleted.
+        "participations": merge_values(
+            pg, tables.PARTICIPATIONS, [tables.participation_row(rdv.id, p) for p in rdv.participations],
+            delete_scope=DeleteWhere(sql.SQL("t.rdv_id = %s"), [rdv.id])),
+    }
+    # Every connected account among the RDV's agents sees it (not only the first agent's).
+    accounts = [r[0] for r in pg.execute(package_sql(__file__, "accounts_seeing_rdv"), {
+        "agent_ids": [a.id for a in rdv.agents], "starts_at": rdv.starts_at})]
+    counts["account_rdvs"] = merge_values(pg, tables.ACCOUNT_RDVS, [
+        (account, rdv.id, rdv.organisation.id, rdv.starts_at) for account in accounts])
+    return Applied("applied", None, counts)
+
+
+def _simple(spec: TableSpec, model, entity: str, to_row, organisation_of=None):
+    def handle(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) -> Applied:
+        if event.event == "destroyed":
+            return _destroy(pg, spec, event)
+        record = _validated(model, entity, event.data)
+        if organisation_of is not None:
+            _same_tenant(endpoint_org, organisation_of(record), model.__name__)
+        return _upsert(pg, spec, to_row(record, event.event_at), record.id, event.event_at)
+    return handle
+
+
+def _user_profile(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) -> Applied:
+    profile = _validated(models.UserProfile, "user_profiles", event.data)
+    _same_tenant(endpoint_org, profile.organisation.id, "UserProfile")
+    key = (profile.organisation.id, profile.user.id)
+    if event.event == "destroyed":
+        gone = merge_values(pg, tables.USER_PROFILES, [], delete_scope=DeleteWhere(
+            sql.SQL("t.organisation_id = %s AND t.user_id = %s"), list(key)))
+        return Applied("applied", None, {"user_profiles": gone})
+    counts = {"users": merge_values(pg, tables.USERS, [tables.user_row(profile.user, event.event_at)]),
+              "user_profiles": merge_values(pg, tables.USER_PROFILES, [key])}
+    return Applied("applied", None, counts)
+
+
+def _agent_role(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) -> Applied:
+    role = _validated(models.AgentRole, "agent_roles", event.data)
+    _same_tenant(endpoint_org, role.organisation.id, "AgentRole")
+    key = (role.organisation.id, role.agent.id)
+    if event.event == "destroyed":
+        gone = merge_values(pg, tables.AGENT_ROLES, [], delete_scope=DeleteWhere(
+            sql.SQL("t.organisation_id = %s AND t.agent_id = %s"), list(key)))
+        return Applied("applied", None, {"agent_roles": gone})
+    counts = {"agents": merge_values(pg, tables.AGENTS, [tables.agent_row(role.agent, event.event_at)]),
+              "agent_roles": merge_values(pg, tables.AGENT_ROLE_LEVELS, [(*key, role.access_level)])}
+    return Applied("applied", None, counts)
+
+
+_HANDLERS = {
+    "Rdv": _rdv,
+    "User": _simple(tables.USERS, models.User, "users", tables.user_row),
+    "Organisation": _simple(tables.ORGANISATIONS, models.Organisation, "organisations", tables.organisation_row,
+                            organisation_of=lambda o: o.id),
+    "Motif": _simple(tables.MOTIFS, models.Motif, "motifs", tables.motif_row, organisation_of=lambda m: m.organisation_id),
+    "Lieu": _simple(tables.LIEUX, models.Lieu, "lieux", tables.lieu_row, organisation_of=lambda lieu: lieu.organisation_id),
+    "Agent": _simple(tables.AGENTS, models.Agent, "agents", tables.agent_row),
+    "UserProfile": _user_profile,
+    "AgentRole": _agent_role,
+}
