@@ -120,6 +120,8 @@ class StagedMerge:
     stage: sql.Identifier
     column_types: list[int]  # type oids, for COPY
     staged_rows: int = field(default=0)
+    # Filled by merge(group_by=…): the created/updated/deleted of each value of that column.
+    groups: dict[object, MergeCounts] = field(default_factory=dict)
 
     def add(self, rows: Iterable[Sequence[object]]) -> int:
         """COPY rows (tuples in the order of `spec.columns`) into the stage; returns how many."""
@@ -133,26 +135,40 @@ class StagedMerge:
         self.staged_rows += added
         return added
 
-    def merge(self, delete_scope: DeleteScope | None = None) -> MergeCounts:
-        """Merge the staged rows into the target; delete unstaged rows of `delete_scope`."""
+    def merge(self, delete_scope: DeleteScope | None = None, group_by: str | None = None) -> MergeCounts:
+        """Merge the staged rows into the target; delete unstaged rows of `delete_scope`.
+
+        group_by: also count created/updated/deleted per value of that column (in `groups`).
+        """
         with self.conn.cursor() as cur:
             # Temporary tables are never auto-analysed; without statistics the planner may pick
             # a nested loop for the anti-join below.
             cur.execute(sql.SQL("ANALYZE {}").format(self.stage))
-            count, created, updated = cur.execute(self._upsert_statement()).fetchone()
+            rows = cur.execute(self._upsert_statement(group_by)).fetchall()
+            count = rows[0][1] if rows else 0
+            created = sum(r[2] for r in rows)
+            updated = sum(r[3] for r in rows)
+            if group_by:
+                self.groups = {r[0]: MergeCounts(created=r[2], updated=r[3]) for r in rows if r[0] is not None}
             deleted = 0
             if delete_scope is not None:
-                statement, params = self._delete_statement(delete_scope)
+                statement, params = self._delete_statement(delete_scope, group_by)
                 if statement is not None:
-                    deleted = cur.execute(statement, params).fetchone()[0]
+                    for value, gone in cur.execute(statement, params).fetchall():
+                        deleted += gone
+                        if group_by:
+                            before = self.groups.get(value, MergeCounts())
+                            self.groups[value] = MergeCounts(created=before.created, updated=before.updated,
+                                                             deleted=before.deleted + gone)
         return MergeCounts(count=count, created=created, updated=updated, deleted=deleted,
                            noop=count - created - updated)
 
-    def _upsert_statement(self) -> sql.Composed:
+    def _upsert_statement(self, group_by: str | None = None) -> sql.Composed:
         spec = self.spec
         columns = _column_list(spec.columns)
         key = _column_list(spec.key)
         on_conflict = _on_conflict(spec)
+        group = sql.SQL("t.{}").format(sql.Identifier(group_by)) if group_by else sql.SQL("NULL::text")
         return sql.SQL(
             "WITH staged AS ("
             "  SELECT DISTINCT ON ({key}) {columns} FROM {stage} ORDER BY {key}, _staged_order DESC"
@@ -161,19 +177,26 @@ class StagedMerge:
             "  SELECT {columns}, now() FROM staged"
             "  ON CONFLICT ({key}) {on_conflict}"
             # xmax is 0 on a freshly inserted row version and set on an updated one.
-            "  RETURNING (t.xmax = 0) AS created"
-            ") SELECT (SELECT count(*) FROM staged),"
-            "  count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM written"
-        ).format(key=key, columns=columns, stage=self.stage, target=spec.identifier(), on_conflict=on_conflict)
+            "  RETURNING (t.xmax = 0) AS created, {group} AS grp"
+            # One row per group (a single row without group_by); the first column of the
+            # staged count is repeated on each.
+            ") SELECT grp, (SELECT count(*) FROM staged),"
+            "  count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created)"
+            "  FROM (SELECT * FROM written UNION ALL SELECT NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM written)) w"
+            "  GROUP BY grp"
+        ).format(key=key, columns=columns, stage=self.stage, target=spec.identifier(), on_conflict=on_conflict,
+                 group=group)
 
-    def _delete_statement(self, scope: DeleteScope) -> tuple[sql.Composed | None, list[object]]:
+    def _delete_statement(self, scope: DeleteScope,
+                          group_by: str | None = None) -> tuple[sql.Composed | None, list[object]]:
         condition, params = _scope_condition(scope)
         if condition is None:
             return None, []  # nothing was listed in full, so nothing may be deleted
+        group = sql.SQL("t.{}").format(sql.Identifier(group_by)) if group_by else sql.SQL("NULL::text")
         statement = sql.SQL(
             "WITH gone AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
-            "(SELECT 1 FROM {stage} s WHERE {match}) RETURNING 1) SELECT count(*) FROM gone"
-        ).format(target=self.spec.identifier(), condition=condition, stage=self.stage,
+            "(SELECT 1 FROM {stage} s WHERE {match}) RETURNING {group} AS grp) SELECT grp, count(*) FROM gone GROUP BY grp"
+        ).format(target=self.spec.identifier(), condition=condition, stage=self.stage, group=group,
                  match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in self.spec.key))
         return statement, params
 

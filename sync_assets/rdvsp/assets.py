@@ -16,6 +16,9 @@ from sync_assets.rdvsp.resources import RdvspApiResource
 from sync_assets.rdvsp.sync import RdvspAccountSync, SyncOutcome, table_names
 
 OWNERS = ["team:data-engineering"]
+# RDV drift of an organisation whose webhook is installed, above which the nightly run warns
+# (webhooks are probably being missed).
+HIGH_DRIFT_WITH_WEBHOOK = 10
 KINDS = {"postgres", "rdvsp"}
 
 DESCRIPTIONS = {
@@ -93,14 +96,26 @@ def rdvsp_account_sync(context: dg.AssetExecutionContext, config: RdvspSyncConfi
     finally:
         client.close()
 
+    drift_by_organisation = {
+        str(org): {"drift": c.drift, "created": c.created, "updated": c.updated, "deleted": c.deleted,
+                   "webhook": outcome.webhook_status.get(org)}
+        for org, c in outcome.organisation_drift.items()}
+    for org, figures in drift_by_organisation.items():
+        if figures["webhook"] == "installed" and figures["drift"] >= HIGH_DRIFT_WITH_WEBHOOK:
+            context.log.warning(
+                f"organisation {org}: drift {figures['drift']} although its webhook is installed. Webhooks are "
+                "probably missed: check that the receiver answers 2xx and look at sync.webhook_inbox.")
     for name in table_names():
         counts = outcome.tables[name]
-        yield dg.MaterializeResult(asset_key=_key(name), metadata={
+        metadata = {
             **{k: dg.MetadataValue.int(v) for k, v in counts.as_dict().items()},
             "account_id": dg.MetadataValue.int(account_id),
             "organisation_ids": dg.MetadataValue.json(outcome.organisation_ids),
             "sync_log_id": dg.MetadataValue.text(outcome.log_id),
-        })
+        }
+        if name == "rdvs":
+            metadata["drift_by_organisation"] = dg.MetadataValue.json(drift_by_organisation)
+        yield dg.MaterializeResult(asset_key=_key(name), metadata=metadata)
     for table, entity in CONTRACT_ENTITY.items():
         yield _contract_check(table, outcome.contracts.get(entity))
     yield dg.AssetCheckResult(

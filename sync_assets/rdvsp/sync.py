@@ -69,6 +69,9 @@ class SyncOutcome:
     warehouse_organisations: int = 0
     warehouse_rdvs: int = 0
     webhooks: dict[str, int] = field(default_factory=dict)  # installation status -> organisations
+    webhook_status: dict[int, str] = field(default_factory=dict)  # organisation -> installation status
+    # RDV drift per organisation: what webhooks missed, when the run re-applies every page (nightly).
+    organisation_drift: dict[int, MergeCounts] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
     @property
@@ -102,9 +105,9 @@ class Stager:
             self.stage(spec).add(buffer)
             buffer.clear()
 
-    def merge(self, spec: TableSpec, scope: DeleteScope | None) -> MergeCounts:
+    def merge(self, spec: TableSpec, scope: DeleteScope | None, group_by: str | None = None) -> MergeCounts:
         self.flush(spec)
-        return self.stage(spec).merge(scope)
+        return self.stage(spec).merge(scope, group_by)
 
     def close(self) -> None:
         self._stack.close()
@@ -162,6 +165,14 @@ class RdvspAccountSync:
                 "tables": names, "counts": [outcome.tables[n].count for n in names],
                 **{k: [getattr(outcome.tables[n], k) for n in names] for k in ("created", "updated", "deleted", "noop")},
                 "drifts": [outcome.tables[n].drift for n in names]})
+            orgs = sorted(outcome.organisation_drift)
+            side.execute(package_sql(__file__, "record_organisation_drift"), {
+                "sync_log_id": outcome.log_id, "organisation_ids": orgs,
+                "created": [outcome.organisation_drift[o].created for o in orgs],
+                "updated": [outcome.organisation_drift[o].updated for o in orgs],
+                "deleted": [outcome.organisation_drift[o].deleted for o in orgs],
+                "drift": [outcome.organisation_drift[o].drift for o in orgs],
+                "webhook_status": [outcome.webhook_status.get(o) for o in orgs]})
             self.emit(f"rdvsp account {self.account_id}: {outcome.records} records in {outcome.pages} pages, "
                       f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}")
             return outcome
@@ -337,11 +348,18 @@ class RdvspAccountSync:
         }
         counts = outcome.tables
         for spec in tables.MERGE_ORDER:
-            counts[tables.short_name(spec)] = stager.merge(spec, scopes.get(spec.table))
+            group_by = "organisation_id" if spec is tables.RDVS else None
+            counts[tables.short_name(spec)] = stager.merge(spec, scopes.get(spec.table), group_by)
+        by_organisation = dict(stager.stage(tables.RDVS).groups)
         pg = conn.connection.driver_connection
         params = {"organisation_ids": scope}
         gone_participations = pg.execute(package_sql(__file__, "delete_unseen_participations"), params).fetchone()[0]
-        gone_rdvs = pg.execute(package_sql(__file__, "delete_unseen_rdvs"), params).fetchone()[0]
+        gone_rdvs = 0
+        for organisation_id, gone in pg.execute(package_sql(__file__, "delete_unseen_rdvs"), params).fetchall():
+            gone_rdvs += gone
+            c = by_organisation.get(organisation_id, MergeCounts())
+            by_organisation[organisation_id] = MergeCounts(created=c.created, updated=c.updated, deleted=c.deleted + gone)
+        outcome.organisation_drift = {org: by_organisation.get(org, MergeCounts()) for org in scope}
         gone_users = pg.execute(package_sql(__file__, "delete_orphan_users"), params).fetchone()[0]
         for name, extra in (("participations", gone_participations), ("rdvs", gone_rdvs), ("users", gone_users)):
             c = counts[name]
@@ -387,6 +405,7 @@ class RdvspAccountSync:
             "organisation_id": org_id, "account_id": self.account_id, "endpoint_id": endpoint_id,
             "target_url": target, "secret_encrypted": secret_enc, "status": status, "reason": reason})
         outcome.webhooks[status] = outcome.webhooks.get(status, 0) + 1
+        outcome.webhook_status[org_id] = status
         return endpoints
 
 

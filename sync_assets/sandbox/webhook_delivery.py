@@ -59,6 +59,7 @@ class WebhookDeliverer:
         self._queue: queue.Queue[Delivery | None] = queue.Queue()
         self._held: list[Delivery] = []
         self._pending = 0
+        self._stopped = False
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._client = httpx.Client(timeout=timeout_s)
@@ -115,7 +116,7 @@ class WebhookDeliverer:
     # --- sending ------------------------------------------------------------------------
 
     def _work(self) -> None:
-        while (delivery := self._queue.get()) is not None:
+        while (delivery := self._queue.get()) is not None and not self._stopped:
             delivery.attempts += 1
             try:
                 response = self._client.post(delivery.target_url, content=delivery.body, headers={
@@ -156,6 +157,9 @@ class WebhookDeliverer:
         return True
 
     def stop(self) -> None:
+        self._stopped = True  # deliveries still queued, or waiting to be retried, are dropped
         for _ in self._threads:
             self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=self.timeout_s + 1)
         self._client.close()

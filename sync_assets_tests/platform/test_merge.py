@@ -207,3 +207,14 @@ def test_an_older_version_never_overwrites_a_newer_row(engine, merge):
     assert table(engine)[1][1] == "v2"
     assert merge(engine, spec, [item(1, name="v3", starts_at="2025-01-03 00:00:00+00")]).updated == 1
     assert table(engine)[1][1] == "v3"
+
+
+def test_counts_can_be_grouped_by_a_column(engine):
+    with engine.begin() as conn:
+        merge_rows(conn, ITEMS, [item(1, org=1), item(2, org=1), item(3, org=2)])
+    with engine.begin() as conn, staged_merge(conn, ITEMS) as stage:
+        stage.add([item(1, org=1, name="changed"), item(3, org=2), item(4, org=2), item(5, org=3)])
+        counts = stage.merge(delete_scope=WHOLE_TABLE, group_by="organisation_id")
+        groups = stage.groups
+    assert counts == MergeCounts(count=4, created=2, updated=1, deleted=1, noop=1)
+    assert groups == {1: MergeCounts(updated=1, deleted=1), 2: MergeCounts(created=1), 3: MergeCounts(created=1)}
