@@ -1,12 +1,20 @@
-"""When RDV Service Public syncs run on their own: nightly, and as accounts get connected."""
+"""When RDV Service Public work runs on its own: the nightly sync, partitions for new accounts,
+polling where webhooks do not carry the changes, and retries of webhook events that failed."""
 # No `from __future__ import annotations` here: Dagster reads the resource annotations.
+
+import time
 
 import dagster as dg
 from sqlalchemy import text
 
 from sync_assets.platform.resources import WarehouseResource
+from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.sql_files import package_sql
+from sync_assets.rdvsp.inbox import MAX_ATTEMPTS, retry_due_events
 from sync_assets.rdvsp.partitions import rdvsp_accounts
+
+FALLBACK_INTERVAL_S = 3600  # organisations without working webhooks are polled every hour
+SILENT_WEBHOOK_HOURS = 24
 
 rdvsp_sync_job = dg.define_asset_job(
     "rdvsp_sync",
@@ -57,3 +65,75 @@ def rdvsp_account_partitions(context: dg.SensorEvaluationContext, warehouse: War
     if not missing:
         return dg.SkipReason("every connected account has its partition")
     return dg.SensorResult(dynamic_partitions_requests=[rdvsp_accounts.build_add_request(missing)])
+
+
+@dg.sensor(
+    name="rdvsp_failed_webhook_organisations",
+    job=rdvsp_sync_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Polls, every hour, the organisations whose changes webhooks do not carry: their webhook installation "
+        "failed, did not take or is not configured, or it is installed but silent for a day while the last "
+        "nightly sync found drift there. One run per account, scoped to exactly those organisations; the run "
+        "key (organisations + hour) keeps a tick from launching the same run twice."
+    ),
+)
+def rdvsp_failed_webhook_organisations(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    with warehouse.begin() as conn:
+        rows = driver_connection(conn).execute(package_sql(__file__, "organisations_to_poll"),
+                                               {"silent_hours": SILENT_WEBHOOK_HOURS}).fetchall()
+    known = set(context.instance.get_dynamic_partitions(rdvsp_accounts.name))
+    by_account: dict[str, list[tuple[int, str]]] = {}
+    for account_id, organisation_id, reason in rows:
+        if str(account_id) in known:
+            by_account.setdefault(str(account_id), []).append((organisation_id, reason))
+    if not by_account:
+        return dg.SkipReason("every organisation's webhook is installed and delivering")
+    window = int(time.time() // FALLBACK_INTERVAL_S)
+    return [
+        dg.RunRequest(
+            run_key=f"rdvsp-webhook-fallback-{account}-{'-'.join(str(o) for o, _ in orgs)}-{window}",
+            partition_key=account,
+            run_config={"ops": {"rdvsp_account_sync": {"config": {"organisation_ids": [o for o, _ in orgs]}}}},
+            tags={"sync_assets/kind": "fallback", "sync_assets/account": account,
+                  "sync_assets/reasons": ",".join(sorted({r for _, r in orgs}))},
+        )
+        for account, orgs in sorted(by_account.items())
+    ]
+
+
+@dg.op(name="retry_webhook_events", description=(
+    "Applies again the webhook events whose earlier attempt failed (when their retry is due). Fails, naming "
+    "the inbox ids, when an event gives up after its last attempt."))
+def retry_webhook_events(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> None:
+    report = retry_due_events(warehouse.engine())
+    context.add_output_metadata({"retried": report.retried, "applied": report.applied,
+                                 "still_failing": report.still_failing, "given_up": len(report.given_up)})
+    if report.given_up:
+        raise dg.Failure(
+            description=(f"{len(report.given_up)} webhook event(s) failed {MAX_ATTEMPTS} times and will not be "
+                         f"retried: sync.webhook_inbox ids {report.given_up}. Read their status_reason, fix the "
+                         "cause, then set next_attempt_at = now() on them to retry (or let the nightly sync "
+                         "reconcile those records)."),
+            metadata={"inbox_ids": dg.MetadataValue.json(report.given_up)}, allow_retries=False)
+
+
+@dg.job(name="rdvsp_webhook_retry", description="Retries the webhook events that failed to apply.")
+def rdvsp_webhook_retry_job():
+    retry_webhook_events()
+
+
+@dg.sensor(
+    name="rdvsp_webhook_inbox_retry",
+    job=rdvsp_webhook_retry_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a retry run when webhook events that failed to apply are due (delays grow to 6 hours).",
+)
+def rdvsp_webhook_inbox_retry(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    with warehouse.begin() as conn:
+        due = driver_connection(conn).execute(package_sql(__file__, "due_inbox_count")).fetchone()[0]
+    if not due:
+        return dg.SkipReason("no webhook event is due for a retry")
+    return dg.RunRequest(run_key=f"rdvsp-webhook-retry-{int(time.time() // 60)}", tags={"sync_assets/due": str(due)})
