@@ -174,7 +174,7 @@ class StagedMerge:
             "  SELECT DISTINCT ON ({key}) {columns} FROM {stage} ORDER BY {key}, _staged_order DESC"
             "), written AS ("
             "  INSERT INTO {target} AS t ({columns}, synced_at)"
-            "  SELECT {columns}, now() FROM staged"
+            "  SELECT {columns}, now() FROM ({changed}) changed"
             "  ON CONFLICT ({key}) {on_conflict}"
             # xmax is 0 on a freshly inserted row version and set on an updated one.
             "  RETURNING (t.xmax = 0) AS created, {group} AS grp"
@@ -185,7 +185,7 @@ class StagedMerge:
             "  FROM (SELECT * FROM written UNION ALL SELECT NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM written)) w"
             "  GROUP BY grp"
         ).format(key=key, columns=columns, stage=self.stage, target=spec.identifier(), on_conflict=on_conflict,
-                 group=group)
+                 group=group, changed=_changed_rows(spec, sql.SQL("staged")))
 
     def _delete_statement(self, scope: DeleteScope,
                           group_by: str | None = None) -> tuple[sql.Composed | None, list[object]]:
@@ -239,47 +239,85 @@ def merge_values(conn, spec: TableSpec, rows: Sequence[Sequence[object]],
 
     Same semantics and counts as `merge_rows`; the rows travel as parameters, so this suits
     a few rows, where creating and filling a temporary table would cost more than the merge.
+    Statements are composed once per shape (table, row count, scope) and reused, which also
+    lets the server keep their plans (psycopg prepares a query text executed repeatedly).
     """
     pg = driver_connection(conn)
-    types = _column_type_names(pg, spec)
+    statement, params = values_merge(pg, spec, rows, delete_scope)
+    return counts_of(pg.execute(statement, params).fetchone())
+
+
+def values_merge(pg: psycopg.Connection, spec: TableSpec, rows: Sequence[Sequence[object]],
+                 delete_scope: DeleteScope | None = None) -> tuple[str, list[object]]:
+    """The statement and parameters of `merge_values`, to send in a pipeline with others;
+    `counts_of` reads its result row."""
     rows = list(rows)
-    staged_columns = sql.SQL(", ").join([*(sql.Identifier(c) for c in spec.columns), sql.Identifier("_staged_order")])
-    values = sql.SQL(", ").join(
-        sql.SQL("({})").format(sql.SQL(", ").join(
-            [*(sql.SQL("%s::{}").format(sql.SQL(t)) for t in types), sql.Literal(n)]))
-        for n in range(len(rows))
-    ) if rows else None
-    key = _column_list(spec.key)
-    columns = _column_list(spec.columns)
-    source = (sql.SQL("SELECT * FROM (VALUES {}) AS v ({})").format(values, staged_columns) if rows else
-              sql.SQL("SELECT {}, 0 WHERE false").format(sql.SQL(", ").join(
-                  sql.SQL("NULL::{}").format(sql.SQL(t)) for t in types)))
-    json_columns = [i for i, t in enumerate(types) if t in ("jsonb", "json")]
+    condition, scope_params = _scope_condition(delete_scope) if delete_scope is not None else (None, [])
+    if delete_scope is not None and condition is None:
+        delete_scope = None  # an empty scope list: nothing in scope, nothing to delete
+    shape = (pg.info.dbname, spec, len(rows), repr(condition) if delete_scope is not None else None)
+    statement = _values_statements.get(shape)
+    if statement is None:
+        statement = _values_statements[shape] = _values_statement(pg, spec, len(rows), condition).as_string(pg)
+    types = _column_type_names(pg, spec)
+    json_columns = {i for i, t in enumerate(types) if t in ("jsonb", "json")}
     params: list[object] = [
         Jsonb(value) if i in json_columns and value is not None else value
         for row in rows for i, value in enumerate(row)
     ]
+    params.extend(scope_params)
+    return statement, params
+
+
+def counts_of(row: Sequence[int]) -> MergeCounts:
+    """MergeCounts from the result row (count, created, updated, deleted) of a merge statement."""
+    count, created, updated, gone = row
+    return MergeCounts(count=count, created=created, updated=updated, deleted=gone, noop=count - created - updated)
+
+
+def run_pipelined(pg: psycopg.Connection, statements: Sequence[tuple[str, Sequence[object]]]) -> list[tuple]:
+    """Send independent statements together (one round trip) and return each one's first row."""
+    with pg.pipeline():
+        cursors = [pg.cursor() for _ in statements]
+        for cursor, (statement, params) in zip(cursors, statements):
+            cursor.execute(statement, params)
+    return [cursor.fetchone() for cursor in cursors]
+
+
+_values_statements: dict[tuple, str] = {}
+
+
+def _values_statement(pg: psycopg.Connection, spec: TableSpec, row_count: int,
+                      condition: sql.Composable | None) -> sql.Composed:
+    types = _column_type_names(pg, spec)
+    staged_columns = sql.SQL(", ").join([*(sql.Identifier(c) for c in spec.columns), sql.Identifier("_staged_order")])
+    key, columns = _column_list(spec.key), _column_list(spec.columns)
+    if row_count:
+        values = sql.SQL(", ").join(
+            sql.SQL("({})").format(sql.SQL(", ").join(
+                [*(sql.SQL("%s::{}").format(sql.SQL(t)) for t in types), sql.Literal(n)]))
+            for n in range(row_count))
+        source = sql.SQL("SELECT * FROM (VALUES {}) AS v ({})").format(values, staged_columns)
+    else:
+        source = sql.SQL("SELECT {}, 0 WHERE false").format(
+            sql.SQL(", ").join(sql.SQL("NULL::{}").format(sql.SQL(t)) for t in types))
     delete_cte, deleted = sql.SQL(""), sql.SQL("0")
-    if delete_scope is not None:
-        condition, scope_params = _scope_condition(delete_scope)
-        if condition is not None:
-            delete_cte = sql.SQL(", gone AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
-                                 "(SELECT 1 FROM staged s WHERE {match}) RETURNING 1)").format(
-                target=spec.identifier(), condition=condition,
-                match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.key))
-            params.extend(scope_params)
-            deleted = sql.SQL("(SELECT count(*) FROM gone)")
-    statement = sql.SQL(
+    if condition is not None:
+        delete_cte = sql.SQL(", gone AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
+                             "(SELECT 1 FROM staged s WHERE {match}) RETURNING 1)").format(
+            target=spec.identifier(), condition=condition,
+            match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.key))
+        deleted = sql.SQL("(SELECT count(*) FROM gone)")
+    return sql.SQL(
         "WITH source ({staged_columns}) AS ({source}), "
         "staged AS (SELECT DISTINCT ON ({key}) {columns} FROM source ORDER BY {key}, _staged_order DESC), "
-        "written AS (INSERT INTO {target} AS t ({columns}, synced_at) SELECT {columns}, now() FROM staged "
+        "written AS (INSERT INTO {target} AS t ({columns}, synced_at) SELECT {columns}, now() FROM ({changed}) changed "
         "ON CONFLICT ({key}) {on_conflict} RETURNING (t.xmax = 0) AS created){delete_cte} "
         "SELECT (SELECT count(*) FROM staged), count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created), "
         "{deleted} FROM written"
     ).format(staged_columns=staged_columns, source=source, key=key, columns=columns, target=spec.identifier(),
-             on_conflict=_on_conflict(spec), delete_cte=delete_cte, deleted=deleted)
-    count, created, updated, gone = pg.execute(statement, params).fetchone()
-    return MergeCounts(count=count, created=created, updated=updated, deleted=gone, noop=count - created - updated)
+             on_conflict=_on_conflict(spec), delete_cte=delete_cte, deleted=deleted,
+             changed=_changed_rows(spec, sql.SQL("staged")))
 
 
 def _scope_condition(scope: DeleteScope) -> tuple[sql.Composable | None, list[object]]:
@@ -298,6 +336,24 @@ def _scope_condition(scope: DeleteScope) -> tuple[sql.Composable | None, list[ob
         conditions.append(sql.SQL("t.{} = ANY(%s)").format(sql.Identifier(column)))
         params.append(values)
     return sql.SQL(" AND ").join(conditions), params
+
+
+def _changed_rows(spec: TableSpec, source: sql.Composable) -> sql.Composed:
+    """The rows of `source` (aliased s) that are new or differ from the stored ones.
+
+    Identical rows are left out by a plain read: sent to INSERT … ON CONFLICT DO UPDATE they
+    would be locked until the transaction ends, even though nothing changes, which makes
+    concurrent writers of a shared row (an organisation every event embeds) wait in line.
+    """
+    match = sql.SQL(" AND ").join(sql.SQL("c.{k} = s.{k}").format(k=sql.Identifier(k)) for k in spec.key)
+    same = sql.SQL("")
+    if spec.compared_columns:
+        same = sql.SQL(" AND ({stored}) IS NOT DISTINCT FROM ({incoming})").format(
+            stored=sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
+            incoming=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in spec.compared_columns))
+    return sql.SQL("SELECT {columns} FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {target} c WHERE {match}{same})").format(
+        columns=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in spec.columns),
+        source=source, target=spec.identifier(), match=match, same=same)
 
 
 def _on_conflict(spec: TableSpec) -> sql.Composable:

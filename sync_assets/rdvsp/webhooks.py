@@ -16,7 +16,16 @@ from psycopg import sql
 
 from sync_assets.platform.contract import ContractResult, validate_batch
 from sync_assets.platform.errors import SyncError
-from sync_assets.platform.merge import DeleteWhere, MergeCounts, TableSpec, driver_connection, merge_values
+from sync_assets.platform.merge import (
+    DeleteWhere,
+    MergeCounts,
+    TableSpec,
+    counts_of,
+    driver_connection,
+    merge_values,
+    run_pipelined,
+    values_merge,
+)
 from sync_assets.platform.sql_files import package_sql
 from sync_assets.rdvsp import models, tables
 
@@ -105,17 +114,27 @@ def _same_tenant(endpoint_organisation_id: int | None, organisation_id: int, mod
                             f"{endpoint_organisation_id}, whose secret signed it: refused")
 
 
+_statements: dict[tuple[str, str], str] = {}
+
+
+def _for_table(pg: psycopg.Connection, name: str, spec: TableSpec) -> str:
+    """The statement `name`.sql for `spec`'s table, composed once."""
+    statement = _statements.get((name, spec.table))
+    if statement is None:
+        statement = _statements[(name, spec.table)] = sql.SQL(package_sql(__file__, name)).format(
+            table=spec.identifier()).as_string(pg)
+    return statement
+
+
 def _is_stale(pg: psycopg.Connection, spec: TableSpec, record_id: int, event_at: datetime) -> bool:
-    row = pg.execute(sql.SQL(package_sql(__file__, "record_version")).format(table=spec.identifier()),
-                     {"id": record_id}).fetchone()
+    row = pg.execute(_for_table(pg, "record_version", spec), {"id": record_id}).fetchone()
     return row is not None and row[0] is not None and row[0] > event_at
 
 
 def _destroy(pg: psycopg.Connection, spec: TableSpec, event: WebhookEvent) -> Applied:
     if event.record_id is None:
         raise EventRejected(f"a destroyed {event.model} without an id")
-    gone = pg.execute(sql.SQL(package_sql(__file__, "delete_record")).format(table=spec.identifier()),
-                      {"id": event.record_id, "at": event.event_at}).fetchone()[0]
+    gone = pg.execute(_for_table(pg, "delete_record", spec), {"id": event.record_id, "at": event.event_at}).fetchone()[0]
     reason = None if gone else "no such record (already deleted, never synced, or newer in the warehouse)"
     return Applied("applied", reason, {tables.short_name(spec): MergeCounts(deleted=gone)})
 
@@ -145,23 +164,24 @@ def _rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) 
     if _is_stale(pg, tables.RDVS, rdv.id, event.event_at):
         return Applied("stale", "the warehouse holds a newer state of this RDV")
     at = event.event_at
-    counts = {
-        "organisations": merge_values(pg, tables.ORGANISATIONS, [tables.organisation_row(rdv.organisation, at)]),
-        "motifs": merge_values(pg, tables.MOTIFS, [tables.motif_row(rdv.motif, at)]),
-        "lieux": merge_values(pg, tables.LIEUX, [tables.lieu_row(rdv.lieu, at)] if rdv.lieu else []),
-        "agents": merge_values(pg, tables.AGENTS, [tables.agent_row(a, at) for a in rdv.agents]),
-        "users": merge_values(pg, tables.USERS, [tables.user_row(p.user, at) for p in rdv.participations]),
-        "rdvs": merge_values(pg, tables.RDVS, [tables.rdv_row(rdv, event.data, at)]),
+    merges = {
+        "organisations": (tables.ORGANISATIONS, [tables.organisation_row(rdv.organisation, at)], None),
+        "motifs": (tables.MOTIFS, [tables.motif_row(rdv.motif, at)], None),
+        "lieux": (tables.LIEUX, [tables.lieu_row(rdv.lieu, at)] if rdv.lieu else [], None),
+        "agents": (tables.AGENTS, [tables.agent_row(a, at) for a in rdv.agents], None),
+        "users": (tables.USERS, [tables.user_row(p.user, at) for p in rdv.participations], None),
+        "rdvs": (tables.RDVS, [tables.rdv_row(rdv, event.data, at)], None),
         # The participants the RDV no longer has are deleted.
-        "participations": merge_values(
-            pg, tables.PARTICIPATIONS, [tables.participation_row(rdv.id, p) for p in rdv.participations],
-            delete_scope=DeleteWhere(sql.SQL("t.rdv_id = %s"), [rdv.id])),
+        "participations": (tables.PARTICIPATIONS, [tables.participation_row(rdv.id, p) for p in rdv.participations],
+                           DeleteWhere(sql.SQL("t.rdv_id = %s"), [rdv.id])),
     }
+    statements = [values_merge(pg, spec, rows, scope) for spec, rows, scope in merges.values()]
     # Every connected account among the RDV's agents sees it (not only the first agent's).
-    accounts = [r[0] for r in pg.execute(package_sql(__file__, "accounts_seeing_rdv"), {
-        "agent_ids": [a.id for a in rdv.agents], "starts_at": rdv.starts_at})]
-    counts["account_rdvs"] = merge_values(pg, tables.ACCOUNT_RDVS, [
-        (account, rdv.id, rdv.organisation.id, rdv.starts_at) for account in accounts])
+    statements.append((package_sql(__file__, "link_rdv_to_accounts"), {
+        "rdv_id": rdv.id, "organisation_id": rdv.organisation.id, "starts_at": rdv.starts_at,
+        "agent_ids": [a.id for a in rdv.agents]}))
+    results = run_pipelined(pg, statements)  # independent statements: one round trip
+    counts = {name: counts_of(row) for name, row in zip([*merges, "account_rdvs"], results)}
     return Applied("applied", None, counts)
 
 
