@@ -54,9 +54,10 @@ def scratch_database() -> str:
     return url
 
 
-def start_receiver(url: str, port: int) -> subprocess.Popen:
+def start_receiver(url: str, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "SYNC_DATABASE_URL": url, "SYNC_SECRET_KEY": SECRET_KEY, "SYNC_LOG_LEVEL": "WARNING"}
-    command = [str(Path(sys.executable).with_name("sync-assets")), "webhooks", "serve", "--port", str(port)]
+    command = [str(Path(sys.executable).with_name("sync-assets")), "webhooks", "serve", "--port", str(port),
+               "--workers", str(workers)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -131,11 +132,12 @@ def run(url: str, port: int, world: RdvspWorld, concurrency: int, count: int, fi
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=1, help="receiver processes")
     args = parser.parse_args()
     url = scratch_database()
     port = free_port()
     world = RdvspWorld(seed=3, scale=600)
-    receiver = start_receiver(url, port)
+    receiver = start_receiver(url, port, args.workers)
     try:
         run(url, port, world, 4, 40, first_id=9_000_000)  # warm-up: connections, caches
         results = [run(url, port, world, c, args.events, first_id=10_000_000 * (i + 1))
@@ -148,7 +150,7 @@ def main() -> None:
     for result in results:
         print(f"  concurrency {result['concurrency']:>2}: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
               f"{result['events_per_s']} events/s, lost {result['lost']}, errors {result['errors']}")
-    print(json.dumps({"benchmark": "webhook_latency", "runs": results}))
+    print(json.dumps({"benchmark": "webhook_latency", "receiver_workers": args.workers, "runs": results}))
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = webhooks_commands.add_parser("serve", help="receive RDV Service Public webhooks and OAuth callbacks")
     serve.add_argument("--port", type=int, default=8787)
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--workers", type=_positive_int, default=1, help="receiver processes (default 1)")
     serve.set_defaults(handler=_webhooks_serve)
     webhooks.set_defaults(handler=lambda _: webhooks.print_help() or 2)
 
@@ -168,24 +169,20 @@ def _webhooks_serve(args: argparse.Namespace) -> int:
 
     from sync_assets.platform import migrations
     from sync_assets.platform.errors import ConfigurationError
-    from sync_assets.platform.observability import configure_logging, init_sentry
     from sync_assets.platform.secrets import TokenCipher
-    from sync_assets.platform.warehouse import database_url, engine_for
+    from sync_assets.platform.warehouse import database_url
     from sync_assets.rdvsp.oauth import RdvspSettings
-    from sync_assets.rdvsp.receiver import build_receiver
 
-    configure_logging()
-    init_sentry()
-    url = database_url()
-    migrations.upgrade(url)
+    migrations.upgrade(database_url())
+    TokenCipher.from_environment()  # fail now, clearly, rather than in each worker
     try:
-        settings = RdvspSettings.from_environment()
+        RdvspSettings.from_environment()
     except ConfigurationError as error:
-        settings = None  # webhooks still work; only the OAuth callback needs the application
         print(f"OAuth callback disabled: {error}", file=sys.stderr)
-    app = build_receiver(engine_for(url), TokenCipher.from_environment(), settings)
-    print(f"webhook receiver on http://{args.host}:{args.port}/webhooks/rdvsp/<organisation id>", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    print(f"webhook receiver on http://{args.host}:{args.port}/webhooks/rdvsp/<organisation id> "
+          f"({args.workers} worker process{'es' if args.workers > 1 else ''})", flush=True)
+    uvicorn.run("sync_assets.rdvsp.receiver:app_from_environment", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", access_log=False)
     return 0
 
 

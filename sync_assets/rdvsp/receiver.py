@@ -134,3 +134,18 @@ def build_receiver(engine: Engine, cipher: TokenCipher, settings: RdvspSettings 
         Route("/oauth/rdvsp/callback", oauth_callback, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ])
+
+
+def app_from_environment() -> Starlette:
+    """The receiver configured from the environment (each worker process builds its own)."""
+    from sync_assets.platform.errors import ConfigurationError
+    from sync_assets.platform.observability import configure_logging, init_sentry
+    from sync_assets.platform.warehouse import database_url, engine_for
+
+    configure_logging()
+    init_sentry()
+    try:
+        settings = RdvspSettings.from_environment()
+    except ConfigurationError:
+        settings = None  # webhooks still work; only the OAuth callback needs the application
+    return build_receiver(engine_for(database_url()), TokenCipher.from_environment(), settings)

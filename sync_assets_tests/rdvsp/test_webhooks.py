@@ -287,3 +287,67 @@ def test_a_receiver_restarted_mid_burst_loses_nothing(hooked):
     acknowledged = deliverer.stats.sent
     assert hooked.query("SELECT count(*) FROM sync.webhook_inbox WHERE status = 'applied'")[0][0] >= len(ids)
     assert acknowledged >= len(ids)
+
+
+def test_the_receiver_serves_the_oauth_callback_of_connect(rdvsp):
+    """`rdvsp connect` in one process, the browser coming back to the webhook server."""
+    from sync_assets.rdvsp.oauth import RdvspSettings, connect
+
+    port = free_port()
+    rdvsp.settings = RdvspSettings(rdvsp.settings.base_url, rdvsp.settings.client_id, rdvsp.settings.client_secret,
+                                   redirect_uri=f"http://127.0.0.1:{port}/oauth/rdvsp/callback")
+    receiver = Receiver(rdvsp, port)  # holds the redirect URI's address
+    shown, result = [], {}
+    try:
+        thread = threading.Thread(target=lambda: result.update(account=connect(
+            rdvsp.engine, rdvsp.settings, rdvsp.cipher, sync_from=datetime.now().date(), unattended=False,
+            show=shown.append)))
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not shown and time.monotonic() < deadline:
+            time.sleep(0.02)
+        browser = httpx.get(shown[0].split()[-1], follow_redirects=True, timeout=10)
+        thread.join(timeout=15)
+    finally:
+        receiver.stop()
+    assert "account 1 connected" in browser.text
+    assert result["account"].account_id == 1
+    assert rdvsp.query("SELECT status FROM rdvsp.accounts") == [("active",)]
+    assert rdvsp.query("SELECT account_id, completed_at IS NOT NULL FROM rdvsp.pending_authorizations") == [(1, True)]
+
+
+@pytest.mark.slow
+def test_the_serve_command_receives_webhooks(hooked, tmp_path):
+    """`sync-assets webhooks serve` as an operator runs it, in its own process."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from .conftest import SECRET_KEY
+
+    port = free_port()
+    env = {**os.environ, "SYNC_DATABASE_URL": hooked.database_url, "SYNC_SECRET_KEY": SECRET_KEY,
+           "SYNC_LOCAL_DIR": str(tmp_path)}
+    process = subprocess.Popen([str(Path(sys.executable).with_name("sync-assets")), "webhooks", "serve",
+                                "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        rdv = next(r for r in hooked.world.rdvs.values() if r.organisation_id == 100)
+        body = rdv_event(hooked, rdv)
+        body["data"]["context"] = "par le serveur"
+        raw = json.dumps(body).encode()
+        response = httpx.post(f"http://127.0.0.1:{port}/webhooks/rdvsp/100", content=raw, headers={
+            "X-Lapin-Signature": signature_of(secret_of(hooked, 100), raw), "Content-Type": "application/json"})
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    assert response.status_code == 200, err.decode()[-2000:]
+    assert hooked.query("SELECT context FROM rdvsp.rdvs WHERE id = %s", [rdv.id]) == [("par le serveur",)]
+    assert b"OAuth callback disabled" in err  # RDVSP_* unset: webhooks still served, and it says so
