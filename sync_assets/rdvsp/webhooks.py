@@ -196,30 +196,23 @@ def _simple(spec: TableSpec, model, entity: str, to_row, organisation_of=None):
     return handle
 
 
-def _user_profile(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) -> Applied:
-    profile = _validated(models.UserProfile, "user_profiles", event.data)
-    _same_tenant(endpoint_org, profile.organisation.id, "UserProfile")
-    key = (profile.organisation.id, profile.user.id)
-    if event.event == "destroyed":
-        gone = merge_values(pg, tables.USER_PROFILES, [], delete_scope=DeleteWhere(
-            sql.SQL("t.organisation_id = %s AND t.user_id = %s"), list(key)))
-        return Applied("applied", None, {"user_profiles": gone})
-    counts = {"users": merge_values(pg, tables.USERS, [tables.user_row(profile.user, event.event_at)]),
-              "user_profiles": merge_values(pg, tables.USER_PROFILES, [key])}
-    return Applied("applied", None, counts)
-
-
-def _agent_role(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) -> Applied:
-    role = _validated(models.AgentRole, "agent_roles", event.data)
-    _same_tenant(endpoint_org, role.organisation.id, "AgentRole")
-    key = (role.organisation.id, role.agent.id)
-    if event.event == "destroyed":
-        gone = merge_values(pg, tables.AGENT_ROLES, [], delete_scope=DeleteWhere(
-            sql.SQL("t.organisation_id = %s AND t.agent_id = %s"), list(key)))
-        return Applied("applied", None, {"agent_roles": gone})
-    counts = {"agents": merge_values(pg, tables.AGENTS, [tables.agent_row(role.agent, event.event_at)]),
-              "agent_roles": merge_values(pg, tables.AGENT_ROLE_LEVELS, [(*key, role.access_level)])}
-    return Applied("applied", None, counts)
+def _membership(model, entity: str, link: TableSpec, link_with_details: TableSpec, member: str, member_spec: TableSpec,
+                member_row, details=lambda record: ()):
+    """A record linking a user or an agent to an organisation (UserProfile, AgentRole)."""
+    def handle(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) -> Applied:
+        record = _validated(model, entity, event.data)
+        _same_tenant(endpoint_org, record.organisation.id, model.__name__)
+        person = getattr(record, member)
+        key = (record.organisation.id, person.id)
+        if event.event == "destroyed":
+            condition = sql.SQL("t.organisation_id = %s AND t.{} = %s").format(sql.Identifier(link.key[1]))
+            gone = merge_values(pg, link, [], delete_scope=DeleteWhere(condition, list(key)))
+            return Applied("applied", None, {tables.short_name(link): gone})
+        return Applied("applied", None, {
+            tables.short_name(member_spec): merge_values(pg, member_spec, [member_row(person, event.event_at)]),
+            tables.short_name(link): merge_values(pg, link_with_details, [(*key, *details(record))]),
+        })
+    return handle
 
 
 _HANDLERS = {
@@ -230,6 +223,8 @@ _HANDLERS = {
     "Motif": _simple(tables.MOTIFS, models.Motif, "motifs", tables.motif_row, organisation_of=lambda m: m.organisation_id),
     "Lieu": _simple(tables.LIEUX, models.Lieu, "lieux", tables.lieu_row, organisation_of=lambda lieu: lieu.organisation_id),
     "Agent": _simple(tables.AGENTS, models.Agent, "agents", tables.agent_row),
-    "UserProfile": _user_profile,
-    "AgentRole": _agent_role,
+    "UserProfile": _membership(models.UserProfile, "user_profiles", tables.USER_PROFILES, tables.USER_PROFILES,
+                               "user", tables.USERS, tables.user_row),
+    "AgentRole": _membership(models.AgentRole, "agent_roles", tables.AGENT_ROLES, tables.AGENT_ROLE_LEVELS,
+                             "agent", tables.AGENTS, tables.agent_row, details=lambda role: (role.access_level,)),
 }

@@ -351,3 +351,26 @@ def test_the_serve_command_receives_webhooks(hooked, tmp_path):
     assert response.status_code == 200, err.decode()[-2000:]
     assert hooked.query("SELECT context FROM rdvsp.rdvs WHERE id = %s", [rdv.id]) == [("par le serveur",)]
     assert b"OAuth callback disabled" in err  # RDVSP_* unset: webhooks still served, and it says so
+
+
+def test_user_profiles_and_agent_roles_come_and_go(hooked):
+    world = hooked.world
+    user, agent = next(iter(world.users.values())), world.agents[10]
+    at = "2030-01-01T10:00:00.000+01:00"
+    profile = {"organisation": world.organisation_json(world.organisations[100]), "user": world.user_json(user)}
+    role = {"organisation": world.organisation_json(world.organisations[100]), "agent": world.agent_json(agent),
+            "access_level": "admin"}
+    hooked.execute("DELETE FROM rdvsp.user_profiles WHERE user_id = %s AND organisation_id = 100", [user.id])
+    assert post(hooked, 100, {"data": profile, "meta": {"model": "UserProfile", "event": "created",
+                                                        "timestamp": at}}).status_code == 200
+    assert hooked.query("SELECT count(*) FROM rdvsp.user_profiles WHERE user_id = %s AND organisation_id = 100",
+                        [user.id]) == [(1,)]
+    assert post(hooked, 100, {"data": role, "meta": {"model": "AgentRole", "event": "updated", "timestamp": at}}
+                ).status_code == 200
+    assert hooked.query("SELECT access_level FROM rdvsp.agent_roles WHERE agent_id = 10 AND organisation_id = 100") \
+        == [("admin",)]
+    for model, data in (("UserProfile", profile), ("AgentRole", role)):
+        post(hooked, 100, {"data": data, "meta": {"model": model, "event": "destroyed", "timestamp": at}})
+    assert hooked.query("SELECT count(*) FROM rdvsp.user_profiles WHERE user_id = %s AND organisation_id = 100",
+                        [user.id]) == [(0,)]
+    assert hooked.query("SELECT count(*) FROM rdvsp.agent_roles WHERE agent_id = 10 AND organisation_id = 100") == [(0,)]
