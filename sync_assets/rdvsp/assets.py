@@ -8,7 +8,8 @@ materialization per table with its created/updated/deleted/noop/drift figures.
 import dagster as dg
 
 from sync_assets.platform.contract import ContractResult
-from sync_assets.platform.errors import ContractBreach
+from sync_assets.platform.errors import ContractBreach, SyncError
+from sync_assets.platform.observability import safe_error_message
 from sync_assets.platform.resources import WarehouseResource
 from sync_assets.platform.secrets import TokenCipher
 from sync_assets.rdvsp.partitions import rdvsp_accounts
@@ -93,6 +94,12 @@ def rdvsp_account_sync(context: dg.AssetExecutionContext, config: RdvspSyncConfi
             result = (sync.outcome.contracts if sync.outcome else {}).get(entity)
             yield _contract_check(table, result)
         raise dg.Failure(description=str(breach), allow_retries=False) from None
+    except SyncError:
+        raise  # written for operators: ids and reasons only
+    except Exception as error:
+        # Anything else may quote data (a database error's DETAIL quotes the failing row): the
+        # run's event log gets the safe text only. The sync log and Sentry have it the same way.
+        raise dg.Failure(description=safe_error_message(error)) from None
     finally:
         client.close()
 

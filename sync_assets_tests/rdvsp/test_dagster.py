@@ -137,3 +137,18 @@ def test_the_sync_command_prints_the_counts_and_fails_loudly(connected, tmp_path
     assert failed.returncode == 1
     assert "account 1: FAILED" in failed.stdout and "refresh token was refused" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_an_unexpected_database_error_reaches_dagster_without_personal_data(connected, monkeypatch):
+    """A real constraint violation quoting a user's row: the run's events carry no personal data."""
+    user = next(iter(connected.world.users.values()))
+    connected.world.update_user(user.id, first_name="Gwendoline", last_name="Kerjean-Lebihan")
+    # A constraint the API's data breaks: PostgreSQL's error will quote the whole row.
+    connected.execute("ALTER TABLE rdvsp.users ADD CONSTRAINT no_kerjean CHECK (last_name <> 'Kerjean-Lebihan')")
+    with dg.instance_for_test() as instance:
+        result = materialize(connected, instance)
+        events = [str(e) for e in instance.all_logs(result.run_id)]
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "CheckViolation" in failure.step_failure_data.error.message
+    assert not any("Gwendoline" in e or "Kerjean" in e for e in events)
