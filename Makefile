@@ -41,7 +41,7 @@ test-fast: install  ## the quick suite, without the slow end-to-end tests
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install  ## every benchmark under bench/; each prints a JSON object on its last line
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 stop: install  ## stop the embedded PostgreSQL (it is started again on demand)
 	@$(BIN)/sync-assets db stop

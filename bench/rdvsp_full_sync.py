@@ -23,21 +23,19 @@ import subprocess
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
-import httpx
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
-from sync_assets.platform import migrations
 from sync_assets.platform.http import RetryPolicy
 from sync_assets.platform.secrets import TokenCipher
-from sync_assets.platform.warehouse import database_url, engine_for, libpq_url, normalize_database_url
+from sync_assets.platform.warehouse import engine_for, libpq_url
 from sync_assets.rdvsp import models, tables
 from sync_assets.rdvsp.client import RdvspClient
 from sync_assets.rdvsp.oauth import AccountAuth, AccountTokens, RdvspSettings, connect
 from sync_assets.rdvsp.sync import RdvspAccountSync
+
+from _common import scratch_database, start_command  # noqa: E402  (bench/ is on the path)
 
 SECRET = "bench-secret-key-0123456789abcdef"
 NOW = datetime.now(timezone.utc)
@@ -172,27 +170,8 @@ def run_phase(name: str, url: str, base_url: str) -> dict:
 # --- orchestration ------------------------------------------------------------------------
 
 def start_sandbox(scale: int, port: int) -> subprocess.Popen:
-    command = [str(Path(sys.executable).with_name("sync-assets")), "sandbox", "--scale", str(scale), "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/sandbox/state", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit("the sandbox did not start")
-
-
-def scratch_database(name: str) -> str:
-    admin = libpq_url(database_url())
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = normalize_database_url(make_url(admin).set(database=name).render_as_string(hide_password=False))
-    migrations.upgrade(url)
-    return url
+    return start_command(["sandbox", "--scale", str(scale), "--port", str(port)],
+                         f"http://127.0.0.1:{port}/sandbox/state", what="the sandbox")
 
 
 def measure(scale: int, port: int, phases: list[str]) -> dict:

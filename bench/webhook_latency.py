@@ -17,37 +17,31 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import psycopg
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
-from sync_assets.platform import migrations
 from sync_assets.platform.secrets import TokenCipher
-from sync_assets.platform.warehouse import database_url, libpq_url, normalize_database_url
+from sync_assets.platform.warehouse import libpq_url
 from sync_assets.rdvsp.receiver import signature_of
 from sync_assets.sandbox.rdvsp_world import PARIS, RdvspWorld
 from sync_assets.sandbox.server import free_port
+
+from _common import drop_database, scratch_database, start_command  # noqa: E402  (bench/ is on the path)
 
 SECRET_KEY = "bench-secret-key-0123456789abcdef"
 ENDPOINT_SECRET = "bench-endpoint-secret"
 ORGANISATION = 100
 
 
-def scratch_database() -> str:
-    admin = libpq_url(database_url())
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS sync_assets_bench_webhooks WITH (FORCE)")
-        conn.execute("CREATE DATABASE sync_assets_bench_webhooks")
-    url = normalize_database_url(make_url(admin).set(database="sync_assets_bench_webhooks")
-                                 .render_as_string(hide_password=False))
-    migrations.upgrade(url)
+SCRATCH = "sync_assets_bench_webhooks"
+
+
+def prepared_database() -> str:
+    url = scratch_database(SCRATCH)
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("INSERT INTO rdvsp.webhook_installations (organisation_id, status, secret_encrypted) "
                      "VALUES (%s, 'installed', %s)", [ORGANISATION, TokenCipher(SECRET_KEY).encrypt(ENDPOINT_SECRET)])
@@ -56,18 +50,8 @@ def scratch_database() -> str:
 
 def start_receiver(url: str, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "SYNC_DATABASE_URL": url, "SYNC_SECRET_KEY": SECRET_KEY, "SYNC_LOG_LEVEL": "WARNING"}
-    command = [str(Path(sys.executable).with_name("sync-assets")), "webhooks", "serve", "--port", str(port),
-               "--workers", str(workers)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"the receiver did not start: {process.stderr.read().decode()[-2000:]}")
+    return start_command(["webhooks", "serve", "--port", str(port), "--workers", str(workers)],
+                         f"http://127.0.0.1:{port}/health", env=env, timeout_s=60, what="the receiver")
 
 
 def events(world: RdvspWorld, first_id: int, count: int) -> list[tuple[int, bytes, str]]:
@@ -134,7 +118,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=400)
     parser.add_argument("--workers", type=int, default=1, help="receiver processes")
     args = parser.parse_args()
-    url = scratch_database()
+    url = prepared_database()
     port = free_port()
     world = RdvspWorld(seed=3, scale=600)
     receiver = start_receiver(url, port, args.workers)
@@ -145,8 +129,7 @@ def main() -> None:
     finally:
         receiver.terminate()
         receiver.wait(timeout=30)
-    with psycopg.connect(libpq_url(database_url()), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier("sync_assets_bench_webhooks")))
+    drop_database(SCRATCH)
     for result in results:
         print(f"  concurrency {result['concurrency']:>2}: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
               f"{result['events_per_s']} events/s, lost {result['lost']}, errors {result['errors']}")

@@ -119,7 +119,6 @@ class StagedMerge:
     spec: TableSpec
     stage: sql.Identifier
     column_types: list[int]  # type oids, for COPY
-    staged_rows: int = field(default=0)
     # Filled by merge(group_by=…): the created/updated/deleted of each value of that column.
     groups: dict[object, MergeCounts] = field(default_factory=dict)
 
@@ -132,7 +131,6 @@ class StagedMerge:
             for row in rows:
                 copy.write_row(row)
                 added += 1
-        self.staged_rows += added
         return added
 
     def merge(self, delete_scope: DeleteScope | None = None, group_by: str | None = None) -> MergeCounts:

@@ -29,7 +29,7 @@ from psycopg import sql
 from sqlalchemy import Engine
 
 from sync_assets.platform.contract import ContractResult, record_drift, validate_batch
-from sync_assets.platform.errors import ApiError, ContractBreach, SyncError
+from sync_assets.platform.errors import ApiError, SyncError
 from sync_assets.platform.http import Page
 from sync_assets.platform.merge import DeleteScope, DeleteWhere, MergeCounts, StagedMerge, TableSpec, staged_merge
 from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
