@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = webhooks_commands.add_parser("serve", help="receive RDV Service Public webhooks and OAuth callbacks")
     serve.add_argument("--port", type=int, default=8787)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--workers", type=_positive_int, default=1, help="receiver processes (default 1)")
+    serve.add_argument("--workers", type=_positive_int, default=2,
+                       help="receiver processes, each applying one delivery at a time (default 2)")
     serve.set_defaults(handler=_webhooks_serve)
     webhooks.set_defaults(handler=lambda _: webhooks.print_help() or 2)
 
@@ -181,8 +183,18 @@ def _webhooks_serve(args: argparse.Namespace) -> int:
         print(f"OAuth callback disabled: {error}", file=sys.stderr)
     print(f"webhook receiver on http://{args.host}:{args.port}/webhooks/rdvsp/<organisation id> "
           f"({args.workers} worker process{'es' if args.workers > 1 else ''})", flush=True)
-    uvicorn.run("sync_assets.rdvsp.receiver:app_from_environment", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", access_log=False)
+    config = uvicorn.Config("sync_assets.rdvsp.receiver:app_from_environment", factory=True, host=args.host,
+                            port=args.port, workers=args.workers, log_level="warning", access_log=False)
+    if args.workers == 1:
+        uvicorn.Server(config).run()
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    # uvicorn binds the shared socket with protocol 0, and asyncio sets TCP_NODELAY only on
+    # connections accepted from an IPPROTO_TCP socket: each answer would then wait for the
+    # client's delayed ACK (about 40 ms). Rewrapping the socket lets its protocol be detected.
+    listening = config.bind_socket()
+    Multiprocess(config, sockets=[socket.socket(fileno=listening.detach())]).run()
     return 0
 
 

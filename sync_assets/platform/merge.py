@@ -15,6 +15,7 @@ Rows staged twice (APIs that repeat a record across pages) count once; the last 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -242,29 +243,56 @@ def merge_values(conn, spec: TableSpec, rows: Sequence[Sequence[object]],
     """
     pg = driver_connection(conn)
     statement, params = values_merge(pg, spec, rows, delete_scope)
-    return counts_of(pg.execute(statement, params).fetchone())
+    return counts_of(_cursor_for(pg, statement).execute(statement, params).fetchone())
 
 
 def values_merge(pg: psycopg.Connection, spec: TableSpec, rows: Sequence[Sequence[object]],
                  delete_scope: DeleteScope | None = None) -> tuple[str, list[object]]:
     """The statement and parameters of `merge_values`, to send in a pipeline with others;
     `counts_of` reads its result row."""
-    rows = list(rows)
-    condition, scope_params = _scope_condition(delete_scope) if delete_scope is not None else (None, [])
-    if delete_scope is not None and condition is None:
-        delete_scope = None  # an empty scope list: nothing in scope, nothing to delete
-    shape = (pg.info.dbname, spec, len(rows), repr(condition) if delete_scope is not None else None)
-    statement = _values_statements.get(shape)
-    if statement is None:
-        statement = _values_statements[shape] = _values_statement(pg, spec, len(rows), condition).as_string(pg)
+    return values_merge_many(pg, [(spec, rows, delete_scope)])
+
+
+def _row_params(pg: psycopg.Connection, spec: TableSpec, rows: Sequence[Sequence[object]]) -> list[object]:
     types = _column_type_names(pg, spec)
     json_columns = {i for i, t in enumerate(types) if t in ("jsonb", "json")}
-    params: list[object] = [
-        Jsonb(value) if i in json_columns and value is not None else value
-        for row in rows for i, value in enumerate(row)
-    ]
-    params.extend(scope_params)
+    return [Jsonb(value) if i in json_columns and value is not None else value
+            for row in rows for i, value in enumerate(row)]
+
+
+def values_merge_many(pg: psycopg.Connection,
+                      parts: Sequence[tuple[TableSpec, Sequence[Sequence[object]], DeleteScope | None]]
+                      ) -> tuple[str, list[object]]:
+    """One statement merging small batches into several tables (a record and those it embeds):
+    each part is (spec, rows, delete scope), as for `merge_values`, and the tables must differ.
+    Its result row holds four counts per part, in order: `counts_of_many` reads them.
+
+    Foreign keys between the parts hold: Postgres checks them at the end of the statement.
+    """
+    if len({spec.table for spec, _, _ in parts}) != len(parts):
+        raise ValueError("values_merge_many merges each table once")
+    shapes, conditions, params = [], [], []
+    for spec, rows, scope in parts:
+        rows = list(rows)
+        condition, scope_params = _scope_condition(scope) if scope is not None else (None, [])
+        conditions.append(condition)
+        shapes.append((spec, len(rows), repr(condition) if condition is not None else None))
+        params.extend(_row_params(pg, spec, rows))
+        params.extend(scope_params if condition is not None else [])
+    shape = (pg.info.dbname, "many", tuple(shapes))
+    statement = _values_statements.get(shape)
+    if statement is None:
+        pieces = [_values_ctes(pg, spec, row_count, condition, f"m{n}_")
+                  for n, ((spec, row_count, _), condition) in enumerate(zip(shapes, conditions))]
+        statement = _values_statements[shape] = NumberedQuery.of(sql.SQL("WITH {} SELECT {}").format(
+            sql.SQL(", ").join(ctes for ctes, _ in pieces),
+            sql.SQL(", ").join(counts for _, counts in pieces)).as_string(pg))
     return statement, params
+
+
+def counts_of_many(row: Sequence[int]) -> list[MergeCounts]:
+    """The MergeCounts of each part of a `values_merge_many` statement, from its result row."""
+    return [counts_of(row[i:i + 4]) for i in range(0, len(row), 4)]
 
 
 def counts_of(row: Sequence[int]) -> MergeCounts:
@@ -276,18 +304,40 @@ def counts_of(row: Sequence[int]) -> MergeCounts:
 def run_pipelined(pg: psycopg.Connection, statements: Sequence[tuple[str, Sequence[object]]]) -> list[tuple]:
     """Send independent statements together (one round trip) and return each one's first row."""
     with pg.pipeline():
-        cursors = [pg.cursor() for _ in statements]
-        for cursor, (statement, params) in zip(cursors, statements):
-            cursor.execute(statement, params)
+        cursors = [_cursor_for(pg, statement).execute(statement, params) for statement, params in statements]
     return [cursor.fetchone() for cursor in cursors]
+
+
+class NumberedQuery(str):
+    """A statement whose placeholders are already PostgreSQL's `$1, $2…`: it is sent as is.
+
+    psycopg parses a `%s` statement on every execution when it is longer than 4 kB or has more
+    than 50 parameters (its parse cache skips those), which the merge statements often are: on
+    the webhook path that parsing was a quarter of the receiver's time.
+    """
+
+    @classmethod
+    def of(cls, statement: str) -> NumberedQuery:
+        numbers = itertools.count(1)
+        if re.search(r"%[^s%]", statement):
+            raise ValueError("only %s placeholders can be numbered")
+        return cls(re.sub(r"%[s%]", lambda m: "%" if m.group() == "%%" else f"${next(numbers)}", statement))
+
+
+def _cursor_for(pg: psycopg.Connection, statement: str) -> psycopg.Cursor:
+    return psycopg.RawCursor(pg) if isinstance(statement, NumberedQuery) else pg.cursor()
 
 
 _values_statements: dict[tuple, str] = {}
 
 
-def _values_statement(pg: psycopg.Connection, spec: TableSpec, row_count: int,
-                      condition: sql.Composable | None) -> sql.Composed:
+def _values_ctes(pg: psycopg.Connection, spec: TableSpec, row_count: int, condition: sql.Composable | None,
+                 prefix: str) -> tuple[sql.Composed, sql.Composed]:
+    """The CTEs merging `row_count` parameter rows into `spec`'s table (names start with
+    `prefix`), and the four count expressions (count, created, updated, deleted)."""
     types = _column_type_names(pg, spec)
+    source_name, staged_name, written_name, gone_name = (
+        sql.Identifier(prefix + name) for name in ("source", "staged", "written", "gone"))
     staged_columns = sql.SQL(", ").join([*(sql.Identifier(c) for c in spec.columns), sql.Identifier("_staged_order")])
     key, columns = _column_list(spec.key), _column_list(spec.columns)
     if row_count:
@@ -301,21 +351,24 @@ def _values_statement(pg: psycopg.Connection, spec: TableSpec, row_count: int,
             sql.SQL(", ").join(sql.SQL("NULL::{}").format(sql.SQL(t)) for t in types))
     delete_cte, deleted = sql.SQL(""), sql.SQL("0")
     if condition is not None:
-        delete_cte = sql.SQL(", gone AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
-                             "(SELECT 1 FROM staged s WHERE {match}) RETURNING 1)").format(
-            target=spec.identifier(), condition=condition,
+        delete_cte = sql.SQL(", {gone} AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
+                             "(SELECT 1 FROM {staged} s WHERE {match}) RETURNING 1)").format(
+            gone=gone_name, staged=staged_name, target=spec.identifier(), condition=condition,
             match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.key))
-        deleted = sql.SQL("(SELECT count(*) FROM gone)")
-    return sql.SQL(
-        "WITH source ({staged_columns}) AS ({source}), "
-        "staged AS (SELECT DISTINCT ON ({key}) {columns} FROM source ORDER BY {key}, _staged_order DESC), "
-        "written AS (INSERT INTO {target} AS t ({columns}, synced_at) SELECT {columns}, now() FROM ({changed}) changed "
-        "ON CONFLICT ({key}) {on_conflict} RETURNING (t.xmax = 0) AS created){delete_cte} "
-        "SELECT (SELECT count(*) FROM staged), count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created), "
-        "{deleted} FROM written"
-    ).format(staged_columns=staged_columns, source=source, key=key, columns=columns, target=spec.identifier(),
-             on_conflict=_on_conflict(spec), delete_cte=delete_cte, deleted=deleted,
-             changed=_changed_rows(spec, sql.SQL("staged")))
+        deleted = sql.SQL("(SELECT count(*) FROM {})").format(gone_name)
+    ctes = sql.SQL(
+        "{source_name} ({staged_columns}) AS ({source}), "
+        "{staged_name} AS (SELECT DISTINCT ON ({key}) {columns} FROM {source_name} ORDER BY {key}, _staged_order DESC), "
+        "{written_name} AS (INSERT INTO {target} AS t ({columns}, synced_at) SELECT {columns}, now() "
+        "FROM ({changed}) changed ON CONFLICT ({key}) {on_conflict} RETURNING (t.xmax = 0) AS created){delete_cte}"
+    ).format(source_name=source_name, staged_name=staged_name, written_name=written_name,
+             staged_columns=staged_columns, source=source, key=key, columns=columns, target=spec.identifier(),
+             on_conflict=_on_conflict(spec), delete_cte=delete_cte, changed=_changed_rows(spec, staged_name))
+    counts = sql.SQL(
+        "(SELECT count(*) FROM {staged}), (SELECT count(*) FILTER (WHERE created) FROM {written}), "
+        "(SELECT count(*) FILTER (WHERE NOT created) FROM {written}), {deleted}"
+    ).format(staged=staged_name, written=written_name, deleted=deleted)
+    return ctes, counts
 
 
 def _scope_condition(scope: DeleteScope) -> tuple[sql.Composable | None, list[object]]:

@@ -166,6 +166,16 @@ def dagster_storage_url() -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
-    """One pooled engine per URL and process."""
-    return create_engine(url, pool_pre_ping=True, future=True)
+def engine_for(url: str, low_latency: bool = False) -> Engine:
+    """One pooled engine per URL, profile and process.
+
+    The default engine tests each connection as it leaves the pool (one round trip).
+    `low_latency` suits a process running the same few small statements all day, like the
+    webhook receiver: no pre-ping (it retries on a closed connection itself), and statements
+    prepared on first use and planned once (generic plans: every lookup is by key), where the
+    defaults would plan each statement anew for its first five runs on each connection.
+    """
+    if not low_latency:
+        return create_engine(url, pool_pre_ping=True, future=True)
+    return create_engine(url, pool_pre_ping=False, future=True, connect_args={
+        "prepare_threshold": 0, "options": "-c plan_cache_mode=force_generic_plan"})

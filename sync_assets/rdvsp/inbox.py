@@ -1,9 +1,9 @@
-"""The webhook inbox: every accepted delivery stored, then applied, in one transaction.
+"""The webhook inbox: every accepted delivery stored and applied in one transaction.
 
-The apply runs in a savepoint: when it fails, the event stays stored (status `failed`, with
-its error) and the delivery is still acknowledged; `retry_due_events` applies it again later,
-with a growing delay, and gives up after MAX_ATTEMPTS (the retry run then fails, loudly).
-A body received twice is stored and applied once.
+When the apply fails, that transaction is rolled back and the event is stored alone (status
+`failed`, with its error) and the delivery is still acknowledged; `retry_due_events` applies it
+again later, with a growing delay (each retry in a savepoint), and gives up after MAX_ATTEMPTS
+(the retry run then fails, loudly). A body received twice is stored and applied once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
@@ -20,7 +21,15 @@ from sync_assets.platform.contract import record_drift
 from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
 from sync_assets.platform.sql_files import package_sql
-from sync_assets.rdvsp.webhooks import EventContractBreach, EventRejected, WebhookEvent, apply_event, parse_event
+from sync_assets.rdvsp.webhooks import (
+    EventContractBreach,
+    EventRejected,
+    WebhookEvent,
+    apply_event,
+    parse_event,
+    read_version,
+    version_of,
+)
 
 log = get_logger("rdvsp.inbox")
 CONNECTOR = "rdvsp"
@@ -48,17 +57,78 @@ def receive(engine: Engine, raw: bytes, organisation_id: int | None) -> Receipt:
         event = parse_event(body, received_at)
     except EventRejected as error:
         return _store_rejected(engine, sha, organisation_id, body=body, reason=str(error), http_status=400)
-    with engine.begin() as conn:
-        pg = driver_connection(conn)
-        row = pg.execute(package_sql(__file__, "store_inbox_event"), {
-            "connector": CONNECTOR, "body_sha256": sha, "body": Jsonb(body), "raw_body": None,
-            "model": event.model, "event": event.event, "record_id": str(event.record_id) if event.record_id else None,
-            "event_at": event.event_at, "organisation_id": organisation_id, "status": "received",
-            "reason": None}).fetchone()
-        if row is None:
-            return Receipt(200, "duplicate")
-        status, reason, _ = _apply_stored(pg, row[0], event, organisation_id)
+    for attempt in (1, 2):
+        connection = engine.raw_connection()
+        try:
+            return _receive_event(connection.driver_connection, sha, body, event, organisation_id)
+        except psycopg.OperationalError:
+            # A connection the server closed (a restart): storing is idempotent, so try once more
+            # on a new connection before answering 503.
+            connection.invalidate()
+            if attempt == 2:
+                raise
+        finally:
+            connection.close()
+    raise AssertionError("unreachable")
+
+
+def _receive_event(pg: psycopg.Connection, sha: str, body, event: WebhookEvent,
+                   organisation_id: int | None) -> Receipt:
+    """Store the event as applied and apply it, in one transaction and three round trips; when
+    the apply fails, roll back and store the event as failed (or rejected) instead."""
+    stored = {"connector": CONNECTOR, "body_sha256": sha, "body": Jsonb(body), "raw_body": None,
+              "model": event.model, "event": event.event,
+              "record_id": str(event.record_id) if event.record_id else None, "event_at": event.event_at,
+              "organisation_id": organisation_id, "status": "applied", "reason": None, "attempts": 1}
+    try:
+        with pg.pipeline():
+            inserted = pg.cursor().execute(package_sql(__file__, "store_inbox_event"), stored)
+            version = read_version(pg, event)  # sent with the insert
+            row = inserted.fetchone()
+            if row is None:
+                pg.rollback()
+                return Receipt(200, "duplicate")
+            applied = apply_event(pg, event, organisation_id, version_of(version))
+            if applied.status != "applied" or applied.reason:
+                pg.execute(package_sql(__file__, "settle_received_event"), {
+                    "id": row[0], "status": "applied" if applied.status == "applied" else "ignored",
+                    "reason": applied.reason})
+            pg.commit()  # in the pipeline: sent with the statements above
+        return Receipt(200, "applied" if applied.status == "applied" else "ignored", row[0], applied.reason)
+    except psycopg.OperationalError as error:
+        if pg.closed or pg.broken:
+            raise
+        failure: Exception = error
+    except Exception as error:  # noqa: BLE001 - every failure is stored with the event, below
+        failure = error
+    pg.rollback()
+    status, reason = _failure_outcome(failure, event)
+    with pg.transaction():
+        row = pg.execute(package_sql(__file__, "store_inbox_event"), {**stored, "status": status,
+                                                                      "reason": reason}).fetchone()
+        if isinstance(failure, EventContractBreach):
+            record_drift(pg, CONNECTOR, failure.result)
+    if row is None:
+        return Receipt(200, "duplicate")
+    _log_failure(failure, row[0], event, reason)
     return Receipt(403 if status == "rejected" else 200, status, row[0], reason)
+
+
+def _failure_outcome(error: Exception, event: WebhookEvent) -> tuple[str, str]:
+    if isinstance(error, EventRejected):
+        return "rejected", str(error)
+    if isinstance(error, EventContractBreach):
+        return "failed", str(error)
+    return "failed", safe_error_message(error)
+
+
+def _log_failure(error: Exception, inbox_id: int, event: WebhookEvent, reason: str) -> None:
+    if isinstance(error, EventRejected):
+        log.warning("webhook event refused", extra={"inbox_id": inbox_id, "reason": reason})
+    elif isinstance(error, EventContractBreach):
+        log.error("webhook event broke its contract", extra={"inbox_id": inbox_id, "reason": reason})
+    else:  # stored, to be retried; the delivery is still acknowledged
+        report_failure(log, error, "webhook event failed to apply", inbox_id=inbox_id, model=event.model)
 
 
 def _store_rejected(engine: Engine, sha: str, organisation_id: int | None, *, reason: str, http_status: int,
@@ -67,7 +137,7 @@ def _store_rejected(engine: Engine, sha: str, organisation_id: int | None, *, re
         row = driver_connection(conn).execute(package_sql(__file__, "store_inbox_event"), {
             "connector": CONNECTOR, "body_sha256": sha, "body": Jsonb(body) if body is not None else None,
             "raw_body": raw_body, "model": None, "event": None, "record_id": None, "event_at": None,
-            "organisation_id": organisation_id, "status": "rejected", "reason": reason}).fetchone()
+            "organisation_id": organisation_id, "status": "rejected", "reason": reason, "attempts": 0}).fetchone()
     log.warning("webhook rejected", extra={"organisation_id": organisation_id, "reason": reason,
                                            "inbox_id": row[0] if row else None})
     return Receipt(http_status, "rejected", row[0] if row else None, reason)
@@ -81,16 +151,11 @@ def _apply_stored(pg, inbox_id: int, event: WebhookEvent,
             applied = apply_event(pg, event, organisation_id)
         status = "applied" if applied.status == "applied" else "ignored"
         reason = applied.reason
-    except EventRejected as error:
-        status, reason = "rejected", str(error)
-        log.warning("webhook event refused", extra={"inbox_id": inbox_id, "reason": reason})
-    except EventContractBreach as error:
-        record_drift(pg, CONNECTOR, error.result)
-        status, reason = "failed", str(error)
-        log.error("webhook event broke its contract", extra={"inbox_id": inbox_id, "reason": reason})
-    except Exception as error:  # stored, to be retried; the delivery is still acknowledged
-        status, reason = "failed", safe_error_message(error)
-        report_failure(log, error, "webhook event failed to apply", inbox_id=inbox_id, model=event.model)
+    except Exception as error:  # noqa: BLE001 - stored with the event, retried later
+        status, reason = _failure_outcome(error, event)
+        if isinstance(error, EventContractBreach):
+            record_drift(pg, CONNECTOR, error.result)
+        _log_failure(error, inbox_id, event, reason)
     given_up = pg.execute(package_sql(__file__, "settle_inbox_event"), {
         "id": inbox_id, "status": status, "reason": reason, "max_attempts": MAX_ATTEMPTS}).fetchone()[0]
     return status, reason, given_up

@@ -19,6 +19,9 @@ import hmac
 import threading
 import time
 
+import anyio
+import anyio.to_thread
+
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -35,13 +38,15 @@ from sync_assets.rdvsp.oauth import AccountError, RdvspSettings, complete_from_c
 
 log = get_logger("rdvsp.receiver")
 MAX_BODY_BYTES = 2 * 1024 * 1024  # an RDV with its participants is a few kilobytes
+DELIVERIES_PER_PROCESS = 2
 
 
 class SecretBook:
-    """Our endpoints' secrets, by organisation, reread at most every `ttl_s` (or on a miss)."""
+    """Our endpoints' secrets, by organisation, reread every `ttl_s` (and on a miss, at most
+    every `miss_reload_s`)."""
 
-    def __init__(self, engine: Engine, cipher: TokenCipher, ttl_s: float = 30.0):
-        self.engine, self.cipher, self.ttl_s = engine, cipher, ttl_s
+    def __init__(self, engine: Engine, cipher: TokenCipher, ttl_s: float = 30.0, miss_reload_s: float = 1.0):
+        self.engine, self.cipher, self.ttl_s, self.miss_reload_s = engine, cipher, ttl_s, miss_reload_s
         self._secrets: dict[int, str] = {}
         self._loaded_at = 0.0
         self._lock = threading.Lock()
@@ -52,15 +57,32 @@ class SecretBook:
         self._secrets = {org: self.cipher.decrypt(secret) for org, secret in rows}
         self._loaded_at = time.monotonic()
 
+    def cached(self, organisation_id: int | None) -> dict[int, str] | None:
+        """The candidates without reading the database, or None when they must be reread."""
+        secrets = self._secrets
+        if self._must_reload(secrets, organisation_id):
+            return None
+        return self._pick(secrets, organisation_id)
+
+    def _must_reload(self, secrets: dict[int, str], organisation_id: int | None) -> bool:
+        age = time.monotonic() - self._loaded_at
+        # An unknown organisation may have just installed its endpoint; rereading at most once
+        # a second keeps deliveries for unknown organisations from costing a query each.
+        return age > self.ttl_s or (organisation_id is not None and organisation_id not in secrets
+                                    and age > self.miss_reload_s)
+
     def candidates(self, organisation_id: int | None) -> dict[int, str]:
         with self._lock:
-            stale = time.monotonic() - self._loaded_at > self.ttl_s
-            if stale or (organisation_id is not None and organisation_id not in self._secrets):
+            if self._must_reload(self._secrets, organisation_id):
                 self._reload()
-            if organisation_id is None:
-                return dict(self._secrets)
-            secret = self._secrets.get(organisation_id)
-            return {organisation_id: secret} if secret else {}
+            return self._pick(self._secrets, organisation_id)
+
+    @staticmethod
+    def _pick(secrets: dict[int, str], organisation_id: int | None) -> dict[int, str]:
+        if organisation_id is None:
+            return dict(secrets)
+        secret = secrets.get(organisation_id)
+        return {organisation_id: secret} if secret else {}
 
 
 def signature_of(secret: str, raw: bytes) -> str:
@@ -92,6 +114,15 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 def build_receiver(engine: Engine, cipher: TokenCipher, settings: RdvspSettings | None = None,
                    max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
     book = SecretBook(engine, cipher)
+    limiters: list[anyio.CapacityLimiter] = []
+
+    def deliveries_at_once() -> anyio.CapacityLimiter:
+        # Two deliveries' transactions at a time per process (one computing while the other
+        # waits on Postgres); more threads contending for the interpreter lock made each one's
+        # round trips wait behind the others. Worker processes add capacity.
+        if not limiters:
+            limiters.append(anyio.CapacityLimiter(DELIVERIES_PER_PROCESS))
+        return limiters[0]
 
     async def rdvsp_webhook(request: Request) -> Response:
         organisation_id = request.path_params.get("organisation_id")
@@ -102,13 +133,19 @@ def build_receiver(engine: Engine, cipher: TokenCipher, settings: RdvspSettings 
         if not signature:
             log.warning("webhook without signature", extra={"organisation_id": organisation_id})
             return JSONResponse({"error": "missing X-Lapin-Signature"}, status_code=401)
-        secrets = await run_in_threadpool(book.candidates, organisation_id)
+        secrets = book.cached(organisation_id)
+        if secrets is None:  # a database read: off the event loop
+            try:
+                secrets = await run_in_threadpool(book.candidates, organisation_id)
+            except Exception as error:  # the warehouse is unreachable: the sender must retry
+                report_failure(log, error, "webhook secrets could not be read", organisation_id=organisation_id)
+                return JSONResponse({"error": "not stored, retry later"}, status_code=503)
         signed_by = _signed_by(raw, signature, secrets)
         if signed_by is None:
             log.warning("webhook with a wrong signature", extra={"organisation_id": organisation_id})
             return JSONResponse({"error": "invalid X-Lapin-Signature"}, status_code=401)
         try:
-            receipt = await run_in_threadpool(receive, engine, raw, signed_by)
+            receipt = await anyio.to_thread.run_sync(receive, engine, raw, signed_by, limiter=deliveries_at_once())
         except Exception as error:  # not stored: the sender must retry
             report_failure(log, error, "webhook could not be stored", organisation_id=signed_by)
             return JSONResponse({"error": "not stored, retry later"}, status_code=503)
@@ -148,4 +185,4 @@ def app_from_environment() -> Starlette:
         settings = RdvspSettings.from_environment()
     except ConfigurationError:
         settings = None  # webhooks still work; only the OAuth callback needs the application
-    return build_receiver(engine_for(database_url()), TokenCipher.from_environment(), settings)
+    return build_receiver(engine_for(database_url(), low_latency=True), TokenCipher.from_environment(), settings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import psycopg
 from psycopg import sql
@@ -21,10 +21,11 @@ from sync_assets.platform.merge import (
     MergeCounts,
     TableSpec,
     counts_of,
+    counts_of_many,
     driver_connection,
     merge_values,
     run_pipelined,
-    values_merge,
+    values_merge_many,
 )
 from sync_assets.platform.sql_files import package_sql
 from sync_assets.rdvsp import models, tables
@@ -88,15 +89,40 @@ def parse_event(body: Any, received_at: datetime | None = None) -> WebhookEvent:
                         event_at or received_at or datetime.now(timezone.utc), meta.get("webhook_reason"), data)
 
 
-def apply_event(conn, event: WebhookEvent, endpoint_organisation_id: int | None = None) -> Applied:
-    """Apply one event in the caller's transaction."""
+NOT_READ = object()  # the stored version of the event's record was not read ahead
+
+
+def apply_event(conn, event: WebhookEvent, endpoint_organisation_id: int | None = None,
+                stored_version=NOT_READ) -> Applied:
+    """Apply one event in the caller's transaction.
+
+    `stored_version` is the record's version, when the caller read it ahead (`read_version`,
+    sent with other statements); otherwise it is read here.
+    """
     pg = driver_connection(conn)
     if event.model in IGNORED_MODELS:
         return Applied("ignored", IGNORED_MODELS[event.model])
     handler = _HANDLERS.get(event.model)
     if handler is None:
         return Applied("ignored", f"model {event.model} is not synced")
-    return handler(pg, event, endpoint_organisation_id)
+    return handler.apply(pg, event, endpoint_organisation_id, stored_version)
+
+
+def read_version(pg: psycopg.Connection, event: WebhookEvent) -> psycopg.Cursor | None:
+    """Send the query for the stored version of the event's record, when staleness is judged by it;
+    the caller fetches it (in a pipeline, together with its own statements)."""
+    handler = _HANDLERS.get(event.model)
+    if handler is None or handler.versioned is None or event.event == "destroyed" or event.record_id is None:
+        return None
+    return pg.cursor().execute(_for_table(pg, "record_version", handler.versioned), {"id": event.record_id})
+
+
+def version_of(cursor: psycopg.Cursor | None):
+    """The version `read_version` read: NOT_READ without a query, None for an unknown record."""
+    if cursor is None:
+        return NOT_READ
+    row = cursor.fetchone()
+    return row[0] if row else None
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -126,9 +152,11 @@ def _for_table(pg: psycopg.Connection, name: str, spec: TableSpec) -> str:
     return statement
 
 
-def _is_stale(pg: psycopg.Connection, spec: TableSpec, record_id: int, event_at: datetime) -> bool:
-    row = pg.execute(_for_table(pg, "record_version", spec), {"id": record_id}).fetchone()
-    return row is not None and row[0] is not None and row[0] > event_at
+def _is_stale(pg: psycopg.Connection, spec: TableSpec, record_id: int, event_at: datetime, stored_version) -> bool:
+    if stored_version is NOT_READ:
+        row = pg.execute(_for_table(pg, "record_version", spec), {"id": record_id}).fetchone()
+        stored_version = row[0] if row else None
+    return stored_version is not None and stored_version > event_at
 
 
 def _destroy(pg: psycopg.Connection, spec: TableSpec, event: WebhookEvent) -> Applied:
@@ -139,15 +167,16 @@ def _destroy(pg: psycopg.Connection, spec: TableSpec, event: WebhookEvent) -> Ap
     return Applied("applied", reason, {tables.short_name(spec): MergeCounts(deleted=gone)})
 
 
-def _upsert(pg: psycopg.Connection, spec: TableSpec, row: tuple, record_id: int, event_at: datetime) -> Applied:
-    if _is_stale(pg, spec, record_id, event_at):
+def _upsert(pg: psycopg.Connection, spec: TableSpec, row: tuple, record_id: int, event_at: datetime,
+            stored_version) -> Applied:
+    if _is_stale(pg, spec, record_id, event_at, stored_version):
         return Applied("stale", "the warehouse holds a newer state of this record")
     return Applied("applied", None, {tables.short_name(spec): merge_values(pg, spec, [row])})
 
 
 # --- models -------------------------------------------------------------------------------
 
-def _rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) -> Applied:
+def _rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None, stored_version) -> Applied:
     if event.event == "destroyed":
         if event.record_id is None:
             raise EventRejected("a destroyed Rdv without an id")
@@ -161,7 +190,7 @@ def _rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) 
         return applied
     rdv = _validated(models.Rdv, "rdvs", event.data)
     _same_tenant(endpoint_org, rdv.organisation.id, "Rdv")
-    if _is_stale(pg, tables.RDVS, rdv.id, event.event_at):
+    if _is_stale(pg, tables.RDVS, rdv.id, event.event_at, stored_version):
         return Applied("stale", "the warehouse holds a newer state of this RDV")
     at = event.event_at
     merges = {
@@ -175,31 +204,34 @@ def _rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) 
         "participations": (tables.PARTICIPATIONS, [tables.participation_row(rdv.id, p) for p in rdv.participations],
                            DeleteWhere(sql.SQL("t.rdv_id = %s"), [rdv.id])),
     }
-    statements = [values_merge(pg, spec, rows, scope) for spec, rows, scope in merges.values()]
-    # Every connected account among the RDV's agents sees it (not only the first agent's).
-    statements.append((package_sql(__file__, "link_rdv_to_accounts"), {
-        "rdv_id": rdv.id, "organisation_id": rdv.organisation.id, "starts_at": rdv.starts_at,
-        "agent_ids": [a.id for a in rdv.agents]}))
-    results = run_pipelined(pg, statements)  # independent statements: one round trip
-    counts = {name: counts_of(row) for name, row in zip([*merges, "account_rdvs"], results)}
+    statements = [
+        values_merge_many(pg, list(merges.values())),  # one statement (foreign keys hold at its end)
+        # Every connected account among the RDV's agents sees it (not only the first agent's).
+        (package_sql(__file__, "link_rdv_to_accounts"), {
+            "rdv_id": rdv.id, "organisation_id": rdv.organisation.id, "starts_at": rdv.starts_at,
+            "agent_ids": [a.id for a in rdv.agents]}),
+    ]
+    merged, linked = run_pipelined(pg, statements)  # one round trip
+    counts = dict(zip(merges, counts_of_many(merged)))
+    counts["account_rdvs"] = counts_of(linked)
     return Applied("applied", None, counts)
 
 
-def _simple(spec: TableSpec, model, entity: str, to_row, organisation_of=None):
-    def handle(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) -> Applied:
+def _simple(spec: TableSpec, model, entity: str, to_row, organisation_of=None) -> Handler:
+    def handle(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None, stored_version) -> Applied:
         if event.event == "destroyed":
             return _destroy(pg, spec, event)
         record = _validated(model, entity, event.data)
         if organisation_of is not None:
             _same_tenant(endpoint_org, organisation_of(record), model.__name__)
-        return _upsert(pg, spec, to_row(record, event.event_at), record.id, event.event_at)
-    return handle
+        return _upsert(pg, spec, to_row(record, event.event_at), record.id, event.event_at, stored_version)
+    return Handler(handle, versioned=spec)
 
 
 def _membership(model, entity: str, link: TableSpec, link_with_details: TableSpec, member: str, member_spec: TableSpec,
-                member_row, details=lambda record: ()):
+                member_row, details=lambda record: ()) -> Handler:
     """A record linking a user or an agent to an organisation (UserProfile, AgentRole)."""
-    def handle(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) -> Applied:
+    def handle(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None, stored_version) -> Applied:
         record = _validated(model, entity, event.data)
         _same_tenant(endpoint_org, record.organisation.id, model.__name__)
         person = getattr(record, member)
@@ -212,11 +244,17 @@ def _membership(model, entity: str, link: TableSpec, link_with_details: TableSpe
             tables.short_name(member_spec): merge_values(pg, member_spec, [member_row(person, event.event_at)]),
             tables.short_name(link): merge_values(pg, link_with_details, [(*key, *details(record))]),
         })
-    return handle
+    return Handler(handle, versioned=None)
+
+
+@dataclass(frozen=True)
+class Handler:
+    apply: Callable[..., Applied]
+    versioned: TableSpec | None  # the table whose version tells a stale event, if any
 
 
 _HANDLERS = {
-    "Rdv": _rdv,
+    "Rdv": Handler(_rdv, versioned=tables.RDVS),
     "User": _simple(tables.USERS, models.User, "users", tables.user_row),
     "Organisation": _simple(tables.ORGANISATIONS, models.Organisation, "organisations", tables.organisation_row,
                             organisation_of=lambda o: o.id),

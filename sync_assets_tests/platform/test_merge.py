@@ -218,3 +218,30 @@ def test_counts_can_be_grouped_by_a_column(engine):
         groups = stage.groups
     assert counts == MergeCounts(count=4, created=2, updated=1, deleted=1, noop=1)
     assert groups == {1: MergeCounts(updated=1, deleted=1), 2: MergeCounts(created=1), 3: MergeCounts(created=1)}
+
+
+def test_several_tables_merge_in_one_statement_with_their_foreign_keys(engine):
+    """A record and the records it embeds (a child referencing a new parent) in one statement."""
+    from psycopg import sql
+
+    from sync_assets.platform.merge import DeleteWhere, counts_of_many, driver_connection, run_pipelined, values_merge_many
+
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE sync_test.links ADD FOREIGN KEY (organisation_id) REFERENCES sync_test.items (id)"))
+
+    def merge_both(items, links):
+        with engine.begin() as conn:
+            pg = driver_connection(conn)
+            statement = values_merge_many(pg, [(ITEMS, items, None),
+                                               (LINKS, links, DeleteWhere(sql.SQL("t.account_id = %s"), [7]))])
+            return counts_of_many(run_pipelined(pg, [statement])[0])
+
+    # The links reference items created by the same statement: the foreign key holds at its end.
+    assert merge_both([item(1), item(2)], [(7, 1), (7, 2)]) == [MergeCounts(count=2, created=2),
+                                                               MergeCounts(count=2, created=2)]
+    assert merge_both([item(2, name="renamed")], [(7, 2)]) == [MergeCounts(count=1, updated=1),
+                                                               MergeCounts(count=1, noop=1, deleted=1)]
+    assert table(engine, LINKS) == {7: (2,)}
+    assert table(engine)[2][1] == "renamed"
+    with engine.begin() as conn, pytest.raises(ValueError, match="each table once"):
+        values_merge_many(driver_connection(conn), [(ITEMS, [item(3)], None), (ITEMS, [item(4)], None)])

@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from sync_assets.platform.observability import get_logger
+from sync_assets.platform.warehouse import engine_for
 from sync_assets.rdvsp import inbox
 from sync_assets.rdvsp.receiver import build_receiver, signature_of
 from sync_assets.sandbox.rdvsp_world import PARIS
@@ -24,7 +25,8 @@ class Receiver:
     def __init__(self, rdvsp, port: int):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        app = build_receiver(rdvsp.engine, rdvsp.cipher, rdvsp.settings)
+        # The engine `sync-assets webhooks serve` uses.
+        app = build_receiver(engine_for(rdvsp.database_url, low_latency=True), rdvsp.cipher, rdvsp.settings)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                                     lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -374,3 +376,19 @@ def test_user_profiles_and_agent_roles_come_and_go(hooked):
     assert hooked.query("SELECT count(*) FROM rdvsp.user_profiles WHERE user_id = %s AND organisation_id = 100",
                         [user.id]) == [(0,)]
     assert hooked.query("SELECT count(*) FROM rdvsp.agent_roles WHERE agent_id = 10 AND organisation_id = 100") == [(0,)]
+
+
+def test_a_delivery_after_postgres_closed_the_receivers_connections_is_stored(hooked):
+    """The receiver does not test connections before use: it retries on a new one instead."""
+    rdvs = [r for r in hooked.world.rdvs.values() if r.organisation_id == 100][:2]
+    first = rdv_event(hooked, rdvs[0])
+    first["data"]["context"] = "avant"
+    assert post(hooked, 100, first).status_code == 200
+    closed = hooked.query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")[0][0]
+    assert closed >= 1  # the receiver's pooled connection among them
+    second = rdv_event(hooked, rdvs[1])
+    second["data"]["context"] = "après"
+    response = post(hooked, 100, second)
+    assert response.status_code == 200, response.text
+    assert hooked.query("SELECT context FROM rdvsp.rdvs WHERE id = %s", [rdvs[1].id]) == [("après",)]
