@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from sync_assets.sandbox.faults import ScriptedFault, scripted_answer
 from sync_assets.sandbox.rdvsp_world import (
     PAGE_SIZE,
     PARIS,
@@ -36,18 +37,6 @@ from sync_assets.sandbox.rdvsp_world import (
 )
 
 UNAUTHENTICATED = {"errors": ["Vous devez vous connecter ou vous inscrire pour continuer."]}
-
-
-@dataclass
-class ScriptedFault:
-    """Answer `status` to requests whose path starts with `path`, after letting `after` through."""
-
-    path: str
-    status: int
-    times: int = 1
-    after: int = 0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict = field(default_factory=lambda: {"errors": ["Unexpected internal error"]})
 
 
 @dataclass
@@ -112,14 +101,7 @@ class RdvspSandbox:
         return fault
 
     def _scripted_fault(self, path: str) -> Response | None:
-        for fault in self.faults:
-            if fault.times > 0 and path.startswith(fault.path):
-                if fault.after > 0:
-                    fault.after -= 1
-                    return None
-                fault.times -= 1
-                return JSONResponse(fault.body, status_code=fault.status, headers=fault.headers)
-        return None
+        return scripted_answer(self.faults, path)
 
     def routes(self) -> list[Route]:
         api = "/api/v1"

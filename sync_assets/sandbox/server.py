@@ -11,6 +11,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from sync_assets.sandbox.doctolib_app import DoctolibSandbox
+from sync_assets.sandbox.doctolib_world import DoctolibWorld
 from sync_assets.sandbox.rdvsp_app import RdvspSandbox
 from sync_assets.sandbox.rdvsp_world import RdvspWorld
 from sync_assets.sandbox.webhook_delivery import WebhookDeliverer
@@ -30,6 +32,7 @@ class Sandbox:
     rdvsp: RdvspSandbox
     server: uvicorn.Server
     deliverer: WebhookDeliverer
+    doctolib: DoctolibSandbox
     thread: threading.Thread | None = None
 
     @property
@@ -43,22 +46,26 @@ class Sandbox:
             self.thread.join(timeout=10)
 
 
-def build_sandbox(seed: int = 1, scale: int = 1000, port: int | None = None, host: str = "127.0.0.1"):
+def build_sandbox(seed: int = 1, scale: int = 1000, port: int | None = None, host: str = "127.0.0.1",
+                  doctolib_practices: int = 3, doctolib_appointments: int = 200):
     world = RdvspWorld(seed=seed, scale=scale)
+    # Both APIs on one server: RDV Service Public under /api/v1 and /oauth, Doctolib under /v1.
+    doctolib = DoctolibSandbox(DoctolibWorld(seed=seed, practices_count=doctolib_practices,
+                                             appointments_per_practice=doctolib_appointments))
     rdvsp = RdvspSandbox(world)
     # Changes to the data are delivered as signed webhooks to the installed endpoints.
     deliverer = WebhookDeliverer(world)
     world.listeners.append(deliverer.on_change)
     rdvsp.on_replay = deliverer.on_replay
-    routes: list[BaseRoute] = list(rdvsp.routes())
+    routes: list[BaseRoute] = [*rdvsp.routes(), *doctolib.routes()]
     app = Starlette(routes=routes)
     port = port or free_port()
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
-    return Sandbox(f"http://{host}:{port}", rdvsp, uvicorn.Server(config), deliverer)
+    return Sandbox(f"http://{host}:{port}", rdvsp, uvicorn.Server(config), deliverer, doctolib)
 
 
-def start_in_thread(seed: int = 1, scale: int = 1000, port: int | None = None) -> Sandbox:
-    sandbox = build_sandbox(seed, scale, port)
+def start_in_thread(seed: int = 1, scale: int = 1000, port: int | None = None, **doctolib_sizes) -> Sandbox:
+    sandbox = build_sandbox(seed, scale, port, **doctolib_sizes)
     sandbox.thread = threading.Thread(target=sandbox.server.run, name="sandbox", daemon=True)
     sandbox.thread.start()
     deadline = time.monotonic() + 10
