@@ -313,7 +313,7 @@ class NumberedQuery(str):
 
     psycopg parses a `%s` statement on every execution when it is longer than 4 kB or has more
     than 50 parameters (its parse cache skips those), which the merge statements often are: on
-    the webhook path that parsing was a quarter of the receiver's time.
+    the webhook path that parsing was a seventh of the receiver's profiled time.
     """
 
     @classmethod
