@@ -114,15 +114,10 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 def build_receiver(engine: Engine, cipher: TokenCipher, settings: RdvspSettings | None = None,
                    max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
     book = SecretBook(engine, cipher)
-    limiters: list[anyio.CapacityLimiter] = []
-
-    def deliveries_at_once() -> anyio.CapacityLimiter:
-        # Two deliveries' transactions at a time per process (one computing while the other
-        # waits on Postgres); more threads contending for the interpreter lock made each one's
-        # round trips wait behind the others. Worker processes add capacity.
-        if not limiters:
-            limiters.append(anyio.CapacityLimiter(DELIVERIES_PER_PROCESS))
-        return limiters[0]
+    # Two deliveries' transactions at a time per process (one computing while the other waits
+    # on Postgres); more threads contending for the interpreter lock made each one's round trips
+    # wait behind the others. Worker processes add capacity.
+    deliveries_at_once = anyio.CapacityLimiter(DELIVERIES_PER_PROCESS)
 
     async def rdvsp_webhook(request: Request) -> Response:
         organisation_id = request.path_params.get("organisation_id")
@@ -145,7 +140,7 @@ def build_receiver(engine: Engine, cipher: TokenCipher, settings: RdvspSettings 
             log.warning("webhook with a wrong signature", extra={"organisation_id": organisation_id})
             return JSONResponse({"error": "invalid X-Lapin-Signature"}, status_code=401)
         try:
-            receipt = await anyio.to_thread.run_sync(receive, engine, raw, signed_by, limiter=deliveries_at_once())
+            receipt = await anyio.to_thread.run_sync(receive, engine, raw, signed_by, limiter=deliveries_at_once)
         except Exception as error:  # not stored: the sender must retry
             report_failure(log, error, "webhook could not be stored", organisation_id=signed_by)
             return JSONResponse({"error": "not stored, retry later"}, status_code=503)

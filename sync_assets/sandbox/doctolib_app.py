@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import base64
+import bisect
 import threading
 import time
 from datetime import datetime
@@ -92,7 +93,7 @@ class DoctolibSandbox:
 
     def practices(self, request: Request, key: str) -> Response:
         practices = sorted(self.world.practices_of(key), key=lambda p: p.id)
-        return self._page([self.world.practice_json(p) for p in practices], request, lambda item: str(item["id"]))
+        return self._page(practices, request, lambda p: (p.id,), lambda p: str(p.id), self.world.practice_json)
 
     def appointments(self, request: Request, key: str) -> Response:
         practice_id = request.path_params["practice_id"]
@@ -103,25 +104,27 @@ class DoctolibSandbox:
             since = datetime.fromisoformat(since_text.replace("Z", "+00:00")) if since_text else None
         except ValueError:
             return JSONResponse({"error": "updated_since must be an ISO-8601 date and time"}, status_code=400)
-        rows = self.world.appointments_of(practice_id, since)
-        return self._page([self.world.appointment_json(a) for a in rows], request,
-                          lambda item: f"{item['updated_at']}|{item['id']}")
+        return self._page(self.world.appointments_of(practice_id, since), request,
+                          lambda a: (a.updated_at.timestamp(), a.id), lambda a: f"{a.updated_at.timestamp()}|{a.id}",
+                          self.world.appointment_json)
 
-    def _page(self, items: list[dict], request: Request, position) -> Response:
-        """One page after the cursor's position, items being in position order."""
+    def _page(self, items: list, request: Request, position, cursor_of, to_json) -> Response:
+        """One page of `items` (sorted by `position`) after the cursor's position; only the
+        page's items are turned into JSON."""
         try:
             limit = min(MAX_LIMIT, int(request.query_params.get("limit", 100)))
         except ValueError:
             return JSONResponse({"error": "limit must be a number"}, status_code=400)
+        start = 0
         cursor = request.query_params.get("cursor")
         if cursor:
-            after = base64.urlsafe_b64decode(cursor.encode()).decode()
-            items = [i for i in items if _sort_key(position(i)) > _sort_key(after)]
-        page = items[:limit]
+            *moment, last = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+            start = bisect.bisect_right(items, (*map(float, moment), int(last)), key=position)
+        page = items[start:start + limit]
         following = None
-        if len(items) > limit:
-            following = base64.urlsafe_b64encode(position(page[-1]).encode()).decode()
-        return JSONResponse({"data": page, "next_cursor": following})
+        if start + limit < len(items):
+            following = base64.urlsafe_b64encode(cursor_of(page[-1]).encode()).decode()
+        return JSONResponse({"data": [to_json(item) for item in page], "next_cursor": following})
 
     async def change(self, request: Request) -> Response:
         appointment_id = request.path_params["appointment_id"]
@@ -140,8 +143,3 @@ class DoctolibSandbox:
         updated = self.world.update_appointment(appointment_id, **changes)
         return JSONResponse(self.world.appointment_json(updated))
 
-
-def _sort_key(position: str):
-    """Positions are `id` or `updated_at|id`: compared as (time text, number)."""
-    *head, last = position.split("|")
-    return (*head, int(last))
