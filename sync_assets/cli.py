@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     stop.set_defaults(handler=_db_stop)
     db.set_defaults(handler=lambda _: db.print_help() or 2)
 
-    sandbox = commands.add_parser("sandbox", help="serve the local stand-in of the RDV Service Public API")
+    sandbox = commands.add_parser("sandbox", help="serve the local stand-ins of the RDV Service Public and Doctolib APIs")
     sandbox.add_argument("--port", type=int, default=8900)
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--seed", type=int, default=1, help="same seed, same data")
@@ -81,6 +81,17 @@ def _parser() -> argparse.ArgumentParser:
                       help="comma-separated organisation ids: sync only these (deletions stay inside them)")
     sync.set_defaults(handler=_rdvsp_sync)
     rdvsp.set_defaults(handler=lambda _: rdvsp.print_help() or 2)
+
+    doctolib = commands.add_parser("doctolib", help="Doctolib: sync practices")
+    doctolib_commands = doctolib.add_subparsers(title="doctolib commands", metavar="COMMAND")
+    doctolib_sync = doctolib_commands.add_parser(
+        "sync", help="sync practices now, through Dagster (the daily schedule's job); prints per-table counts")
+    doctolib_sync.add_argument("--practice", type=_positive_int,
+                               help="one practice id; default: every practice an account reaches")
+    doctolib_sync.add_argument("--full-refresh", action="store_true",
+                               help="re-read every appointment and delete those Doctolib no longer returns")
+    doctolib_sync.set_defaults(handler=_doctolib_sync)
+    doctolib.set_defaults(handler=lambda _: doctolib.print_help() or 2)
 
     demo = commands.add_parser("demo", help="start the warehouse, materialize every asset once, print a summary")
     demo.set_defaults(handler=_demo)
@@ -161,7 +172,10 @@ def _sandbox(args: argparse.Namespace) -> int:
     print(f"RDV Service Public sandbox on {sandbox.base_url}\n"
           f"  RDVSP_BASE_URL={sandbox.base_url} RDVSP_CLIENT_ID={oauth.client_id} "
           f"RDVSP_CLIENT_SECRET={oauth.client_secret}\n"
-          f"  changes at runtime: POST/PATCH/DELETE {sandbox.base_url}/sandbox/rdvs, /sandbox/users", flush=True)
+          f"  changes at runtime: POST/PATCH/DELETE {sandbox.base_url}/sandbox/rdvs, /sandbox/users\n"
+          f"Doctolib sandbox on {sandbox.base_url}\n"
+          f"  {' '.join(f'{k}={v}' for k, v in sandbox.doctolib.environment(sandbox.base_url).items())}\n"
+          f"  changes at runtime: PATCH/DELETE {sandbox.base_url}/sandbox/doctolib/appointments/<id>", flush=True)
     sandbox.server.run()
     return 0
 
@@ -205,7 +219,8 @@ def _rdvsp_connect(args: argparse.Namespace) -> int:
     from sync_assets.platform.secrets import TokenCipher
     from sync_assets.platform.warehouse import database_url, engine_for
     from sync_assets.rdvsp.oauth import RdvspSettings, connect
-    from sync_assets.runs import ensure_account_partition, instance
+    from sync_assets.rdvsp.partitions import rdvsp_accounts
+    from sync_assets.runs import ensure_partition, instance
 
     settings = RdvspSettings.from_environment()
     cipher = TokenCipher.from_environment()
@@ -213,7 +228,7 @@ def _rdvsp_connect(args: argparse.Namespace) -> int:
     migrations.upgrade(url)
     sync_from = args.sync_from or date.today() - timedelta(days=730)
     account = connect(engine_for(url), settings, cipher, sync_from=sync_from, unattended=args.unattended)
-    ensure_account_partition(instance(), account.account_id)
+    ensure_partition(instance(), rdvsp_accounts, str(account.account_id))
     print(f"connected RDV Service Public account {account.account_id} (RDVs from {account.sync_from} on).\n"
           f"Sync it now with: sync-assets rdvsp sync --account {account.account_id}")
     return 0
@@ -247,6 +262,39 @@ def _rdvsp_sync(args: argparse.Namespace) -> int:
         if not run.success:
             failed += 1
             print(f"  {run.log.error if run.log and run.log.error else run.failure}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _doctolib_sync(args: argparse.Namespace) -> int:
+    from sync_assets.doctolib.client import api_keys, base_url, client_factory
+    from sync_assets.doctolib.practices import discover_practices
+    from sync_assets.platform import migrations
+    from sync_assets.platform.errors import ConfigurationError
+    from sync_assets.platform.warehouse import database_url, engine_for
+    from sync_assets.runs import instance, run_doctolib_sync
+
+    url = database_url()
+    migrations.upgrade(url)
+    found = discover_practices(engine_for(url), client_factory(base_url()), api_keys())
+    for name, reason in found.failed_accounts.items():
+        print(f"account {name}: refused ({reason})", file=sys.stderr)
+    if args.practice and args.practice not in found.practices:
+        raise ConfigurationError(f"practice {args.practice} is not reached by any Doctolib account "
+                                 f"(reached: {', '.join(map(str, found.practices)) or 'none'}).")
+    practices = [args.practice] if args.practice else found.practices
+    if not practices:
+        raise ConfigurationError("No Doctolib account reaches any practice: check the DOCTOLIB_API_KEY_<ACCOUNT> variables.")
+    dagster = instance()
+    failed = 0
+    for practice_id in practices:
+        run = run_doctolib_sync(dagster, url, practice_id, args.full_refresh)
+        via = f" via {run.sync_run.account}" if run.sync_run and run.sync_run.account else ""
+        print(f"practice {practice_id}{via}: {'success' if run.success else 'FAILED'} (Dagster run {run.run_id[:8]})")
+        if run.sync_run and run.success:
+            print("\n".join(run.sync_run.table_lines()))
+        if not run.success:
+            failed += 1
+            print(f"  {run.sync_run.reason if run.sync_run and run.sync_run.reason else run.failure}", file=sys.stderr)
     return 1 if failed else 0
 
 

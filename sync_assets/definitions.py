@@ -2,6 +2,9 @@
 
 import dagster as dg
 
+from sync_assets.coop import defs as coop
+from sync_assets.doctolib import defs as doctolib
+from sync_assets.doctolib.resources import DoctolibApiResource
 from sync_assets.platform import defs as platform
 from sync_assets.platform.observability import configure_logging, init_sentry
 from sync_assets.platform.resources import WarehouseResource
@@ -14,6 +17,8 @@ init_sentry()
 defs = dg.Definitions.merge(
     platform.defs,
     rdvsp.defs,
+    doctolib.defs,
+    coop.defs,
     dg.Definitions(resources={
         "warehouse": WarehouseResource(),
         "rdvsp": RdvspApiResource(
@@ -21,5 +26,6 @@ defs = dg.Definitions.merge(
             client_id=dg.EnvVar("RDVSP_CLIENT_ID"),
             client_secret=dg.EnvVar("RDVSP_CLIENT_SECRET"),
         ),
+        "doctolib": DoctolibApiResource(base_url=dg.EnvVar("DOCTOLIB_BASE_URL")),
     }),
 )

@@ -5,7 +5,10 @@
 3. one RDV Service Public account connected (unattended OAuth against the sandbox);
 4. every asset materialized through Dagster, recorded in the persistent instance (so `make dev`
    shows the runs afterwards);
-5. a few changes made in the sandbox and a second sync, whose figures show exactly them.
+5. a few changes made in the sandbox and a second sync, whose figures show exactly them;
+6. the Doctolib practices discovered from the sandbox's accounts and each synced (a partition),
+   then one appointment changed and one added, and the practice synced again incrementally;
+7. the analyst views created.
 """
 
 from __future__ import annotations
@@ -73,15 +76,58 @@ def _with_sandbox(url: str, sandbox) -> int:
     second = run_rdvsp_sync(dagster, url, account.account_id, kind="polling")
     _report("second sync", second)
 
+    doctolib_ok = _doctolib(url, sandbox, dagster)
+    views_run = run_job(dagster, "analytics_views")
+    print(f"analytics   run {views_run.run_id[:8]} {'SUCCESS' if views_run.success else 'FAILURE'}: "
+          "analytics.appointments, analytics.doctolib_patients")
+
     print()
     print(f"{'table':<40}{'rows':>10}")
     for table, rows in table_row_counts(url):
         print(f"{table:<40}{rows:>10}")
     print()
     print("Next: `make dev` opens the Dagster UI on this data; `sync-assets db url` prints the URL for psql.")
-    if not (schema_run.success and first.success and second.success):
+    if not (schema_run.success and first.success and second.success and doctolib_ok and views_run.success):
         raise SyncError("the demo failed: see the messages above and the Dagster UI (make dev)")
     return 0
+
+
+def _doctolib(url: str, sandbox, dagster) -> bool:
+    """Discover the sandbox's practices, sync each, change two appointments, sync again."""
+    from datetime import datetime, timezone
+
+    from sync_assets.doctolib.client import api_keys, client_factory
+    from sync_assets.doctolib.practices import discover_practices
+    from sync_assets.runs import run_doctolib_sync
+
+    os.environ.update(sandbox.doctolib.environment(sandbox.base_url))
+    found = discover_practices(engine_for(url), client_factory(sandbox.base_url), api_keys(), emit=lambda _: None)
+    print(f"doctolib    {len(found.accounts)} accounts, {len(found.practices)} practices: "
+          + ", ".join(f"{p} via {a}" for p, a in sorted(found.sync_accounts.items())))
+    runs = [run_doctolib_sync(dagster, url, practice_id) for practice_id in found.practices]
+    for run in runs:
+        _report_practice(f"practice {run.practice_id}", run)
+    world = sandbox.doctolib.world
+    practice_id = found.practices[0]
+    changed = next(a for a in world.appointments_of(practice_id, None) if a.status == "confirmed")
+    world.cancel(changed.id)
+    world.add_appointment(practice_id, datetime.now(timezone.utc).replace(microsecond=0, second=0, minute=0))
+    print(f"sandbox     practice {practice_id}: 1 appointment cancelled, 1 added")
+    again = run_doctolib_sync(dagster, url, practice_id)
+    _report_practice("incremental", again)
+    return all(r.success for r in runs) and again.success
+
+
+def _report_practice(title: str, run) -> None:
+    sync_run = run.sync_run
+    since = (f", updated since {sync_run.updated_since:%Y-%m-%d %H:%M}" if sync_run and sync_run.updated_since
+             else ", everything" if sync_run else "")
+    print(f"{title:<12}run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}"
+          + (f" via {sync_run.account}{since}" if sync_run and sync_run.account else ""))
+    if sync_run and run.success:
+        print("\n".join(sync_run.table_lines()))
+    elif (sync_run and sync_run.reason) or run.failure:
+        print(f"  {sync_run.reason if sync_run and sync_run.reason else run.failure}")
 
 
 def _report(title: str, run) -> None:
@@ -105,4 +151,4 @@ def table_row_counts(url: str) -> list[tuple[str, int]]:
                 name=sql.Literal(f"{schema}.{table}"), table=sql.Identifier(schema, table))
             for schema, table in tables
         )
-        return [(name, count) for name, count in pg.execute(counts)]
+        return sorted((name, count) for name, count in pg.execute(counts))

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from sync_assets.doctolib.partitions import doctolib_practices
+from sync_assets.doctolib.sync_runs import SyncRun, sync_run_of
 from sync_assets.platform.instance import prepare_dagster_environment
 from sync_assets.platform.warehouse import engine_for
 from sync_assets.rdvsp.partitions import rdvsp_accounts
@@ -30,10 +32,9 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def ensure_account_partition(dagster: dg.DagsterInstance, account_id: int) -> None:
-    key = str(account_id)
-    if not dagster.has_dynamic_partition(rdvsp_accounts.name, key):
-        dagster.add_dynamic_partitions(rdvsp_accounts.name, [key])
+def ensure_partition(dagster: dg.DagsterInstance, partitions: dg.DynamicPartitionsDefinition, key: str) -> None:
+    if not dagster.has_dynamic_partition(partitions.name, key):
+        dagster.add_dynamic_partitions(partitions.name, [key])
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def run_rdvsp_sync(dagster: dg.DagsterInstance, database_url: str, account_id: i
                    organisation_ids: list[int] | None = None, kind: str = "polling") -> RdvspRun:
     from sync_assets.definitions import defs
 
-    ensure_account_partition(dagster, account_id)
+    ensure_partition(dagster, rdvsp_accounts, str(account_id))
     job = defs.resolve_job_def("rdvsp_sync")
     result = job.execute_in_process(
         instance=dagster, partition_key=str(account_id), raise_on_error=False,
@@ -63,9 +64,40 @@ def run_rdvsp_sync(dagster: dg.DagsterInstance, database_url: str, account_id: i
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         tags={"sync_assets/kind": "scoped" if organisation_ids else kind, "sync_assets/account": str(account_id)},
     )
-    failure = None
-    if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        failure = failures[0].step_failure_data.error.message.strip() if failures and failures[0].step_failure_data.error else "the run failed"
     return RdvspRun(account_id, result.run_id, result.success, sync_log_of_run(engine_for(database_url), result.run_id),
-                    failure)
+                    _failure_of(result))
+
+
+@dataclass(frozen=True)
+class DoctolibRun:
+    practice_id: int
+    run_id: str
+    success: bool
+    sync_run: SyncRun | None
+    failure: str | None
+
+
+def run_doctolib_sync(dagster: dg.DagsterInstance, database_url: str, practice_id: int,
+                      full_refresh: bool = False) -> DoctolibRun:
+    """One practice, through the job the daily schedule uses."""
+    from sync_assets.definitions import defs
+
+    ensure_partition(dagster, doctolib_practices, str(practice_id))
+    job = defs.resolve_job_def("doctolib_sync")
+    result = job.execute_in_process(
+        instance=dagster, partition_key=str(practice_id), raise_on_error=False,
+        run_config={"ops": {"doctolib_practice_sync": {"config": {"full_refresh": full_refresh}}},
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        tags={"sync_assets/kind": "manual", "sync_assets/practice": str(practice_id)},
+    )
+    return DoctolibRun(practice_id, result.run_id, result.success, sync_run_of(engine_for(database_url), result.run_id),
+                       _failure_of(result))
+
+
+def _failure_of(result: dg.ExecuteInProcessResult) -> str | None:
+    """The first step failure's message (our errors carry ids and reasons only)."""
+    if result.success:
+        return None
+    failures = [e for e in result.all_events if e.is_step_failure]
+    error = failures[0].step_failure_data.error if failures else None
+    return error.message.strip() if error else "the run failed"

@@ -12,7 +12,7 @@ pydantic's own messages repeat the input, so they are not used.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
 
@@ -214,3 +214,20 @@ def record_drift(conn, connector: str, result: ContractResult, run_id: str | Non
         "samples": [",".join(d.sample_record_ids) for d in entries],
     })
     return len(entries)
+
+
+def settle_contracts(conn, connector: str, results: Iterable[ContractResult], *, run_id: str | None = None,
+                     emit: Callable[[str], None] | None = None) -> None:
+    """Record every result's drift, then raise on breaking drift.
+
+    Called before any merge, so that a breaking change applies nothing. `conn` should sit
+    outside the run's transaction, so that the drift stays recorded when the run fails.
+    """
+    results = list(results)
+    for result in results:
+        record_drift(conn, connector, result, run_id=run_id)
+        if emit is not None:
+            for drift in result.additive:
+                emit(f"additive drift in {result.entity}: unknown field {drift.field_path} ({drift.row_count} records)")
+    for result in results:
+        result.raise_if_breaking(connector)

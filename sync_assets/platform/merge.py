@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields
 
 import psycopg
@@ -222,6 +223,48 @@ def staged_merge(conn, spec: TableSpec) -> Iterator[StagedMerge]:
         if not pg.closed and pg.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
             with pg.cursor() as cur:
                 cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
+
+
+class Stager:
+    """One staged merge per table, fed in batches so that memory stays bounded."""
+
+    def __init__(self, conn, flush_rows: int = 2000):
+        self.conn, self.flush_rows = conn, flush_rows
+        self._stack = ExitStack()
+        self._stages: dict[str, StagedMerge] = {}
+        self._buffers: dict[str, list[tuple]] = defaultdict(list)
+
+    def stage(self, spec: TableSpec) -> StagedMerge:
+        if spec.table not in self._stages:
+            self._stages[spec.table] = self._stack.enter_context(staged_merge(self.conn, spec))
+        return self._stages[spec.table]
+
+    def add(self, spec: TableSpec, row: tuple) -> None:
+        buffer = self._buffers[spec.table]
+        buffer.append(row)
+        if len(buffer) >= self.flush_rows:
+            self.flush(spec)
+
+    def flush(self, spec: TableSpec) -> None:
+        buffer = self._buffers[spec.table]
+        if buffer:
+            self.stage(spec).add(buffer)
+            buffer.clear()
+
+    def merge(self, spec: TableSpec, scope: DeleteScope | None, group_by: str | None = None) -> MergeCounts:
+        self.flush(spec)
+        if spec.table not in self._stages and scope is None:
+            return MergeCounts()  # nothing staged, nothing to delete: no temporary table needed
+        return self.stage(spec).merge(scope, group_by)
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Stager:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def merge_rows(conn, spec: TableSpec, rows: Iterable[Sequence[object]],

@@ -30,3 +30,14 @@ class Progress:
 
     def elapsed(self) -> float:
         return self.clock() - self.started
+
+
+def table_count_lines(tables) -> list[str]:
+    """Per-table figures of a sync, as printed by the command line and the demo.
+
+    `tables`: (name, count, created, updated, deleted, noop, drift) tuples.
+    """
+    lines = [f"  {'table':<22}{'count':>8}{'created':>9}{'updated':>9}{'deleted':>9}{'noop':>8}{'drift':>7}"]
+    lines += [f"  {name:<22}{count:>8}{created:>9}{updated:>9}{deleted:>9}{noop:>8}{drift:>7}"
+              for name, count, created, updated, deleted, noop, drift in tables]
+    return lines

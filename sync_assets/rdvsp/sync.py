@@ -16,9 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
@@ -28,10 +26,10 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Engine
 
-from sync_assets.platform.contract import ContractResult, record_drift, validate_batch
+from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
 from sync_assets.platform.errors import ApiError, SyncError
 from sync_assets.platform.http import Page
-from sync_assets.platform.merge import DeleteScope, DeleteWhere, MergeCounts, StagedMerge, TableSpec, staged_merge
+from sync_assets.platform.merge import DeleteScope, DeleteWhere, MergeCounts, Stager
 from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
 from sync_assets.platform.progress import Progress
 from sync_assets.platform.raw import BackgroundLander
@@ -77,40 +75,6 @@ class SyncOutcome:
     @property
     def drift(self) -> int:
         return sum(c.drift for c in self.tables.values())
-
-
-class Stager:
-    """One staged merge per table, fed in batches so that memory stays bounded."""
-
-    def __init__(self, conn, flush_rows: int = 2000):
-        self.conn, self.flush_rows = conn, flush_rows
-        self._stack = ExitStack()
-        self._stages: dict[str, StagedMerge] = {}
-        self._buffers: dict[str, list[tuple]] = defaultdict(list)
-
-    def stage(self, spec: TableSpec) -> StagedMerge:
-        if spec.table not in self._stages:
-            self._stages[spec.table] = self._stack.enter_context(staged_merge(self.conn, spec))
-        return self._stages[spec.table]
-
-    def add(self, spec: TableSpec, row: tuple) -> None:
-        buffer = self._buffers[spec.table]
-        buffer.append(row)
-        if len(buffer) >= self.flush_rows:
-            self.flush(spec)
-
-    def flush(self, spec: TableSpec) -> None:
-        buffer = self._buffers[spec.table]
-        if buffer:
-            self.stage(spec).add(buffer)
-            buffer.clear()
-
-    def merge(self, spec: TableSpec, scope: DeleteScope | None, group_by: str | None = None) -> MergeCounts:
-        self.flush(spec)
-        return self.stage(spec).merge(scope, group_by)
-
-    def close(self) -> None:
-        self._stack.close()
 
 
 class RdvspAccountSync:
@@ -299,7 +263,7 @@ class RdvspAccountSync:
         outcome.rdvs_found_on_lookup = len(found & set(unlisted))
         outcome.rdvs_listed = len(listed_rdvs | found)
 
-        self._settle_contracts(side, contracts)
+        settle_contracts(side, CONNECTOR, contracts.values(), run_id=self.run_id, emit=self.emit)
         self._merge(conn, stager, outcome, scope, sync_from_at)
         stager.merge(tables.APPLIED_PAGES, None)
         for name, count in skipped.items():  # rows of skipped pages were seen, and unchanged
@@ -320,16 +284,6 @@ class RdvspAccountSync:
                 f"organisation(s) {', '.join(map(str, foreign))} are not among the organisations of account "
                 f"{self.account_id}: a run may only sync the organisations of its own account.")
         return sorted(set(requested))
-
-    def _settle_contracts(self, side: psycopg.Connection, contracts: dict[str, ContractResult]) -> None:
-        """Record the drift; fail on breaking drift (before any merge, so nothing is applied)."""
-        for result in contracts.values():
-            record_drift(side, CONNECTOR, result, run_id=self.run_id)
-            for drift in result.additive:
-                self.emit(f"additive drift in {result.entity}: unknown field {drift.field_path} "
-                          f"({drift.row_count} records)")
-        for result in contracts.values():
-            result.raise_if_breaking(CONNECTOR)
 
     def _merge(self, conn, stager: Stager, outcome: SyncOutcome, scope: list[int], sync_from_at: datetime) -> None:
         in_scope = {"organisation_id": scope}

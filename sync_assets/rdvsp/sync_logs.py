@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from sync_assets.platform.merge import driver_connection
+from sync_assets.platform.progress import table_count_lines
 from sync_assets.platform.sql_files import package_sql
 
 
@@ -21,10 +22,7 @@ class SyncLog:
     tables: list[tuple[str, int, int, int, int, int, int]]  # name, count, created, updated, deleted, noop, drift
 
     def table_lines(self) -> list[str]:
-        lines = [f"  {'table':<22}{'count':>8}{'created':>9}{'updated':>9}{'deleted':>9}{'noop':>8}{'drift':>7}"]
-        lines += [f"  {name:<22}{count:>8}{created:>9}{updated:>9}{deleted:>9}{noop:>8}{drift:>7}"
-                  for name, count, created, updated, deleted, noop, drift in self.tables]
-        return lines
+        return table_count_lines(self.tables)
 
 
 def sync_log_of_run(engine: Engine, run_id: str) -> SyncLog | None:

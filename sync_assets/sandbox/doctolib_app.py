@@ -56,6 +56,12 @@ class DoctolibSandbox:
         self.faults: list[ScriptedFault] = []
         self.requests: dict[str, int] = {}  # by key
 
+    def environment(self, base_url: str) -> dict[str, str]:
+        """The variables a client needs: the base URL and one DOCTOLIB_API_KEY_<ACCOUNT> per account."""
+        keys = {f"DOCTOLIB_API_KEY_{key.removesuffix('-key').replace('-', '_').upper()}": key
+                for key in sorted(self.world.accounts)}
+        return {"DOCTOLIB_BASE_URL": base_url, **keys}
+
     def fail_requests(self, path: str, status: int, *, times: int = 1, after: int = 0,
                       headers: dict[str, str] | None = None) -> ScriptedFault:
         fault = ScriptedFault(path, status, times, after, headers or {}, {"error": "sandbox fault"})

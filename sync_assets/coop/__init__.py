@@ -1,0 +1,2 @@
+"""The host application's side: analyst views over the synced tables (and, later, beneficiaries
+and activities)."""

@@ -1,0 +1,1 @@
+"""Doctolib: appointments per practice, incremental with a cursor, full resync on demand."""

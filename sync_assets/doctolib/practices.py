@@ -1,0 +1,101 @@
+"""Discovery: which accounts the environment holds, and which practices they reach.
+
+Every account (`DOCTOLIB_API_KEY_<ACCOUNT>`) is asked who it is (`GET /v1/account`: a practice
+or a dentist profile) and which practices it reaches (`GET /v1/practices`). The answers fill
+`doctolib.accounts`, `doctolib.practices` and `doctolib.account_practices`, and each practice
+gets the one account it will be synced through (`sync_account`).
+
+An account whose key is refused keeps its links (we do not know what it reaches now), so its
+practices do not vanish because of an expired key; an account whose variable was removed loses
+them. A practice no account links to any more is marked vanished: its rows stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from sync_assets.doctolib import models, tables
+from sync_assets.doctolib.client import KEY_PREFIX, ClientFactory
+from sync_assets.doctolib.sync import CONNECTOR, choose_accounts
+from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
+from sync_assets.platform.errors import ApiError, ConfigurationError
+from sync_assets.platform.merge import driver_connection, merge_rows, merge_values
+from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
+from sync_assets.platform.sql_files import package_sql
+
+log = get_logger("doctolib.practices")
+
+
+@dataclass
+class Discovery:
+    accounts: dict[str, str] = field(default_factory=dict)  # name -> kind, for the accounts that answered
+    failed_accounts: dict[str, str] = field(default_factory=dict)  # name -> reason (ids only)
+    practices: list[int] = field(default_factory=list)  # practices some account reaches now
+    vanished: list[int] = field(default_factory=list)  # practices that vanished in this discovery
+    back: list[int] = field(default_factory=list)  # vanished practices listed again
+    sync_accounts: dict[int, str] = field(default_factory=dict)  # practice -> the account it is synced through
+
+
+def discover_practices(engine: Engine, clients: ClientFactory, api_keys: Mapping[str, str], *,
+                       emit: Callable[[str], None] = log.info) -> Discovery:
+    if not api_keys:
+        raise ConfigurationError(f"no {KEY_PREFIX}<ACCOUNT> variable is set: set one per Doctolib account, "
+                                 f"e.g. {KEY_PREFIX}CABINET_NORD=<its API key>.")
+    found = Discovery()
+    account_rows, practice_rows, links = [], {}, []
+    contracts = {"accounts": ContractResult("accounts"), "practices": ContractResult("practices")}
+    for name in sorted(api_keys):
+        try:
+            with clients(name, api_keys[name]) as client:
+                profile = validate_batch(models.Account, [client.account_profile()], entity="accounts")
+                contracts["accounts"].merge(profile, keep_valid=False)
+                listed = []
+                for page in client.practices():
+                    items = page.data.get("data") if isinstance(page.data, dict) else None
+                    if not isinstance(items, list):
+                        raise ApiError(CONNECTOR, "GET", page.endpoint, "the response has no `data` list")
+                    result = validate_batch(models.Practice, items, entity="practices")
+                    contracts["practices"].merge(result, keep_valid=False)
+                    listed += result.valid
+        except ApiError as error:
+            found.failed_accounts[name] = safe_error_message(error)
+            report_failure(log, error, "doctolib account refused", account=name)
+            continue
+        if not profile.valid:
+            continue  # breaking drift, raised below once recorded
+        account = profile.valid[0]
+        found.accounts[name] = account.kind
+        account_rows.append((name, str(account.id), account.kind, "active", None))
+        for practice in listed:
+            practice_rows[practice.id] = (practice.id, practice.name, practice.city, practice.zipcode)
+            links.append((name, practice.id))
+
+    with engine.begin() as conn:
+        pg = driver_connection(conn)
+        settle_contracts(conn, CONNECTOR, contracts.values(), emit=emit)
+        known = {row[0] for row in pg.execute(package_sql(__file__, "known_accounts"))}
+        removed = sorted(known - set(api_keys))
+        errors = {**found.failed_accounts,
+                  **{name: f"{KEY_PREFIX}{name.upper()} is no longer set" for name in removed}}
+        if account_rows:
+            merge_values(conn, tables.ACCOUNTS, account_rows)
+        if errors:
+            pg.execute(package_sql(__file__, "mark_accounts_in_error"),
+                       {"names": list(errors), "reasons": list(errors.values())})
+        merge_rows(conn, tables.PRACTICES, list(practice_rows.values()))
+        # Links are replaced for the accounts that answered, and dropped for removed ones.
+        merge_rows(conn, tables.ACCOUNT_PRACTICES, links, {"account_name": sorted(found.accounts) + removed})
+        for practice_id, change in pg.execute(package_sql(__file__, "settle_practices")):
+            (found.vanished if change == "vanished" else found.back).append(practice_id)
+        found.practices = [row[0] for row in pg.execute(package_sql(__file__, "active_practices"))]
+        found.sync_accounts = choose_accounts(pg, found.practices, sorted(api_keys))
+        pg.execute(package_sql(__file__, "save_sync_accounts"), {
+            "practice_ids": list(found.sync_accounts), "accounts": list(found.sync_accounts.values())})
+    found.vanished.sort()
+    found.back.sort()
+    emit(f"doctolib: {len(found.accounts)} account(s) answered, {len(found.failed_accounts)} refused; "
+         f"{len(found.practices)} practice(s) reached, {len(found.vanished)} vanished")
+    return found

@@ -1,0 +1,24 @@
+"""Dagster resource for the Doctolib API: where it is, and the keys of the accounts."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from sync_assets.doctolib.client import ClientFactory, api_keys, client_factory
+
+
+class DoctolibApiResource(dg.ConfigurableResource):
+    """Doctolib: the server and the client-side rate per API key.
+
+    Keys come from `DOCTOLIB_API_KEY_<ACCOUNT>` variables, read when a run needs them, so that
+    adding an account needs no change to the definitions.
+    """
+
+    base_url: str
+    requests_per_second: float = 20.0
+
+    def api_keys(self) -> dict[str, str]:
+        return api_keys()
+
+    def clients(self) -> ClientFactory:
+        return client_factory(self.base_url.rstrip("/"), self.requests_per_second)

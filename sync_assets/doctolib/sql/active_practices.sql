@@ -1,0 +1,1 @@
+SELECT id FROM doctolib.practices WHERE vanished_at IS NULL ORDER BY id;

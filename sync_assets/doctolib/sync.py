@@ -1,0 +1,194 @@
+"""The sync of one Doctolib practice (one partition).
+
+Incremental by default: the API is asked for the appointments updated since the practice's
+cursor minus a lookback window (clock skew, late writes), and the rows it returns are merged;
+re-read rows that did not change are counted as noop, never twice. A full refresh re-reads
+everything and deletes the practice's appointments the API no longer returns.
+
+Everything happens in one transaction: the rows, the cursor and the run's success row commit
+together, so a failed run leaves the tables and the cursor as they were. Its sync_runs row,
+its raw pages and its drift events are written on a side connection and stay.
+
+A practice reached through several accounts is read through one of them (`practice_accounts.sql`),
+so its appointments are neither missed nor duplicated.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import psycopg
+from sqlalchemy import Engine
+
+from sync_assets.doctolib import models, tables
+from sync_assets.doctolib.client import ClientFactory, DoctolibClient
+from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
+from sync_assets.platform.errors import ApiError, SyncError
+from sync_assets.platform.merge import MergeCounts, Stager
+from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
+from sync_assets.platform.progress import Progress
+from sync_assets.platform.raw import BackgroundLander
+from sync_assets.platform.sql_files import package_sql
+from sync_assets.platform.warehouse import libpq_url
+
+log = get_logger("doctolib.sync")
+CONNECTOR = "doctolib"
+DEFAULT_LOOKBACK = timedelta(hours=1)
+
+
+class SyncSkipped(SyncError):
+    """The run could not happen (no account can reach the practice); recorded as skipped."""
+
+
+@dataclass
+class PracticeOutcome:
+    sync_run_id: str
+    practice_id: int
+    mode: str
+    account: str | None = None
+    updated_since: datetime | None = None
+    cursor_before: datetime | None = None
+    cursor_after: datetime | None = None
+    tables: dict[str, MergeCounts] = field(default_factory=dict)
+    contract: ContractResult = field(default_factory=lambda: ContractResult("appointments"))
+    pages: int = 0
+    records: int = 0
+    api_requests: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def drift(self) -> int:
+        return sum(c.drift for c in self.tables.values())
+
+
+def choose_accounts(conn, practice_ids: list[int], account_names: list[str]) -> dict[int, str]:
+    """Practice -> the account it is synced through (see practice_accounts.sql for the rule)."""
+    rows = conn.execute(package_sql(__file__, "practice_accounts"),
+                        {"practice_ids": practice_ids, "names": account_names}).fetchall()
+    return {practice_id: name for practice_id, name in rows}
+
+
+def record_skipped_run(conn, reason: str, *, practice_id: int | None = None, run_id: str | None = None,
+                       mode: str = "incremental") -> str:
+    """A run that could not happen, kept in doctolib.sync_runs with its reason; returns its id."""
+    sync_run_id = str(uuid.uuid4())
+    conn.execute(package_sql(__file__, "skip_sync_run"), {"id": sync_run_id, "practice_id": practice_id,
+                                                          "run_id": run_id, "mode": mode, "reason": reason})
+    return sync_run_id
+
+
+class PracticeSync:
+    def __init__(self, engine: Engine, practice_id: int, *, clients: ClientFactory, api_keys: Mapping[str, str],
+                 full_refresh: bool = False, lookback: timedelta = DEFAULT_LOOKBACK, run_id: str | None = None,
+                 emit: Callable[[str], None] = log.info):
+        if lookback < timedelta(0):
+            raise SyncError("the lookback window cannot be negative")
+        self.engine, self.practice_id, self.clients, self.api_keys = engine, practice_id, clients, api_keys
+        self.full_refresh, self.lookback, self.run_id, self.emit = full_refresh, lookback, run_id, emit
+        self.outcome: PracticeOutcome | None = None  # also set when the run fails, for the checks
+
+    def run(self) -> PracticeOutcome:
+        conninfo = libpq_url(self.engine.url.render_as_string(hide_password=False))
+        mode = "full_refresh" if self.full_refresh else "incremental"
+        outcome = self.outcome = PracticeOutcome(str(uuid.uuid4()), self.practice_id, mode)
+        with psycopg.connect(conninfo, autocommit=True) as side:
+            account = choose_accounts(side, [self.practice_id], sorted(self.api_keys)).get(self.practice_id)
+            if account is None:
+                reason = (f"no account with an API key reaches practice {self.practice_id}: set the "
+                          "DOCTOLIB_API_KEY_<ACCOUNT> of an account that lists it, then let the "
+                          "doctolib_practice_partitions sensor rediscover practices.")
+                outcome.sync_run_id = record_skipped_run(side, reason, practice_id=self.practice_id,
+                                                         run_id=self.run_id, mode=mode)
+                report_failure(log, SyncSkipped(reason), "doctolib sync skipped", practice_id=self.practice_id,
+                               sync_run_id=outcome.sync_run_id)
+                raise SyncSkipped(reason)
+            outcome.account = account
+            side.execute(package_sql(__file__, "start_sync_run"), {
+                "id": outcome.sync_run_id, "practice_id": self.practice_id, "run_id": self.run_id, "mode": mode})
+            progress = Progress(f"doctolib practice {self.practice_id}", self.emit)
+            client = self.clients(account, self.api_keys[account])
+            try:
+                with client, self.engine.begin() as conn, BackgroundLander(conninfo, CONNECTOR) as lander, \
+                        Stager(conn, flush_rows=5000) as stager:
+                    self._sync(conn.connection.driver_connection, side, client, lander, stager, outcome, progress)
+            except BaseException as error:
+                outcome.api_requests = client.requests
+                side.execute(package_sql(__file__, "fail_sync_run"), {
+                    "id": outcome.sync_run_id, "reason": safe_error_message(error), "account_name": account,
+                    "updated_since": outcome.updated_since, "cursor_before": outcome.cursor_before,
+                    "pages": outcome.pages, "api_requests": outcome.api_requests})
+                if isinstance(error, Exception):
+                    report_failure(log, error, "doctolib sync failed", practice_id=self.practice_id,
+                                   account=account, sync_run_id=outcome.sync_run_id)
+                raise
+        self.emit(f"doctolib practice {self.practice_id} ({mode} via {account}): {outcome.records} appointments in "
+                  f"{outcome.pages} pages, {outcome.elapsed_s:.1f} s, drift {outcome.drift}")
+        return outcome
+
+    def _sync(self, pg: psycopg.Connection, side: psycopg.Connection, client: DoctolibClient,
+              lander: BackgroundLander, stager: Stager, outcome: PracticeOutcome, progress: Progress) -> None:
+        practice_id = self.practice_id
+        pg.execute(package_sql(__file__, "lock_practice"), {"practice_id": practice_id})
+        state = pg.execute(package_sql(__file__, "read_sync_state"), {"practice_id": practice_id}).fetchone()
+        outcome.cursor_before = state[0] if state else None
+        if not self.full_refresh and outcome.cursor_before is not None:
+            outcome.updated_since = outcome.cursor_before - self.lookback
+        high_water = None if self.full_refresh else outcome.cursor_before
+        contract = outcome.contract
+        for page in client.appointments(practice_id, outcome.updated_since):
+            lander.land(page)
+            items = page.data.get("data") if isinstance(page.data, dict) else None
+            if not isinstance(items, list):
+                raise ApiError(CONNECTOR, "GET", page.endpoint, "the response has no `data` list")
+            outcome.pages += 1
+            outcome.records += len(items)
+            progress.page(len(items))
+            result = validate_batch(models.Appointment, items, entity="appointments")
+            for a in result.valid:
+                if a.practice_id != practice_id:
+                    # A row of another practice in this practice's listing: never stored here.
+                    result.rejected += 1
+                    result.note("breaking", "practice_id", "other_practice", a.id)
+                    continue
+                stager.add(tables.APPOINTMENTS, tables.appointment_row(a))
+                stager.add(tables.PATIENTS, tables.patient_row(a.patient))
+                stager.add(tables.PRACTITIONERS, (a.practitioner.id, a.practitioner.name))
+                stager.add(tables.VISIT_MOTIVES, (a.visit_motive.id, a.visit_motive.name))
+                if high_water is None or a.updated_at > high_water:
+                    high_water = a.updated_at
+            contract.merge(result, keep_valid=False)
+        settle_contracts(side, CONNECTOR, [contract], run_id=self.run_id, emit=self.emit)
+
+        former_patients: list[int] = []
+        if self.full_refresh:
+            former_patients = [r[0] for r in pg.execute(package_sql(__file__, "practice_patients"),
+                                                        {"practice_id": practice_id})]
+        for spec in tables.PRACTICE_TABLES:
+            scope = {"practice_id": [practice_id]} if spec is tables.APPOINTMENTS and self.full_refresh else None
+            outcome.tables[tables.short_name(spec)] = stager.merge(spec, scope)
+        if former_patients:
+            gone = pg.execute(package_sql(__file__, "delete_orphan_patients"), {"patient_ids": former_patients}).rowcount
+            c = outcome.tables["patients"]
+            outcome.tables["patients"] = MergeCounts(c.count, c.created, c.updated, c.deleted + gone, c.noop)
+
+        outcome.cursor_after = high_water
+        outcome.api_requests = client.requests
+        outcome.elapsed_s = progress.elapsed()
+        pg.execute(package_sql(__file__, "save_sync_state"), {
+            "practice_id": practice_id, "cursor": high_water, "full_refresh": self.full_refresh,
+            "sync_run_id": outcome.sync_run_id})
+        names = list(outcome.tables)
+        pg.execute(package_sql(__file__, "finish_sync_run"), {
+            "id": outcome.sync_run_id, "account_name": outcome.account, "updated_since": outcome.updated_since,
+            "cursor_before": outcome.cursor_before, "cursor_after": high_water, "pages": outcome.pages,
+            "api_requests": outcome.api_requests, "drift": outcome.drift, "tables": names,
+            "counts": [outcome.tables[n].count for n in names],
+            **{k: [getattr(outcome.tables[n], k) for n in names] for k in ("created", "updated", "deleted", "noop")},
+            "drifts": [outcome.tables[n].drift for n in names]})
+
+
+def table_names() -> list[str]:
+    return [tables.short_name(spec) for spec in tables.PRACTICE_TABLES]
