@@ -111,8 +111,10 @@ class DoctolibWorld:
     # --- time and changes -----------------------------------------------------------------
 
     def now(self) -> datetime:
-        """The sandbox's clock: the real time (changes are stamped with it, as the API would)."""
-        return datetime.now(timezone.utc) + self.clock_offset
+        """The sandbox's clock: the real time to the millisecond, the precision the API shows
+        (changes are stamped with it)."""
+        moment = datetime.now(timezone.utc) + self.clock_offset
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
     def practices_of(self, key: str) -> list[Practice]:
         return [self.practices[i] for i in self.accounts[key].practice_ids]
