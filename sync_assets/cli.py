@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--seed", type=int, default=1, help="same seed, same data")
     sandbox.add_argument("--scale", type=_positive_int, default=1000, help="number of RDVs")
+    sandbox.add_argument("--doctolib-practices", type=_positive_int, default=3, help="number of Doctolib practices")
+    sandbox.add_argument("--doctolib-appointments", type=_positive_int, default=200,
+                         help="appointments per Doctolib practice")
+    sandbox.add_argument("--doctolib-rate", type=float, default=200.0,
+                         help="requests per second allowed per Doctolib API key (above: 429)")
     sandbox.set_defaults(handler=_sandbox)
 
     webhooks = commands.add_parser("webhooks", help="the webhook receiver")
@@ -166,8 +171,11 @@ def _date(value: str):
 def _sandbox(args: argparse.Namespace) -> int:
     from sync_assets.sandbox.server import build_sandbox
 
-    print(f"building the sandbox data (seed {args.seed}, {args.scale} RDVs)…", flush=True)
-    sandbox = build_sandbox(seed=args.seed, scale=args.scale, port=args.port, host=args.host)
+    print(f"building the sandbox data (seed {args.seed}, {args.scale} RDVs, {args.doctolib_practices} Doctolib "
+          f"practices of {args.doctolib_appointments} appointments)…", flush=True)
+    sandbox = build_sandbox(seed=args.seed, scale=args.scale, port=args.port, host=args.host,
+                            doctolib_practices=args.doctolib_practices,
+                            doctolib_appointments=args.doctolib_appointments, doctolib_rate=args.doctolib_rate)
     oauth = sandbox.rdvsp.oauth
     print(f"RDV Service Public sandbox on {sandbox.base_url}\n"
           f"  RDVSP_BASE_URL={sandbox.base_url} RDVSP_CLIENT_ID={oauth.client_id} "

@@ -7,7 +7,8 @@
   is the position after the last one sent (keyset, so a change between pages misses nothing).
 - Each key has its own request rate; above it, 429 with `Retry-After`.
 - Changes at runtime: `PATCH /sandbox/doctolib/appointments/{id}` (`status`, `start_at`),
-  `DELETE /sandbox/doctolib/appointments/{id}` (`?soft=1` sets `deleted_at`; otherwise it vanishes).
+  `DELETE /sandbox/doctolib/appointments/{id}` (`?soft=1` sets `deleted_at`; otherwise it vanishes),
+  `POST /sandbox/doctolib/changes` `{"count": N}` (N appointments spread over every practice).
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class DoctolibSandbox:
             Route("/v1/practices", self.api(self.practices)),
             Route("/v1/practices/{practice_id:int}/appointments", self.api(self.appointments)),
             Route("/sandbox/doctolib/appointments/{appointment_id:int}", self.change, methods=["PATCH", "DELETE"]),
+            Route("/sandbox/doctolib/changes", self.change_many, methods=["POST"]),
+            Route("/sandbox/doctolib/environment", self.environment_route),
         ]
 
     def api(self, handler):
@@ -131,6 +134,18 @@ class DoctolibSandbox:
         if start + limit < len(items):
             following = base64.urlsafe_b64encode(cursor_of(page[-1]).encode()).decode()
         return JSONResponse({"data": [to_json(item) for item in page], "next_cursor": following})
+
+    async def environment_route(self, request: Request) -> Response:
+        """The variables to set for this sandbox (its keys are not secrets)."""
+        return JSONResponse(self.environment(str(request.base_url).rstrip("/")))
+
+    async def change_many(self, request: Request) -> Response:
+        """`{"count": N}`: change the status of N appointments spread over every practice."""
+        body = await request.json()
+        count = body.get("count") if isinstance(body, dict) else None
+        if not isinstance(count, int) or count < 1:
+            return JSONResponse({"error": "count must be a positive whole number"}, status_code=400)
+        return JSONResponse({"changed": self.world.change_many(count)})
 
     async def change(self, request: Request) -> Response:
         appointment_id = request.path_params["appointment_id"]

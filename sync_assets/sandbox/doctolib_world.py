@@ -8,6 +8,7 @@ working in several practices), so most practices are reached through more than o
 
 from __future__ import annotations
 
+import bisect
 import random
 import threading
 from dataclasses import dataclass, field, replace
@@ -66,6 +67,9 @@ class DoctolibWorld:
     appointments: dict[int, Appointment] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     clock_offset: timedelta = timedelta(0)
+    # Each practice's appointments by id, and in (updated_at, id) order (rebuilt after a change).
+    _members: dict[int, dict[int, Appointment]] = field(default_factory=dict, repr=False)
+    _listings: dict[int, list[Appointment]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         rng = random.Random(self.seed)
@@ -99,14 +103,14 @@ class DoctolibWorld:
                 start = self.anchor + timedelta(days=rng.randint(-300, 120), minutes=30 * rng.randint(0, 16))
                 created = min(start, self.anchor) - timedelta(days=rng.randint(1, 60))
                 next_id += 1
-                self.appointments[next_id] = Appointment(
+                self._store(Appointment(
                     id=next_id, practice_id=practice_id, agenda_id=practice_id * 100 + n % 2,
                     practitioner_id=practice_id * 10 + n % 2, patient_id=patient_id,
                     visit_motive_id=1 + rng.randrange(len(MOTIVES)), start_at=start,
                     end_at=start + timedelta(minutes=30),
                     status=("done" if start < self.anchor else "confirmed") if rng.random() < 0.85
                     else rng.choice(STATUSES), created_at=created,
-                    updated_at=created + timedelta(hours=rng.randint(0, 48)))
+                    updated_at=created + timedelta(hours=rng.randint(0, 48))))
 
     # --- time and changes -----------------------------------------------------------------
 
@@ -123,7 +127,7 @@ class DoctolibWorld:
         with self.lock:
             current = self.appointments[appointment_id]
             updated = replace(current, **changes, updated_at=self.now())
-            self.appointments[appointment_id] = updated
+            self._store(updated)
             return updated
 
     def cancel(self, appointment_id: int) -> Appointment:
@@ -136,7 +140,9 @@ class DoctolibWorld:
     def hard_delete(self, appointment_id: int) -> None:
         """Gone without a trace: only a full resync notices."""
         with self.lock:
-            del self.appointments[appointment_id]
+            gone = self.appointments.pop(appointment_id)
+            del self._members[gone.practice_id][appointment_id]
+            self._listings.pop(gone.practice_id, None)
 
     def add_appointment(self, practice_id: int, start_at: datetime, patient_id: int | None = None) -> Appointment:
         with self.lock:
@@ -147,8 +153,24 @@ class DoctolibWorld:
                 practitioner_id=practice_id * 10, patient_id=patient_id or next(iter(self.patients)),
                 visit_motive_id=1, start_at=start_at, end_at=start_at + timedelta(minutes=30), status="confirmed",
                 created_at=now, updated_at=now)
-            self.appointments[appointment_id] = appointment
+            self._store(appointment)
             return appointment
+
+    def change_many(self, count: int) -> list[int]:
+        """Change `count` appointments spread over every practice (status and stamp); their ids."""
+        with self.lock:
+            ids = sorted(self.appointments)
+            step = max(1, len(ids) // max(1, count))
+            chosen = ids[::step][:count]
+            for appointment_id in chosen:
+                current = self.appointments[appointment_id]
+                self.update_appointment(appointment_id, status="cancelled" if current.status != "cancelled" else "confirmed")
+            return chosen
+
+    def _store(self, appointment: Appointment) -> None:
+        self.appointments[appointment.id] = appointment
+        self._members.setdefault(appointment.practice_id, {})[appointment.id] = appointment
+        self._listings.pop(appointment.practice_id, None)
 
     # --- the API's JSON ---------------------------------------------------------------------
 
@@ -169,9 +191,13 @@ class DoctolibWorld:
     def appointments_of(self, practice_id: int, updated_since: datetime | None) -> list[Appointment]:
         """A practice's appointments updated since a time, in (updated_at, id) order."""
         with self.lock:
-            rows = [a for a in self.appointments.values() if a.practice_id == practice_id
-                    and (updated_since is None or a.updated_at >= updated_since)]
-        return sorted(rows, key=lambda a: (a.updated_at, a.id))
+            listing = self._listings.get(practice_id)
+            if listing is None:
+                listing = self._listings[practice_id] = sorted(self._members.get(practice_id, {}).values(),
+                                                               key=lambda a: (a.updated_at, a.id))
+            start = 0 if updated_since is None else bisect.bisect_left(listing, updated_since,
+                                                                       key=lambda a: a.updated_at)
+            return listing[start:]
 
 
 def _iso(moment: datetime) -> str:

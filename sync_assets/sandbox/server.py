@@ -47,11 +47,12 @@ class Sandbox:
 
 
 def build_sandbox(seed: int = 1, scale: int = 1000, port: int | None = None, host: str = "127.0.0.1",
-                  doctolib_practices: int = 3, doctolib_appointments: int = 200):
+                  doctolib_practices: int = 3, doctolib_appointments: int = 200, doctolib_rate: float = 200.0):
     world = RdvspWorld(seed=seed, scale=scale)
     # Both APIs on one server: RDV Service Public under /api/v1 and /oauth, Doctolib under /v1.
     doctolib = DoctolibSandbox(DoctolibWorld(seed=seed, practices_count=doctolib_practices,
-                                             appointments_per_practice=doctolib_appointments))
+                                             appointments_per_practice=doctolib_appointments),
+                               rate_per_key=doctolib_rate)
     rdvsp = RdvspSandbox(world)
     # Changes to the data are delivered as signed webhooks to the installed endpoints.
     deliverer = WebhookDeliverer(world)
