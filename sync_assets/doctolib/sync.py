@@ -27,6 +27,7 @@ from sync_assets.doctolib import models, tables
 from sync_assets.doctolib.client import ClientFactory, DoctolibClient
 from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
 from sync_assets.platform.errors import ApiError, SyncError
+from sync_assets.platform.http import prefetched
 from sync_assets.platform.merge import MergeCounts, Stager
 from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
 from sync_assets.platform.progress import Progress
@@ -138,7 +139,7 @@ class PracticeSync:
             outcome.updated_since = outcome.cursor_before - self.lookback
         high_water = None if self.full_refresh else outcome.cursor_before
         contract = outcome.contract
-        for page in client.appointments(practice_id, outcome.updated_since):
+        for page in prefetched(client.appointments(practice_id, outcome.updated_since)):
             lander.land(page)
             items = page.data.get("data") if isinstance(page.data, dict) else None
             if not isinstance(items, list):
@@ -166,9 +167,10 @@ class PracticeSync:
         if self.full_refresh:
             former_patients = [r[0] for r in pg.execute(package_sql(__file__, "practice_patients"),
                                                         {"practice_id": practice_id})]
-        for spec in tables.PRACTICE_TABLES:
-            scope = {"practice_id": [practice_id]} if spec is tables.APPOINTMENTS and self.full_refresh else None
-            outcome.tables[tables.short_name(spec)] = stager.merge(spec, scope)
+        merged = stager.merge_all([
+            (spec, {"practice_id": [practice_id]} if spec is tables.APPOINTMENTS and self.full_refresh else None)
+            for spec in tables.PRACTICE_TABLES])
+        outcome.tables = {tables.short_name(spec): merged[spec.table] for spec in tables.PRACTICE_TABLES}
         if former_patients:
             gone = pg.execute(package_sql(__file__, "delete_orphan_patients"), {"patient_ids": former_patients}).rowcount
             c = outcome.tables["patients"]

@@ -26,6 +26,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 _stage_numbers = itertools.count(1)
+# Up to this many rows, a table merges from parameters rather than through a staged COPY
+# (statements are cached per row count, so this also bounds that cache).
+SMALL_BATCH_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -256,6 +259,35 @@ class Stager:
         if spec.table not in self._stages and scope is None:
             return MergeCounts()  # nothing staged, nothing to delete: no temporary table needed
         return self.stage(spec).merge(scope, group_by)
+
+    def merge_all(self, parts: Sequence[tuple[TableSpec, DeleteScope | None]]) -> dict[str, MergeCounts]:
+        """Merge several tables in order; return their counts by table name.
+
+        Tables whose few rows are still buffered (never copied to a stage) merge together in
+        one statement, without temporary tables: an incremental run that finds little to do
+        costs one round trip instead of several per table.
+        """
+        counts: dict[str, MergeCounts] = {}
+        small: list[tuple[TableSpec, list[tuple], DeleteScope | None]] = []
+
+        def merge_small() -> None:
+            if small:
+                statement, params = values_merge_many(driver_connection(self.conn), small)
+                row = _cursor_for(driver_connection(self.conn), statement).execute(statement, params).fetchone()
+                counts.update(zip((spec.table for spec, _, _ in small), counts_of_many(row)))
+                for spec, _, _ in small:
+                    self._buffers[spec.table].clear()
+                small.clear()
+
+        for spec, scope in parts:
+            buffered = self._buffers[spec.table]
+            if spec.table not in self._stages and len(buffered) <= SMALL_BATCH_ROWS:
+                small.append((spec, list(buffered), scope))
+            else:
+                merge_small()  # keep the order: parents before the rows that refer to them
+                counts[spec.table] = self.merge(spec, scope)
+        merge_small()
+        return counts
 
     def close(self) -> None:
         self._stack.close()

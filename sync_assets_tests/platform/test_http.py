@@ -259,3 +259,64 @@ def test_cursor_pagination_refuses_a_repeated_cursor():
     client, _ = client_for(lambda r: httpx.Response(200, json=next(answers)))
     with pytest.raises(ApiError, match="already returned"):
         list(paginate_by_cursor(client, "/v1/practices"))
+
+
+def test_prefetched_pages_arrive_in_order_while_the_next_is_fetched():
+    fetched: list[int] = []
+    second_asked = threading.Event()
+
+    def pages():
+        for number in range(1, 5):
+            fetched.append(number)
+            if number == 2:
+                second_asked.set()
+            yield number
+
+    from sync_assets.platform.http import prefetched
+
+    listing = prefetched(pages(), ahead=1)
+    assert next(listing) == 1
+    assert second_asked.wait(5)  # page 2 is fetched before it is asked for
+    assert list(listing) == [2, 3, 4] and fetched == [1, 2, 3, 4]
+
+
+def test_prefetched_raises_the_listing_error_in_the_caller_and_stops_early():
+    from sync_assets.platform.http import prefetched
+
+    def failing():
+        yield "first"
+        raise ApiError("testapi", "GET", "/v1/practices", "HTTP 503", status=503, attempts=5)
+
+    listing = prefetched(failing())
+    assert next(listing) == "first"
+    with pytest.raises(ApiError, match="HTTP 503"):
+        next(listing)
+
+    produced: list[int] = []
+
+    def endless():
+        number = 0
+        while True:
+            number += 1
+            produced.append(number)
+            yield number
+
+    listing = prefetched(endless(), ahead=2)
+    assert next(listing) == 1
+    listing.close()  # the caller stops: the fetching thread stops too
+    stopped_at = len(produced)
+    assert stopped_at <= 5 and len(produced) == stopped_at
+
+
+def test_clients_share_one_tls_context():
+    """Loading the CA bundle costs about 0.1 s: clients made per run must not each pay it."""
+    from sync_assets.platform.http import default_ssl_context
+
+    first = ApiClient("testapi", "https://api.example.test")
+    second = ApiClient("other", "https://other.example.test")
+    try:
+        contexts = {id(c._http._transport._pool._ssl_context) for c in (first, second)}
+        assert contexts == {id(default_ssl_context())}
+    finally:
+        first.close()
+        second.close()

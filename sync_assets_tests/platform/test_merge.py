@@ -245,3 +245,39 @@ def test_several_tables_merge_in_one_statement_with_their_foreign_keys(engine):
     assert table(engine)[2][1] == "renamed"
     with engine.begin() as conn, pytest.raises(ValueError, match="each table once"):
         values_merge_many(driver_connection(conn), [(ITEMS, [item(3)], None), (ITEMS, [item(4)], None)])
+
+
+def test_merge_all_sends_small_batches_in_one_statement_and_large_ones_staged(engine, count_statements):
+    """Small buffered batches merge together from parameters; a batch past the threshold goes
+    through its staged COPY; the counts are the same either way, and the order is kept."""
+    from sync_assets.platform.merge import SMALL_BATCH_ROWS, Stager, driver_connection
+
+    with engine.begin() as conn:
+        merge_rows(conn, ITEMS, [item(1), item(2)])
+    def merge_small(items_rows, link_rows):
+        with engine.begin() as conn, Stager(conn) as stager:
+            for row in items_rows:
+                stager.add(ITEMS, row)
+            for row in link_rows:
+                stager.add(LINKS, row)
+            with count_statements(driver_connection(conn)) as counter:
+                counts = stager.merge_all([(ITEMS, None), (LINKS, WHOLE_TABLE)])
+        return counts, counter.count
+
+    counts, _ = merge_small([item(2, name="changed"), item(3), item(3, name="last wins")], [(7, 1)])
+    assert counts == {"sync_test.items": MergeCounts(count=2, created=1, updated=1),
+                      "sync_test.links": MergeCounts(count=1, created=1)}
+    assert table(engine)[3][1] == "last wins"
+    # Once the column types are known (read once per database): the transaction's BEGIN, then
+    # one statement for both tables.
+    counts, statements = merge_small([item(4), item(5)], [(7, 1)])
+    assert statements == 2 and counts["sync_test.links"] == MergeCounts(count=1, noop=1)
+
+    large = [item(n) for n in range(10, 10 + SMALL_BATCH_ROWS + 1)]
+    with engine.begin() as conn, Stager(conn, flush_rows=10) as stager:
+        for row in large:
+            stager.add(ITEMS, row)
+        counts = stager.merge_all([(ITEMS, None), (LINKS, {"account_id": [7]})])
+    assert counts == {"sync_test.items": MergeCounts(count=len(large), created=len(large)),
+                      "sync_test.links": MergeCounts(deleted=1)}
+    assert len(table(engine)) == 5 + len(large) and table(engine, LINKS) == {}
