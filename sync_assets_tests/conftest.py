@@ -24,6 +24,19 @@ from sync_assets.platform import migrations
 from sync_assets.platform.warehouse import EmbeddedPostgres, libpq_url, normalize_database_url
 
 TEMPLATE_DATABASE = f"sync_assets_test_template_{os.getpid()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_patient_data_in_logs():
+    """Over the whole run: no Doctolib sandbox patient's name, email or phone in a log record."""
+    from sync_assets_tests.personal_data_guard import PersonalDataGuard
+
+    guard = PersonalDataGuard()
+    guard.install()
+    yield guard
+    guard.uninstall()
+    leaks = guard.leaks()
+    assert not leaks, f"{len(leaks)} patient value(s) reached the logs during the test run"
 _database_numbers = itertools.count(1)
 
 

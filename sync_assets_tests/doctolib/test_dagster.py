@@ -199,3 +199,24 @@ def test_no_patient_data_in_any_log_line_or_dagster_event(keys_in_environment, c
                       patient["birth_date"]):
             assert value not in text, f"patient data leaked: {value!r}"
         assert not re.search(rf"\b{re.escape(patient['last_name'])}\b", text), "a patient's last name leaked"
+
+
+def test_the_run_wide_guard_sees_log_records_and_would_catch_a_leak(no_patient_data_in_logs, doctolib):
+    """The session guard (conftest) is not vacuous: it holds this run's patients and records,
+    and finds a patient's email or name written to a project logger."""
+    from sync_assets.platform.observability import get_logger
+    from sync_assets_tests.personal_data_guard import PersonalDataGuard
+
+    patient = next(iter(doctolib.world.patients.values()))
+    assert patient["email"] in no_patient_data_in_logs.emails
+    probe = PersonalDataGuard()
+    probe.register([patient])
+    project = logging.getLogger("sync_assets")
+    project.removeHandler(no_patient_data_in_logs)  # the deliberate leak is the probe's alone
+    probe.install()
+    try:
+        get_logger("doctolib.probe").debug("looked at %s %s", patient["first_name"], patient["last_name"])
+    finally:
+        probe.uninstall()
+        project.addHandler(no_patient_data_in_logs)
+    assert probe.leaks() == [f"{patient['first_name']} {patient['last_name']}"]
