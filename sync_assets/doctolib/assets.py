@@ -13,10 +13,12 @@ import dagster as dg
 from sync_assets.doctolib.partitions import doctolib_practices
 from sync_assets.doctolib.resources import DoctolibApiResource
 from sync_assets.doctolib.sync import PracticeOutcome, PracticeSync, SyncSkipped, table_names
+from sync_assets.platform.checks import schema_contract_check
 from sync_assets.platform.contract import ContractResult
 from sync_assets.platform.errors import ContractBreach, SyncError
 from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.observability import safe_error_message
+from sync_assets.platform.progress import table_count_lines
 from sync_assets.platform.resources import WarehouseResource
 from sync_assets.platform.sql_files import package_sql
 
@@ -102,26 +104,16 @@ def doctolib_practice_sync(context: dg.AssetExecutionContext, config: DoctolibSy
 
 
 def _contract_check(result: ContractResult | None) -> dg.AssetCheckResult:
-    breaking = result.breaking if result else []
-    additive = result.additive if result else []
-    paths = {d.field_path: f"{d.error_type}, {d.row_count} records" for d in breaking + additive}
-    severity = dg.AssetCheckSeverity.ERROR if breaking else dg.AssetCheckSeverity.WARN
-    return dg.AssetCheckResult(
-        asset_key=_key("appointments"), check_name="schema_contract", passed=not breaking and not additive,
-        severity=severity,
-        metadata={"rejected_records": result.rejected if result else 0, "breaking_fields": len(breaking),
-                  "additive_fields": len(additive), "fields": dg.MetadataValue.json(paths)})
+    return schema_contract_check(_key("appointments"), result)
 
 
 def _summary(outcome: PracticeOutcome) -> str:
     since = outcome.updated_since.isoformat() if outcome.updated_since else "the beginning"
-    lines = [f"practice {outcome.practice_id} ({outcome.mode} via {outcome.account}, updated since {since}): "
-             f"{outcome.records} appointments, {outcome.pages} pages, {outcome.api_requests} requests, "
-             f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}"]
-    for name, counts in outcome.tables.items():
-        lines.append(f"  {name:<14} count {counts.count:>7}  created {counts.created:>6}  updated {counts.updated:>6}"
-                     f"  deleted {counts.deleted:>6}  noop {counts.noop:>7}")
-    return "\n".join(lines)
+    return "\n".join([
+        f"practice {outcome.practice_id} ({outcome.mode} via {outcome.account}, updated since {since}): "
+        f"{outcome.records} appointments, {outcome.pages} pages, {outcome.api_requests} requests, "
+        f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}",
+        *table_count_lines((name, *counts.as_dict().values()) for name, counts in outcome.tables.items())])
 
 
 @dg.asset_check(

@@ -121,6 +121,12 @@ class PracticeSync:
                     "id": outcome.sync_run_id, "reason": safe_error_message(error), "account_name": account,
                     "updated_since": outcome.updated_since, "cursor_before": outcome.cursor_before,
                     "pages": outcome.pages, "api_requests": outcome.api_requests})
+                if isinstance(error, ApiError) and error.status == 401:
+                    # A refused key: the account is set aside now, so the next run (a retry, the
+                    # next schedule) goes through another account that reaches the practice.
+                    side.execute(package_sql(__file__, "mark_accounts_in_error"), {
+                        "names": [account], "reasons": [f"the API refused the key (HTTP 401) during a sync of "
+                                                        f"practice {self.practice_id}"]})
                 if isinstance(error, Exception):
                     report_failure(log, error, "doctolib sync failed", practice_id=self.practice_id,
                                    account=account, sync_run_id=outcome.sync_run_id)

@@ -7,6 +7,7 @@ materialization per table with its created/updated/deleted/noop/drift figures.
 
 import dagster as dg
 
+from sync_assets.platform.checks import schema_contract_check
 from sync_assets.platform.contract import ContractResult
 from sync_assets.platform.errors import ContractBreach, SyncError
 from sync_assets.platform.observability import safe_error_message
@@ -141,18 +142,7 @@ def rdvsp_account_sync(context: dg.AssetExecutionContext, config: RdvspSyncConfi
 
 
 def _contract_check(table: str, result: ContractResult | None) -> dg.AssetCheckResult:
-    breaking = result.breaking if result else []
-    additive = result.additive if result else []
-    paths = {d.field_path: f"{d.error_type}, {d.row_count} records" for d in breaking + additive}
-    if breaking:
-        severity, passed = dg.AssetCheckSeverity.ERROR, False
-    else:
-        severity, passed = dg.AssetCheckSeverity.WARN, not additive
-    return dg.AssetCheckResult(
-        asset_key=_key(table), check_name="schema_contract", passed=passed, severity=severity,
-        metadata={"rejected_records": result.rejected if result else 0,
-                  "breaking_fields": len(breaking), "additive_fields": len(additive),
-                  "fields": dg.MetadataValue.json(paths)})
+    return schema_contract_check(_key(table), result)
 
 
 def _summary(outcome: SyncOutcome) -> str:

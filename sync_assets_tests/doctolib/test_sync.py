@@ -212,6 +212,14 @@ def test_a_refused_key_is_recorded_and_does_not_make_its_practices_vanish(doctol
     assert status == "skipped" and "DOCTOLIB_API_KEY_<ACCOUNT>" in reason
 
 
+def test_a_key_refused_during_a_run_hands_the_practice_to_the_next_account(synced):
+    synced.keys["practice_1"] = "revoked-key"
+    with pytest.raises(ApiError, match="HTTP 401"):
+        synced.sync(1)
+    assert synced.query("SELECT status FROM doctolib.accounts WHERE name = 'practice_1'") == [("error",)]
+    assert synced.sync(1).account == "dentist_1"  # the retry goes through the dentist's profile
+
+
 def test_without_keys_discovery_names_the_variable_to_set(doctolib):
     doctolib.keys.clear()
     with pytest.raises(ConfigurationError, match="DOCTOLIB_API_KEY_<ACCOUNT>"):
