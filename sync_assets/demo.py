@@ -6,8 +6,9 @@
 4. every asset materialized through Dagster, recorded in the persistent instance (so `make dev`
    shows the runs afterwards);
 5. a few changes made in the sandbox and a second sync, whose figures show exactly them;
-6. the Doctolib practices discovered from the sandbox's accounts and each synced (a partition),
-   then one appointment changed and one added, and the practice synced again incrementally;
+6. the Doctolib practices discovered from the sandbox's accounts and each synced in full (a
+   partition each), then one appointment cancelled and one added, and that practice synced again
+   incrementally, whose figures show exactly them;
 7. the analyst views created.
 """
 
@@ -104,7 +105,8 @@ def _doctolib(url: str, sandbox, dagster) -> bool:
     found = discover_practices(engine_for(url), client_factory(sandbox.base_url), api_keys(), emit=lambda _: None)
     print(f"doctolib    {len(found.accounts)} accounts, {len(found.practices)} practices: "
           + ", ".join(f"{p} via {a}" for p, a in sorted(found.sync_accounts.items())))
-    runs = [run_doctolib_sync(dagster, url, practice_id) for practice_id in found.practices]
+    # In full, so that a warehouse left by an earlier demo matches this sandbox exactly.
+    runs = [run_doctolib_sync(dagster, url, practice_id, full_refresh=True) for practice_id in found.practices]
     for run in runs:
         _report_practice(f"practice {run.practice_id}", run)
     world = sandbox.doctolib.world
