@@ -9,7 +9,8 @@
 6. the Doctolib practices discovered from the sandbox's accounts and each synced in full (a
    partition each), then one appointment cancelled and one added, and that practice synced again
    incrementally, whose figures show exactly them;
-7. the analyst views created.
+7. the account's attended RDVs turned into activities (with their beneficiaries, merged from the
+   RDV users), the views of the analytics schema created, and the account's dashboard printed.
 """
 
 from __future__ import annotations
@@ -78,9 +79,14 @@ def _with_sandbox(url: str, sandbox) -> int:
     _report("second sync", second)
 
     doctolib_ok = _doctolib(url, sandbox, dagster)
-    views_run = run_job(dagster, "analytics_views")
-    print(f"analytics   run {views_run.run_id[:8]} {'SUCCESS' if views_run.success else 'FAILURE'}: "
-          "analytics.appointments, analytics.doctolib_patients")
+    activities_run = run_job(dagster, "coop_activities_from_rdvs",
+                             {"create_activities_from_rdvs": {"config": {"account_id": account.account_id}}})
+    views_run = run_job(dagster, "analyst_layer")
+    print(f"analytics   run {views_run.run_id[:8]} {'SUCCESS' if views_run.success else 'FAILURE'}: coop.beneficiaires "
+          "merged, analytics views created")
+    views_ok = views_run.success and activities_run.success
+    if views_ok:
+        _report_dashboard(url, account.account_id)
 
     print()
     print(f"{'table':<40}{'rows':>10}")
@@ -88,7 +94,7 @@ def _with_sandbox(url: str, sandbox) -> int:
         print(f"{table:<40}{rows:>10}")
     print()
     print("Next: `make dev` opens the Dagster UI on this data; `sync-assets db url` prints the URL for psql.")
-    if not (schema_run.success and first.success and second.success and doctolib_ok and views_run.success):
+    if not (schema_run.success and first.success and second.success and doctolib_ok and views_ok):
         raise SyncError("the demo failed: see the messages above and the Dagster UI (make dev)")
     return 0
 
@@ -130,6 +136,17 @@ def _report_practice(title: str, run) -> None:
         print("\n".join(sync_run.table_lines()))
     elif (sync_run and sync_run.reason) or run.failure:
         print(f"  {sync_run.reason if sync_run and sync_run.reason else run.failure}")
+
+
+def _report_dashboard(url: str, account_id: int) -> None:
+    from sync_assets.platform.views import analyst_query
+
+    with engine_for(url).connect() as conn:
+        future, next_at, past, to_convert, activities = driver_connection(conn).execute(
+            analyst_query("05_account_dashboard"), {"account_id": account_id}).fetchone()
+    following = f" (next {next_at:%Y-%m-%d %H:%M})" if next_at else ""
+    print(f"coop        account {account_id}: {activities} activities made from its attended RDVs; dashboard: "
+          f"{future} RDVs to come{following}, {past} past, {to_convert} to convert")
 
 
 def _report(title: str, run) -> None:

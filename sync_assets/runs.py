@@ -43,12 +43,13 @@ class JobRun:
     success: bool
 
 
-def run_job(dagster: dg.DagsterInstance, name: str) -> JobRun:
-    """An unpartitioned job of the definitions, run once."""
+def run_job(dagster: dg.DagsterInstance, name: str, ops_config: dict | None = None) -> JobRun:
+    """An unpartitioned job of the definitions, run once (`ops_config`: the run config's `ops`)."""
     from sync_assets.definitions import defs
 
     result = defs.resolve_job_def(name).execute_in_process(
-        instance=dagster, raise_on_error=False, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+        instance=dagster, raise_on_error=False,
+        run_config={"ops": ops_config or {}, "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
     return JobRun(result.run_id, result.success)
 
 

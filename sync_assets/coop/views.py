@@ -16,6 +16,19 @@ VIEWS = {
         "sql/views/appointments.sql.",
         [["doctolib", "appointments"], ["doctolib", "visit_motives"], ["rdvsp", "rdvs"], ["rdvsp", "organisations"],
          ["rdvsp", "motifs"]]),
+    "activity_listing": (
+        "A mediator's activities and RDVs (not yet converted) in one list, newest first, with filters (date, "
+        "beneficiary, place, type, theme, RDV status) and keyset or offset pagination: sql/queries/0[1-4]*.sql.",
+        [["coop", "beneficiaires"], ["rdvsp", "account_rdvs"], ["rdvsp", "rdvs"], ["rdvsp", "participations"],
+         ["rdvsp", "lieux"], ["rdvsp", "motifs"]]),
+    "account_dashboard": (
+        "Per mediator: future RDVs, the next RDV, past RDVs, RDVs to convert into activities.",
+        [["rdvsp", "account_rdvs"], ["rdvsp", "rdvs"]]),
+    "rdv_statistics": (
+        "RDV counts per account, month, status, motif and place (a materialized view, rebuilt on "
+        "materialization).",
+        [["rdvsp", "account_rdvs"], ["rdvsp", "rdvs"], ["rdvsp", "participations"], ["rdvsp", "motifs"],
+         ["rdvsp", "lieux"]]),
     "doctolib_patients": (
         "Doctolib patients without personal data: a pseudonymous key, the birth year, appointment counts.",
         [["doctolib", "patients"], ["doctolib", "appointments"]]),
@@ -36,6 +49,16 @@ def _view_asset(name: str, description: str, deps: list[list[str]]) -> dg.Assets
 
 view_assets = [_view_asset(name, description, deps) for name, (description, deps) in VIEWS.items()]
 
-analytics_views_job = dg.define_asset_job(
-    "analytics_views", selection=dg.AssetSelection.groups("analytics"),
-    description="(Re)creates the analyst views of the analytics schema.")
+analyst_layer_job = dg.define_asset_job(
+    "analyst_layer", selection=dg.AssetSelection.groups("coop", "analytics"),
+    description="Merges beneficiaries from RDV users, then (re)creates the analyst views of the analytics schema.")
+
+analyst_layer_daily = dg.ScheduleDefinition(
+    name="analyst_layer_daily",
+    job=analyst_layer_job,
+    cron_schedule="0 4 * * *",
+    execution_timezone="Europe/Paris",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 04:00 Paris time, after the 03:00 syncs: merges beneficiaries and rebuilds the "
+                "analytics views (the RDV statistics are a materialized view).",
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from psycopg import sql
@@ -19,3 +20,12 @@ def apply_view(conn, name: str) -> int:
     pg = driver_connection(conn)
     pg.execute(view_path(name).read_text(encoding="utf-8"))
     return pg.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("analytics", name))).fetchone()[0]
+
+
+def analyst_query(name: str) -> str:
+    """`sql/queries/<name>.sql` with its psql variables (`:name`, `:'name'`) as psycopg parameters,
+    so that tests and benchmarks run exactly the documented queries."""
+    text = (sql_root() / "queries" / f"{name}.sql").read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    text = re.sub(r":'(\w+)'", r"%(\1)s", text)
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", text)

@@ -1,0 +1,91 @@
+"""The analyst views against hand-computed answers on the small dataset (dataset.py), through the
+documented queries of sql/queries/."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sync_assets.platform.views import analyst_query
+
+from .dataset import ALICE, AT, BOB, NOW
+
+LISTING = "SELECT kind, item_id FROM analytics.activity_listing WHERE account_id = %s {} " \
+          "ORDER BY date DESC, kind DESC, item_id DESC"
+
+
+def listing(loaded, account_id: int = 1, where: str = "", params=()) -> list[tuple[str, int]]:
+    return loaded.query(LISTING.format(where), [account_id, *params])
+
+
+def test_the_listing_holds_activities_and_unconverted_rdvs_newest_first(loaded):
+    converted, free = loaded.ids["converted"], loaded.ids["free"]
+    # RDV 2 became activity 1: it is listed once, as the activity. RDV 3 and activity 2 share a
+    # moment: "rdv" sorts before "activite" (kind DESC).
+    assert listing(loaded) == [("rdv", 6), ("rdv", 5), ("rdv", 7), ("rdv", 4), ("rdv", 3), ("activite", free),
+                               ("activite", converted), ("rdv", 1)]
+    assert listing(loaded, 2) == [("rdv", 5)]
+    row = loaded.query("SELECT type, themes, duration_min, place, beneficiaire_ids, rdv_id, rdv_status "
+                       "FROM analytics.activity_listing WHERE kind = 'activite' AND item_id = %s", [converted])[0]
+    assert row == ("individuel", ["numerique"], 45, "Médiathèque", [loaded.ids["bob"]], 2, "seen")
+    alice, bob = loaded.beneficiary(1, ALICE), loaded.beneficiary(1, BOB)
+    rdv = loaded.query("SELECT type, themes, place, beneficiaire_ids FROM analytics.activity_listing "
+                       "WHERE account_id = 1 AND kind = 'rdv' AND item_id = 5")[0]
+    assert rdv == ("collectif", ["numerique"], "Médiathèque", sorted([alice, bob]))
+
+
+def test_filters_of_the_listing(loaded):
+    alice = loaded.beneficiary(1, ALICE)
+    free = loaded.ids["free"]
+    assert listing(loaded, where="AND beneficiaire_ids @> ARRAY[%s]::bigint[]", params=[alice]) == [
+        ("rdv", 6), ("rdv", 5), ("rdv", 3), ("rdv", 1)]
+    assert listing(loaded, where="AND date >= %s AND date < %s", params=[AT[3], AT[4] + timedelta(seconds=1)]) == [
+        ("rdv", 4), ("rdv", 3), ("activite", free)]
+    assert listing(loaded, where="AND place = 'Mairie'") == [("activite", free)]
+    assert listing(loaded, where="AND type = 'collectif'") == [("rdv", 5)]
+    assert listing(loaded, where="AND themes @> ARRAY['administratif']") == [("activite", free)]
+    assert listing(loaded, where="AND rdv_status = 'seen'") == [("rdv", 7), ("rdv", 4), ("activite",
+                                                                                     loaded.ids["converted"]), ("rdv", 1)]
+    filtered = loaded.query(analyst_query("04_activity_listing_filtered"), {
+        "account_id": 1, "from": AT[1], "to": NOW, "beneficiaire_id": alice})
+    assert [(r[1], r[2]) for r in filtered] == [("rdv", 3), ("rdv", 1)]
+
+
+def test_keyset_and_offset_pages_show_every_row_once(loaded):
+    everything = listing(loaded)
+    with loaded.connect() as conn:
+        # Keyset pages of 3 (the documented query, with its LIMIT set to 3).
+        next_page = analyst_query("02_activity_listing_next_page").replace("LIMIT 20", "LIMIT 3")
+        pages = [conn.execute(analyst_query("01_activity_listing_first_page").replace("LIMIT 20", "LIMIT 3"),
+                              {"account_id": 1}).fetchall()]
+        while pages[-1]:
+            date, kind, item_id = pages[-1][-1][:3]
+            pages.append(conn.execute(next_page, {"account_id": 1, "last_date": date, "last_kind": kind,
+                                                  "last_item_id": item_id}).fetchall())
+            # A row added before the current position does not shift later pages.
+            conn.execute("INSERT INTO coop.activites (account_id, date, type, duration_min) "
+                         "VALUES (1, now() + interval '30 days', 'demarche', 10)")
+        walked = [(r[1], r[2]) for page in pages for r in page]
+        assert walked == everything and [len(p) for p in pages] == [3, 3, 2, 0]
+        conn.rollback()
+        offset = analyst_query("03_activity_listing_offset_page").replace("LIMIT 20", "LIMIT 3")
+        by_number = [conn.execute(offset, {"account_id": 1, "offset": start}).fetchall() for start in (0, 3, 6)]
+        assert [(r[1], r[2]) for page in by_number for r in page] == everything
+
+
+def test_the_dashboard_counts(loaded):
+    rows = loaded.query(analyst_query("05_account_dashboard"), {"account_id": 1})
+    # Future: RDV 5 (RDV 6 is cancelled). Past: 1, 2, 3, 4, 7. To convert: 1 and 7 (2 is converted,
+    # 4 declined, 3 a no-show).
+    assert rows == [(1, AT[5], 5, 2, 2)]
+    assert loaded.query(analyst_query("05_account_dashboard"), {"account_id": 2}) == [(1, AT[5], 0, 0, 0)]
+
+
+def test_rdv_statistics_by_status_month_motif_and_place(loaded):
+    totals = dict(loaded.query("SELECT status, sum(rdvs) FROM analytics.rdv_statistics WHERE account_id = 1 "
+                               "GROUP BY status"))
+    assert totals == {"seen": 4, "noshow": 1, "unknown": 1, "revoked": 1}
+    assert loaded.query("SELECT sum(participants), sum(activities), min(motif), min(place) FROM analytics.rdv_statistics "
+                        "WHERE account_id = 1") == [(9, 1, "Aide numérique", "Médiathèque")]
+    by_month = loaded.query(analyst_query("06_rdv_statistics_by_month"), {"account_id": 2})
+    assert [(r[1], r[2]) for r in by_month] == [("unknown", 1)]
+    assert loaded.query("SELECT sum(rdvs) FROM analytics.rdv_statistics") == [(8,)]  # RDV 5 once per account
