@@ -89,3 +89,21 @@ def test_rdv_statistics_by_status_month_motif_and_place(loaded):
     by_month = loaded.query(analyst_query("06_rdv_statistics_by_month"), {"account_id": 2})
     assert [(r[1], r[2]) for r in by_month] == [("unknown", 1)]
     assert loaded.query("SELECT sum(rdvs) FROM analytics.rdv_statistics") == [(8,)]  # RDV 5 once per account
+
+
+def test_every_documented_query_runs(loaded):
+    """Each file of sql/queries/ runs as written (its psql variables given), on the small dataset."""
+    from sync_assets.platform.migrations import sql_root
+    from sync_assets.platform.views import apply_view
+
+    values = {"account_id": 1, "last_date": AT[3], "last_kind": "rdv", "last_item_id": 3, "offset": 0,
+              "from": AT[1], "to": NOW, "beneficiaire_id": loaded.beneficiary(1, ALICE)}
+    names = sorted(p.stem for p in (sql_root() / "queries").glob("*.sql"))
+    assert len(names) == 8
+    with loaded.connect() as conn:
+        apply_view(conn, "appointments")
+        answered = {name: conn.execute(analyst_query(name), values).fetchall() for name in names}
+    assert all(answered.values()), [name for name, rows in answered.items() if not rows]
+    assert answered["08_appointments_by_month_and_source"] == [
+        (row[0], "rdvsp", row[2]) for row in answered["08_appointments_by_month_and_source"]]
+    assert sum(row[2] for row in answered["08_appointments_by_month_and_source"]) == 4  # RDVs 1, 2, 4, 7

@@ -1,0 +1,140 @@
+"""Analyst queries benchmark: the documented queries of sql/queries/ on a large warehouse.
+
+Loads --rdvs RDVs and --activities activities (generated in SQL: bench/sql/analyst_data.sql)
+for --accounts mediators into a scratch database, creates the analytics views, then runs each
+query --runs times for mediators picked at random and reports p50/p95 and the plan: its top node
+and the scans under it (a "Seq Scan" on a large table would mean the query is not index-driven).
+
+Usage: python bench/analyst_queries.py [--rdvs 1000000] [--activities 1000000] [--accounts 1000]
+The last line printed is one JSON object: {"queries": {name: {"p50_ms", "p95_ms", "plan"}}, ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from sync_assets.platform.views import analyst_query, apply_view
+from sync_assets.platform.warehouse import libpq_url
+
+from _common import drop_database, scratch_database  # noqa: E402  (bench/ is on the path)
+
+DATABASE = "sync_assets_bench_analyst"
+VIEWS = ("activity_listing", "account_dashboard", "rdv_statistics")
+LARGE_TABLES = {"rdvs", "account_rdvs", "participations", "activites", "activite_beneficiaires", "beneficiaires"}
+
+
+def dashboard(column: str) -> str:
+    return f"SELECT {column} FROM analytics.account_dashboard WHERE account_id = %(account_id)s"
+
+
+def queries() -> dict[str, str]:
+    return {
+        "listing_first_page": analyst_query("01_activity_listing_first_page"),
+        "listing_next_page": analyst_query("02_activity_listing_next_page"),
+        "listing_keyset_page_26": analyst_query("02_activity_listing_next_page"),
+        "listing_offset_page_26": analyst_query("03_activity_listing_offset_page"),
+        "listing_filtered": analyst_query("04_activity_listing_filtered"),
+        "dashboard_future_rdvs": dashboard("future_rdvs"),
+        "dashboard_next_rdv": dashboard("next_rdv_at"),
+        "dashboard_past_rdvs": dashboard("past_rdvs"),
+        "dashboard_rdvs_to_convert": dashboard("rdvs_to_convert"),
+        "dashboard_activities": dashboard("activities"),
+        "statistics_by_month": analyst_query("06_rdv_statistics_by_month"),
+    }
+
+
+def parameters(conn: psycopg.Connection, account_id: int) -> dict[str, dict]:
+    """Each query's parameters for one mediator (a page's key is read from the listing)."""
+    listing = conn.execute(analyst_query("03_activity_listing_offset_page").replace("LIMIT 20", "LIMIT 520"),
+                           {"account_id": account_id, "offset": 0}).fetchall()
+    first, deep = listing[19], listing[499]
+    beneficiary = conn.execute("SELECT id FROM coop.beneficiaires WHERE account_id = %s LIMIT 1",
+                               [account_id]).fetchone()[0]
+    base = {"account_id": account_id}
+    return {
+        "listing_next_page": base | {"last_date": first[0], "last_kind": first[1], "last_item_id": first[2]},
+        "listing_keyset_page_26": base | {"last_date": deep[0], "last_kind": deep[1], "last_item_id": deep[2]},
+        "listing_offset_page_26": base | {"offset": 500},
+        "listing_filtered": base | {"from": "2000-01-01", "to": "2100-01-01", "beneficiaire_id": beneficiary},
+    }
+
+
+def plan_summary(conn: psycopg.Connection, statement: str, params: dict) -> tuple[str, list[str]]:
+    plan = conn.execute("EXPLAIN (FORMAT JSON) " + statement, params).fetchone()[0][0]["Plan"]
+    scans: list[str] = []
+
+    def walk(node: dict) -> None:
+        if "Scan" in node["Node Type"]:
+            target = node.get("Index Name") or node.get("Relation Name") or ""
+            scans.append(f"{node['Node Type']} {target}".strip())
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan)
+    return plan["Node Type"], scans
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rdvs", type=int, default=1_000_000)
+    parser.add_argument("--activities", type=int, default=1_000_000)
+    parser.add_argument("--accounts", type=int, default=1_000)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards, to look at plans")
+    args = parser.parse_args()
+    users = args.accounts * max(1, args.rdvs // args.accounts // 5)  # about 5 RDVs per user
+
+    url = scratch_database(DATABASE)
+    started = time.perf_counter()
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        data = (Path(__file__).parent / "sql" / "analyst_data.sql").read_text(encoding="utf-8")
+        # Whole numbers only, substituted here: a script of several statements takes no parameters.
+        conn.execute(data % {"accounts": int(args.accounts), "rdvs": int(args.rdvs),
+                             "activities": int(args.activities), "users": int(users)})
+        load_s = time.perf_counter() - started
+        conn.execute("VACUUM ANALYZE")  # what autovacuum does to a live warehouse: visibility map, statistics
+        view_started = time.perf_counter()
+        for name in VIEWS:
+            apply_view(conn, name)
+        views_s = time.perf_counter() - view_started
+        print(f"loaded in {load_s:.1f} s, views in {views_s:.1f} s", file=sys.stderr)
+
+        rng = random.Random(7)
+        accounts = [rng.randint(1, args.accounts) for _ in range(args.runs)]
+        params = {a: parameters(conn, a) for a in set(accounts)}
+        results = {}
+        for name, statement in queries().items():
+            def params_for(account: int) -> dict:
+                return params[account].get(name, {"account_id": account})
+            for account in accounts[:5]:  # warm-up: caches, and psycopg prepares the statement
+                conn.execute(statement, params_for(account)).fetchall()
+            timings = []
+            for account in accounts:
+                t = time.perf_counter()
+                conn.execute(statement, params_for(account)).fetchall()
+                timings.append((time.perf_counter() - t) * 1000)
+            top, scans = plan_summary(conn, statement, params_for(accounts[0]))
+            sequential = [s for s in scans if s.startswith("Seq Scan") and s.split()[-1] in LARGE_TABLES]
+            results[name] = {"p50_ms": round(statistics.median(timings), 2),
+                             "p95_ms": round(statistics.quantiles(timings, n=20)[18], 2),
+                             "plan": f"{top}: {', '.join(dict.fromkeys(scans))}",
+                             "index_driven": not sequential}
+            print(f"  {name}: {results[name]}", file=sys.stderr)
+    if args.keep:
+        print(f"kept: {url}", file=sys.stderr)
+    else:
+        drop_database(DATABASE)
+    print(json.dumps({"queries": results, "rdvs": args.rdvs, "activities": args.activities,
+                      "accounts": args.accounts, "load_s": round(load_s, 1), "views_s": round(views_s, 1)}))
+
+
+if __name__ == "__main__":
+    main()
