@@ -1,2 +1,2 @@
-"""The host application's side: analyst views over the synced tables (and, later, beneficiaries
-and activities)."""
+"""The host application's side: beneficiaries merged from RDV users, activities (CRA) made from
+attended RDVs, and the analyst views over the synced tables."""

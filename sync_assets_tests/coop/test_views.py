@@ -107,3 +107,26 @@ def test_every_documented_query_runs(loaded):
     assert answered["08_appointments_by_month_and_source"] == [
         (row[0], "rdvsp", row[2]) for row in answered["08_appointments_by_month_and_source"]]
     assert sum(row[2] for row in answered["08_appointments_by_month_and_source"]) == 4  # RDVs 1, 2, 4, 7
+
+
+def test_the_analyst_layer_job_merges_beneficiaries_then_builds_the_views(warehouse):
+    import dagster as dg
+
+    from sync_assets.coop.assets import beneficiaires
+    from sync_assets.coop.views import analyst_layer_job, view_assets
+    from sync_assets.platform.resources import WarehouseResource
+
+    job = dg.Definitions(assets=[beneficiaires, *view_assets], jobs=[analyst_layer_job],
+                         resources={"warehouse": WarehouseResource(database_url=warehouse.url)}).resolve_job_def(
+        "analyst_layer")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance)
+    assert result.success
+    rows = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    assert rows["coop/beneficiaires"]["created"].value == 5
+    # Account 1 sees the seven RDVs, account 2 RDV 5; no activity yet.
+    assert rows["analytics/activity_listing"]["rows"].value == 8
+    assert rows["analytics/account_dashboard"]["rows"].value == 2
+    listed = warehouse.query("SELECT beneficiaire_ids FROM analytics.activity_listing WHERE account_id = 2")
+    assert listed == [(sorted([warehouse.beneficiary(2, ALICE), warehouse.beneficiary(2, BOB)]),)]
