@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 
 from sync_assets.sandbox.doctolib_app import DoctolibSandbox
 from sync_assets.sandbox.doctolib_world import DoctolibWorld
+from sync_assets.sandbox.faults import FaultInjector
 from sync_assets.sandbox.rdvsp_app import RdvspSandbox
 from sync_assets.sandbox.rdvsp_world import RdvspWorld
 from sync_assets.sandbox.webhook_delivery import WebhookDeliverer
@@ -33,6 +34,7 @@ class Sandbox:
     server: uvicorn.Server
     deliverer: WebhookDeliverer
     doctolib: DoctolibSandbox
+    faults: FaultInjector  # transport and payload faults of both APIs (sandbox/faults.py)
     thread: threading.Thread | None = None
 
     @property
@@ -59,10 +61,10 @@ def build_sandbox(seed: int = 1, scale: int = 1000, port: int | None = None, hos
     world.listeners.append(deliverer.on_change)
     rdvsp.on_replay = deliverer.on_replay
     routes: list[BaseRoute] = [*rdvsp.routes(), *doctolib.routes()]
-    app = Starlette(routes=routes)
+    faults = FaultInjector(Starlette(routes=routes))
     port = port or free_port()
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
-    return Sandbox(f"http://{host}:{port}", rdvsp, uvicorn.Server(config), deliverer, doctolib)
+    config = uvicorn.Config(faults, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    return Sandbox(f"http://{host}:{port}", rdvsp, uvicorn.Server(config), deliverer, doctolib, faults)
 
 
 def start_in_thread(seed: int = 1, scale: int = 1000, port: int | None = None, **doctolib_sizes) -> Sandbox:
