@@ -107,6 +107,10 @@ class PracticeSync:
                                sync_run_id=outcome.sync_run_id)
                 raise SyncSkipped(reason)
             outcome.account = account
+            for run_id, practice_id in side.execute(package_sql(__file__, "settle_interrupted_sync_runs")).fetchall():
+                report_failure(log, SyncError("a sync run was interrupted before it finished"),
+                               "doctolib sync found an interrupted run", practice_id=practice_id,
+                               sync_run_id=str(run_id))
             side.execute(package_sql(__file__, "start_sync_run"), {
                 "id": outcome.sync_run_id, "practice_id": self.practice_id, "run_id": self.run_id, "mode": mode})
             progress = Progress(f"doctolib practice {self.practice_id}", self.emit)

@@ -101,6 +101,9 @@ class RdvspAccountSync:
                 raise AccountError(f"RDV Service Public account {self.account_id} is in error: {account[4]} "
                                    "Reconnect it with `sync-assets rdvsp connect`.")
             sync_from: date = account[2]
+            for log_id, account_id in side.execute(package_sql(__file__, "settle_interrupted_sync_logs")).fetchall():
+                report_failure(log, SyncError("a sync run was interrupted before it finished"),
+                               "rdvsp sync found an interrupted run", account_id=account_id, sync_log_id=str(log_id))
             outcome = self.outcome = SyncOutcome(str(uuid.uuid4()), self.account_id, sorted(organisation_ids or []))
             side.execute(package_sql(__file__, "start_sync_log"), {
                 "id": outcome.log_id, "account_id": self.account_id, "run_id": self.run_id,
@@ -241,7 +244,7 @@ class RdvspAccountSync:
             endpoints: list[models.WebhookEndpoint] = []
             for page in self.client.webhook_endpoints(org_id):
                 endpoints += consume(page, "webhook_endpoints", models.WebhookEndpoint, "webhook_endpoints").valid
-            for endpoint in self._install_webhook(conn, org_id, endpoints, installations.get(org_id), outcome):
+            for endpoint in self._install_webhook(side, org_id, endpoints, installations.get(org_id), outcome):
                 stager.add(tables.WEBHOOK_ENDPOINTS, tables.webhook_endpoint_row(endpoint))
             total_count = 0
             for page in self.client.rdvs(org_id, sync_from):
@@ -321,13 +324,15 @@ class RdvspAccountSync:
 
     # --- webhooks -----------------------------------------------------------------------
 
-    def _install_webhook(self, conn, org_id: int, endpoints: list[models.WebhookEndpoint], current: Any,
-                         outcome: SyncOutcome) -> list[models.WebhookEndpoint]:
+    def _install_webhook(self, side: psycopg.Connection, org_id: int, endpoints: list[models.WebhookEndpoint],
+                         current: Any, outcome: SyncOutcome) -> list[models.WebhookEndpoint]:
         """Make sure our endpoint exists for `org_id`, without replaying every record.
+
+        The installation is saved at once on the side connection, not with the sync's rows: the
+        API signs with the new secret from now on, even if this run fails later.
 
         Returns the organisation's endpoints as they are after the installation.
         """
-        pg = conn.connection.driver_connection
         status, reason, endpoint_id, target, secret_enc = "not_configured", "RDVSP_WEBHOOK_URL is not set", None, None, None
         if self.webhook_url:
             target = f"{self.webhook_url}/{org_id}"
@@ -355,7 +360,7 @@ class RdvspAccountSync:
                         status, reason, endpoint_id = "installed", None, mine.id
                         secret_enc = self.cipher.encrypt(secret)
                         endpoints = [e for e in endpoints if e.id != mine.id] + [mine]
-        pg.execute(package_sql(__file__, "save_webhook_installation"), {
+        side.execute(package_sql(__file__, "save_webhook_installation"), {
             "organisation_id": org_id, "account_id": self.account_id, "endpoint_id": endpoint_id,
             "target_url": target, "secret_encrypted": secret_enc, "status": status, "reason": reason})
         outcome.webhooks[status] = outcome.webhooks.get(status, 0) + 1
