@@ -12,6 +12,7 @@ pydantic's own messages repeat the input, so they are not used.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
@@ -30,6 +31,47 @@ class ContractModel(BaseModel):
     `validate_batch` (from the payload), never refused."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+NUL = "\u0000"
+
+
+def load_json(raw: bytes) -> Any:
+    """A JSON body, ready for PostgreSQL. ValueError when it is not JSON, or nested too deeply
+    for the parser (RecursionError would otherwise escape as a server error).
+
+    PostgreSQL's text and jsonb cannot hold the NUL character: one in a free-text field would
+    fail the whole page (or delivery) for ever, so NULs in keys and values become U+FFFD.
+    """
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply to be read") from None
+    if b"\\u0000" in raw:  # JSON can only carry a NUL escaped
+        data = _without_nul(data)
+    return data
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(NUL, "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def json_depth(value: Any) -> int:
+    """How deeply objects and lists nest in a parsed JSON value (a scalar: 0), level by level
+    rather than by recursion, since the value may come from anyone."""
+    depth, level = 0, [value]
+    while True:
+        containers = [node for node in level if isinstance(node, (dict, list))]
+        if not containers:
+            return depth
+        depth += 1
+        level = [child for node in containers for child in (node.values() if isinstance(node, dict) else node)]
 
 
 M = TypeVar("M", bound=BaseModel)

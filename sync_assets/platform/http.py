@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import random
 import ssl
 import threading
@@ -28,6 +27,7 @@ from typing import Any
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from sync_assets.platform.contract import load_json
 from sync_assets.platform.errors import ApiError
 from sync_assets.platform.observability import get_logger
 
@@ -185,7 +185,7 @@ class ApiClient:
             if not expect_json:
                 return response, None
             try:
-                return response, json.loads(response.content)
+                return response, load_json(response.content)
             except ValueError:
                 raise _Retryable(f"HTTP {response.status_code} with a body that is not valid JSON") from None
 

@@ -9,7 +9,6 @@ again later, with a growing delay (each retry in a savepoint), and gives up afte
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -17,7 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
-from sync_assets.platform.contract import record_drift
+from sync_assets.platform.contract import json_depth, load_json, record_drift
 from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
 from sync_assets.platform.sql_files import package_sql
@@ -33,6 +32,7 @@ from sync_assets.rdvsp.webhooks import (
 
 log = get_logger("rdvsp.inbox")
 CONNECTOR = "rdvsp"
+MAX_EVENT_DEPTH = 32  # an RDV event nests 6 levels deep
 MAX_ATTEMPTS = 8  # then the event waits for an operator (retries span about two hours)
 
 
@@ -49,10 +49,14 @@ def receive(engine: Engine, raw: bytes, organisation_id: int | None) -> Receipt:
     received_at = datetime.now(timezone.utc)
     sha = hashlib.sha256(raw).hexdigest()
     try:
-        body = json.loads(raw)
+        body = load_json(raw)
     except ValueError:
         return _store_rejected(engine, sha, organisation_id, raw_body=raw,
-                               reason="the body is not valid JSON", http_status=400)
+                               reason="the body is not valid JSON, or is nested too deeply to be read",
+                               http_status=400)
+    if json_depth(body) > MAX_EVENT_DEPTH:
+        return _store_rejected(engine, sha, organisation_id, raw_body=raw, http_status=400,
+                               reason=f"the body is nested more than {MAX_EVENT_DEPTH} levels deep: not an event")
     try:
         event = parse_event(body, received_at)
     except EventRejected as error:
