@@ -28,7 +28,8 @@ TEMPLATE_DATABASE = f"sync_assets_test_template_{os.getpid()}"
 
 @pytest.fixture(scope="session", autouse=True)
 def no_patient_data_in_logs():
-    """Over the whole run: no Doctolib sandbox patient's name, email or phone in a log record."""
+    """Over the whole run: no sandbox person's name, email, phone, birth date or address in a
+    project log record (sync_assets_tests/personal_data_guard.py)."""
     from sync_assets_tests.personal_data_guard import PersonalDataGuard
 
     guard = PersonalDataGuard()
@@ -36,7 +37,7 @@ def no_patient_data_in_logs():
     yield guard
     guard.uninstall()
     leaks = guard.leaks()
-    assert not leaks, f"{len(leaks)} patient value(s) reached the logs during the test run"
+    assert not leaks, f"{len(leaks)} personal value(s) of sandbox people reached the logs during the test run"
 _database_numbers = itertools.count(1)
 
 
