@@ -123,6 +123,19 @@ class ContractResult(Generic[M]):
         for d in other.drift.values():
             self.note(d.kind, d.field_path, d.error_type, d.sample_record_ids, rows=d.row_count)
 
+    def keep_tenant(self, tenant_of: Callable[[M], Any], allowed: set, path: str, error_type: str) -> None:
+        """Reject the valid rows of another tenant (organisation, practice) than the run's: they are
+        never stored, and count as breaking drift on `path`, so the run fails loudly."""
+        kept = [n for n, row in enumerate(self.valid) if tenant_of(row) in allowed]
+        if len(kept) == len(self.valid):
+            return
+        for n in sorted(set(range(len(self.valid))) - set(kept)):
+            self.rejected += 1
+            self.note("breaking", path, error_type, getattr(self.valid[n], "id", None))
+        if self.valid_payloads:
+            self.valid_payloads = [self.valid_payloads[n] for n in kept]
+        self.valid = [self.valid[n] for n in kept]
+
     def summary(self) -> str:
         """Counts and paths, for messages and metadata (no values)."""
         parts = [f"{d.field_path} ({d.error_type}, {d.row_count} rows)" for d in self.breaking + self.additive]

@@ -164,9 +164,14 @@ class RdvspAccountSync:
             progress.page(len(items))
             return items
 
-        def consume(page: Page, key: str, model, entity: str, keep_payloads: bool = False) -> ContractResult:
+        def consume(page: Page, key: str, model, entity: str, keep_payloads: bool = False,
+                    organisations: set[int] | None = None) -> ContractResult:
+            """A page's rows that hold to the contract; with `organisations`, only rows of those
+            (an account writes rows of its own organisations only)."""
             items = listed_items(page, key)
             result = validate_batch(model, items, entity=entity, keep_payloads=keep_payloads)
+            if organisations is not None:
+                result.keep_tenant(_organisation_of, organisations, "organisation_id", "other_organisation")
             contracts.setdefault(entity, ContractResult(entity)).merge(result, keep_valid=False)
             return result
 
@@ -206,7 +211,7 @@ class RdvspAccountSync:
             return ids
 
         def stage_rdvs(page: Page) -> set[int]:
-            result = consume(page, "rdvs", models.Rdv, "rdvs", keep_payloads=True)
+            result = consume(page, "rdvs", models.Rdv, "rdvs", keep_payloads=True, organisations=set(scope))
             if result.rejected:
                 valid_ids = {rdv.id for rdv in result.valid}
                 rejected_rdvs.update(p["id"] for p in page.data["rdvs"]
@@ -228,10 +233,10 @@ class RdvspAccountSync:
 
         for org_id in scope:
             for page in self.client.motifs(org_id):
-                for m in consume(page, "motifs", models.Motif, "motifs").valid:
+                for m in consume(page, "motifs", models.Motif, "motifs", organisations={org_id}).valid:
                     stager.add(tables.MOTIFS, tables.motif_row(m, polled_at))
             for page in self.client.lieux(org_id):
-                for lieu in consume(page, "lieux", models.Lieu, "lieux").valid:
+                for lieu in consume(page, "lieux", models.Lieu, "lieux", organisations={org_id}).valid:
                     stager.add(tables.LIEUX, tables.lieu_row(lieu, polled_at))
             for page in self.client.agents(org_id):
                 for a in consume(page, "agents", models.Agent, "agents").valid:
@@ -367,6 +372,11 @@ class RdvspAccountSync:
         outcome.webhook_status[org_id] = status
         return endpoints
 
+
+
+def _organisation_of(row) -> int:
+    """The organisation a listed row belongs to (an RDV's is nested, a motif's or lieu's is an id)."""
+    return row.organisation.id if isinstance(row, models.Rdv) else row.organisation_id
 
 
 def _canonical(params) -> str:
