@@ -29,7 +29,12 @@ from sync_assets.platform.contract import ContractResult, settle_contracts, vali
 from sync_assets.platform.errors import ApiError, SyncError
 from sync_assets.platform.http import prefetched
 from sync_assets.platform.merge import MergeCounts, Stager
-from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
+from sync_assets.platform.observability import (
+    get_logger,
+    report_failure,
+    safe_error_message,
+    settle_interrupted_runs,
+)
 from sync_assets.platform.progress import Progress
 from sync_assets.platform.raw import BackgroundLander
 from sync_assets.platform.sql_files import package_sql
@@ -107,10 +112,7 @@ class PracticeSync:
                                sync_run_id=outcome.sync_run_id)
                 raise SyncSkipped(reason)
             outcome.account = account
-            for run_id, practice_id in side.execute(package_sql(__file__, "settle_interrupted_sync_runs")).fetchall():
-                report_failure(log, SyncError("a sync run was interrupted before it finished"),
-                               "doctolib sync found an interrupted run", practice_id=practice_id,
-                               sync_run_id=str(run_id))
+            settle_interrupted_runs(side, log, "doctolib.sync_runs", "practice_id", "reason")
             side.execute(package_sql(__file__, "start_sync_run"), {
                 "id": outcome.sync_run_id, "practice_id": self.practice_id, "run_id": self.run_id, "mode": mode})
             progress = Progress(f"doctolib practice {self.practice_id}", self.emit)

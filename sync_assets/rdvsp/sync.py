@@ -30,7 +30,12 @@ from sync_assets.platform.contract import ContractResult, settle_contracts, vali
 from sync_assets.platform.errors import ApiError, SyncError
 from sync_assets.platform.http import Page
 from sync_assets.platform.merge import DeleteScope, DeleteWhere, MergeCounts, Stager
-from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
+from sync_assets.platform.observability import (
+    get_logger,
+    report_failure,
+    safe_error_message,
+    settle_interrupted_runs,
+)
 from sync_assets.platform.progress import Progress
 from sync_assets.platform.raw import BackgroundLander
 from sync_assets.platform.secrets import TokenCipher
@@ -101,9 +106,7 @@ class RdvspAccountSync:
                 raise AccountError(f"RDV Service Public account {self.account_id} is in error: {account[4]} "
                                    "Reconnect it with `sync-assets rdvsp connect`.")
             sync_from: date = account[2]
-            for log_id, account_id in side.execute(package_sql(__file__, "settle_interrupted_sync_logs")).fetchall():
-                report_failure(log, SyncError("a sync run was interrupted before it finished"),
-                               "rdvsp sync found an interrupted run", account_id=account_id, sync_log_id=str(log_id))
+            settle_interrupted_runs(side, log, "rdvsp.sync_logs", "account_id", "error")
             outcome = self.outcome = SyncOutcome(str(uuid.uuid4()), self.account_id, sorted(organisation_ids or []))
             side.execute(package_sql(__file__, "start_sync_log"), {
                 "id": outcome.log_id, "account_id": self.account_id, "run_id": self.run_id,
