@@ -183,7 +183,8 @@ def _sandbox(args: argparse.Namespace) -> int:
           f"  changes at runtime: POST/PATCH/DELETE {sandbox.base_url}/sandbox/rdvs, /sandbox/users\n"
           f"Doctolib sandbox on {sandbox.base_url}\n"
           f"  {' '.join(f'{k}={v}' for k, v in sandbox.doctolib.environment(sandbox.base_url).items())}\n"
-          f"  changes at runtime: PATCH/DELETE {sandbox.base_url}/sandbox/doctolib/appointments/<id>", flush=True)
+          f"  changes at runtime: PATCH/DELETE {sandbox.base_url}/sandbox/doctolib/appointments/<id>\n"
+          f"Faults of both APIs: POST/GET/DELETE {sandbox.base_url}/sandbox/faults (see the README)", flush=True)
     sandbox.server.run()
     return 0
 

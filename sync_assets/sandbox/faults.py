@@ -2,8 +2,10 @@
 
 - `ScriptedFault`: each API's own error answer to the next requests of a path (`fail_requests`);
 - `FaultInjector`: middleware around the whole sandbox for faults of the transport and of the
-  payload (status, connection reset, read timeout, truncated body, schema drift), per request or
-  at a rate.
+  payload (status, connection reset, read timeout, truncated body, schema drift, data changing
+  between pages), per request or at a rate. In the process, through `Sandbox.faults`; from
+  another one, with `POST /sandbox/faults` (a JSON fault), `GET` (the faults and their hits) and
+  `DELETE` (clear them).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 
@@ -41,6 +44,30 @@ def scripted_answer(faults: list[ScriptedFault], path: str) -> Response | None:
             fault.times -= 1
             return JSONResponse(fault.body, status_code=fault.status, headers=fault.headers)
     return None
+
+
+# --- Payload drift ---------------------------------------------------------------------------
+
+
+def each_item(change: Callable[[dict], None]) -> Callable[[Any], Any]:
+    """A drift transform: apply `change` to every object of the listing's lists."""
+    def transform(body):
+        for value in body.values() if isinstance(body, dict) else []:
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict):
+                        change(item)
+        return body
+    return transform
+
+
+def set_field(name: str, value: Any) -> Callable[[Any], Any]:
+    """Every listed object's `name` becomes `value` (a new field, a new type, an enum value)."""
+    return each_item(lambda item: item.__setitem__(name, value))
+
+
+def drop_field(name: str) -> Callable[[Any], Any]:
+    return each_item(lambda item: item.pop(name, None))
 
 
 # --- Faults of the transport and of the payload, for both APIs ---------------------------------
@@ -115,6 +142,10 @@ class FaultInjector:
         return None
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/sandbox/faults":
+            response = await self._control(Request(scope, receive))
+            await response(scope, receive, send)
+            return
         fault = self._due(scope["path"]) if scope["type"] == "http" else None
         if fault is None:
             await self.app(scope, receive, send)
@@ -153,3 +184,46 @@ class FaultInjector:
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+    async def _control(self, request: Request) -> Response:
+        """`POST /sandbox/faults` adds a fault given as JSON: the fields of `Fault`, with drift as
+        `{"set_field": [name, value]}` or `{"drop_field": name}` and `retry_after` as a shortcut;
+        `GET` lists the faults with their hits; `DELETE` clears them."""
+        if request.method == "DELETE":
+            self.clear()
+            return JSONResponse({"faults": []})
+        if request.method == "POST":
+            try:
+                fault = self.add(fault_from_json(await request.json()))
+            except (ValueError, TypeError) as error:
+                return JSONResponse({"error": str(error)}, status_code=422)
+            return JSONResponse(describe(fault), status_code=201)
+        with self._lock:
+            return JSONResponse({"faults": [describe(f) for f in self.faults]})
+
+
+def fault_from_json(spec: Any) -> Fault:
+    if not isinstance(spec, dict):
+        raise ValueError("a fault is a JSON object")
+    spec = dict(spec)
+    if "set_field" in spec:
+        name, value = spec.pop("set_field")
+        spec["transform"] = set_field(name, value)
+    if "drop_field" in spec:
+        spec["transform"] = drop_field(spec.pop("drop_field"))
+    if "retry_after" in spec:
+        spec["headers"] = {**spec.get("headers", {}), "Retry-After": str(spec.pop("retry_after"))}
+    unknown = set(spec) - {"kind", "path", "times", "after", "rate", "status", "headers", "body", "seconds",
+                           "transform", "seed"}
+    if unknown:
+        raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
+    if spec.get("kind") not in ("status", "reset", "timeout", "truncated", "drift"):
+        raise ValueError("kind must be status, reset, timeout, truncated or drift")
+    if not isinstance(spec.get("path"), str) or not spec["path"].startswith("/"):
+        raise ValueError("path must be the start of the request paths to fault, e.g. /api/v1/rdvs")
+    return Fault(**spec)
+
+
+def describe(fault: Fault) -> dict:
+    return {"kind": fault.kind, "path": fault.path, "times": fault.times, "after": fault.after, "rate": fault.rate,
+            "status": fault.status if fault.kind == "status" else None, "hits": fault.hits}

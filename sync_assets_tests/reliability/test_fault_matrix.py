@@ -22,7 +22,7 @@ from sync_assets.platform.errors import SyncError
 from sync_assets.platform.http import RetryPolicy, Timeouts
 from sync_assets.platform.warehouse import libpq_url
 from sync_assets.rdvsp.sync import RdvspAccountSync
-from sync_assets.sandbox.faults import Fault
+from sync_assets.sandbox.faults import Fault, drop_field, set_field
 from sync_assets.sandbox.rdvsp_world import PARIS
 
 from ..doctolib.conftest import Doctolib, environment_keys
@@ -46,26 +46,6 @@ def digest(database_url: str, schema: str, tables) -> str:
             for row in conn.execute(f"SELECT {', '.join(columns)} FROM {schema}.{table} ORDER BY 1, 2"):
                 sha.update(repr(row).encode())
     return sha.hexdigest()
-
-
-def each_item(change):
-    """A drift transform: apply `change` to every object of the listing's lists."""
-    def transform(body):
-        for value in body.values():
-            if isinstance(value, list):
-                for item in value:
-                    if isinstance(item, dict):
-                        change(item)
-        return body
-    return transform
-
-
-def set_field(name, value):
-    return each_item(lambda item: item.__setitem__(name, value))
-
-
-def drop_field(name):
-    return each_item(lambda item: item.pop(name, None))
 
 
 def both(**spec) -> dict:

@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from sync_assets.rdvsp.receiver import MAX_BODY_BYTES, signature_of
-from sync_assets.sandbox.faults import Fault
+from sync_assets.sandbox.faults import Fault, each_item
 
 from ..rdvsp.conftest import connected, rdvsp  # noqa: F401  (fixtures)
 from ..rdvsp.test_webhooks import hooked, post, rdv_event, secret_of, warehouse_rdvs  # noqa: F401
-from .test_fault_matrix import each_item, runners  # noqa: F401  (fixture)
+from .test_fault_matrix import runners  # noqa: F401  (fixture)
 
 SQL_LOOKING = "Robert'); DROP TABLE rdvsp.rdvs; -- \" OR 1=1; SELECT pg_sleep(5); $$ \\x00"
 VERY_LONG = "é" * 20_000

@@ -13,13 +13,12 @@ import pytest
 
 from sync_assets.platform.observability import init_sentry
 from sync_assets.runs import run_doctolib_sync, run_job, run_rdvsp_sync
-from sync_assets.sandbox.faults import Fault
+from sync_assets.sandbox.faults import Fault, set_field
 
 from ..personal_data import PersonalValues
 from ..platform.test_observability import CapturingTransport
 from ..rdvsp.conftest import SECRET_KEY, rdvsp  # noqa: F401  (fixture)
 from ..rdvsp.test_webhooks import hooked, post, rdv_event  # noqa: F401  (fixture)
-from .test_fault_matrix import set_field
 
 
 class Everything(logging.Handler):

@@ -15,11 +15,10 @@ import pytest
 
 from sync_assets.platform.errors import ContractBreach
 from sync_assets.rdvsp.receiver import signature_of
-from sync_assets.sandbox.faults import Fault
+from sync_assets.sandbox.faults import Fault, each_item
 
 from ..rdvsp.conftest import rdvsp  # noqa: F401  (fixture)
 from ..rdvsp.test_webhooks import hooked, rdv_event, secret_of, warehouse_rdvs  # noqa: F401  (fixture)
-from .test_fault_matrix import each_item
 
 
 def organisation_rows(rdvsp, organisation_id: int) -> dict[str, int]:
