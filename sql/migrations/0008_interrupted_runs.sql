@@ -12,3 +12,7 @@ ALTER TABLE doctolib.sync_runs
     DROP CONSTRAINT sync_runs_status_check,
     ADD CONSTRAINT sync_runs_status_check
         CHECK (status IN ('running', 'success', 'failed', 'skipped', 'interrupted'));
+
+-- Every run looks for rows left 'running': a handful among all the runs ever logged.
+CREATE INDEX sync_logs_running ON rdvsp.sync_logs (started_at) WHERE status = 'running';
+CREATE INDEX sync_runs_running ON doctolib.sync_runs (started_at) WHERE status = 'running';
