@@ -72,3 +72,22 @@ def test_dagster_cli_validates_the_workspace(tmp_path):
         [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+CONNECTOR_KINDS = {"rdvsp": "rdvsp", "doctolib": "doctolib"}
+
+
+def test_every_asset_check_sensor_and_schedule_explains_itself_in_the_ui():
+    """What a data engineer sees in the UI: a description, a group named like the key's prefix,
+    kinds (postgres, and the source's), owners; checks, sensors and schedules described."""
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node, prefix = graph.get(key), key.path[0]
+        assert node.description and len(node.description) > 20, key
+        assert node.group_name == prefix, key
+        assert "postgres" in node.kinds and (prefix not in CONNECTOR_KINDS or CONNECTOR_KINDS[prefix] in node.kinds), key
+        assert node.owners, key
+    for check_key in graph.asset_check_keys:
+        assert graph.get_check_spec(check_key).description, check_key
+    for definition in [*defs.schedules, *defs.sensors]:
+        assert definition.description and len(definition.description) > 20, definition.name

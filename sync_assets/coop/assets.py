@@ -10,6 +10,7 @@ from sync_assets.coop.activities import create_activities_from_rdvs
 from sync_assets.coop.beneficiaires import merge_beneficiaires
 from sync_assets.platform.errors import SyncError
 from sync_assets.platform.resources import WarehouseResource
+from sync_assets.platform.table_metadata import table_metadata
 
 OWNERS = ["team:data-engineering"]
 
@@ -29,11 +30,12 @@ OWNERS = ["team:data-engineering"]
 def beneficiaires(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.begin() as conn:
         merged = merge_beneficiaires(conn)
+        shape = table_metadata(conn, ["coop.beneficiaires"])["coop.beneficiaires"]
     context.log.info(f"beneficiaires: {merged.users_seen} RDV users seen, {merged.created} created, {merged.filled} "
                      f"filled, {merged.anonymised} anonymised, {merged.unchanged} unchanged")
     return dg.MaterializeResult(metadata={
         "rdv_users_seen": merged.users_seen, "created": merged.created, "filled": merged.filled,
-        "anonymised": merged.anonymised, "unchanged": merged.unchanged})
+        "anonymised": merged.anonymised, "unchanged": merged.unchanged, **shape})
 
 
 class ActivitiesFromRdvsConfig(dg.Config):

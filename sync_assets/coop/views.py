@@ -5,6 +5,7 @@
 import dagster as dg
 
 from sync_assets.platform.resources import WarehouseResource
+from sync_assets.platform.table_metadata import table_metadata
 from sync_assets.platform.views import apply_view, view_path
 
 OWNERS = ["team:data-engineering"]
@@ -41,8 +42,9 @@ def _view_asset(name: str, description: str, deps: list[list[str]]) -> dg.Assets
     def view(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.begin() as conn:
             rows = apply_view(conn, name)
-        return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows),
-                                              "definition": dg.MetadataValue.path(str(view_path(name)))})
+            shape = table_metadata(conn, [f"analytics.{name}"])[f"analytics.{name}"]
+        return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows), "dagster/row_count": rows,
+                                              "definition": dg.MetadataValue.path(str(view_path(name))), **shape})
 
     return view
 

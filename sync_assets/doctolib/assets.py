@@ -20,6 +20,7 @@ from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.observability import safe_error_message
 from sync_assets.platform.progress import table_count_lines
 from sync_assets.platform.resources import WarehouseResource
+from sync_assets.platform.table_metadata import table_metadata
 from sync_assets.platform.sql_files import package_sql
 
 OWNERS = ["team:data-engineering"]
@@ -90,10 +91,13 @@ def doctolib_practice_sync(context: dg.AssetExecutionContext, config: DoctolibSy
         # Anything else may quote data (a database error's DETAIL quotes the failing row).
         raise dg.Failure(description=safe_error_message(error)) from None
 
+    with warehouse.engine().connect() as conn:
+        shapes = table_metadata(conn, [f"doctolib.{name}" for name in table_names()])
     for name in table_names():
         counts = outcome.tables[name]
         yield dg.MaterializeResult(asset_key=_key(name), metadata={
             **{k: dg.MetadataValue.int(v) for k, v in counts.as_dict().items()},
+            **shapes[f"doctolib.{name}"],
             "practice_id": dg.MetadataValue.int(practice_id),
             "account": dg.MetadataValue.text(outcome.account or ""),
             "mode": dg.MetadataValue.text(outcome.mode),

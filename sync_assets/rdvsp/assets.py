@@ -12,6 +12,7 @@ from sync_assets.platform.contract import ContractResult
 from sync_assets.platform.errors import ContractBreach, SyncError
 from sync_assets.platform.observability import safe_error_message
 from sync_assets.platform.resources import WarehouseResource
+from sync_assets.platform.table_metadata import table_metadata
 from sync_assets.platform.secrets import TokenCipher
 from sync_assets.rdvsp.partitions import rdvsp_accounts
 from sync_assets.rdvsp.resources import RdvspApiResource
@@ -113,10 +114,13 @@ def rdvsp_account_sync(context: dg.AssetExecutionContext, config: RdvspSyncConfi
             context.log.warning(
                 f"organisation {org}: drift {figures['drift']} although its webhook is installed. Webhooks are "
                 "probably missed: check that the receiver answers 2xx and look at sync.webhook_inbox.")
+    with engine.connect() as conn:
+        shapes = table_metadata(conn, [f"rdvsp.{name}" for name in table_names()])
     for name in table_names():
         counts = outcome.tables[name]
         metadata = {
             **{k: dg.MetadataValue.int(v) for k, v in counts.as_dict().items()},
+            **shapes[f"rdvsp.{name}"],
             "account_id": dg.MetadataValue.int(account_id),
             "organisation_ids": dg.MetadataValue.json(outcome.organisation_ids),
             "sync_log_id": dg.MetadataValue.text(outcome.log_id),

@@ -128,5 +128,9 @@ def test_the_analyst_layer_job_merges_beneficiaries_then_builds_the_views(wareho
     # Account 1 sees the seven RDVs, account 2 RDV 5; no activity yet.
     assert rows["analytics/activity_listing"]["rows"].value == 8
     assert rows["analytics/account_dashboard"]["rows"].value == 2
+    assert rows["analytics/activity_listing"]["dagster/row_count"].value == 8
+    listing_columns = [c.name for c in rows["analytics/activity_listing"]["dagster/column_schema"].value.columns]
+    assert {"account_id", "beneficiaire_ids"} <= set(listing_columns)
+    assert rows["coop/beneficiaires"]["dagster/row_count"].value == 5
     listed = warehouse.query("SELECT beneficiaire_ids FROM analytics.activity_listing WHERE account_id = 2")
     assert listed == [(sorted([warehouse.beneficiary(2, ALICE), warehouse.beneficiary(2, BOB)]),)]

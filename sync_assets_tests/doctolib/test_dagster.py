@@ -60,8 +60,16 @@ def test_a_practice_partition_materializes_its_tables_with_their_figures(keys_in
     assert appointments["created"].value == 200 and appointments["practice_id"].value == 2
     assert appointments["account"].value == "practice_2" and appointments["mode"].value == "incremental"
     assert [(c.check_name, c.passed) for c in first.get_asset_check_evaluations()] == [("schema_contract", True)]
+    # The table's shape and size, for the UI: columns with their types and keys, the row count.
+    schema = appointments["dagster/column_schema"].value
+    assert appointments["dagster/table_name"].value == "doctolib.appointments"
+    columns = {c.name: c for c in schema.columns}
+    assert columns["id"].type == "bigint" and columns["id"].constraints.unique and not columns["id"].constraints.nullable
+    assert {"practice_id", "status", "start_at", "updated_at", "synced_at"} <= set(columns)
+    assert appointments["dagster/row_count"].value == 200
     refreshed = materialized(full)["doctolib/appointments"]
     assert refreshed["mode"].value == "full_refresh" and refreshed["deleted"].value == 1
+    assert refreshed["dagster/row_count"].value == 199
     assert {r[0] for r in doctolib.query("SELECT DISTINCT practice_id FROM doctolib.appointments")} == {2}
 
 

@@ -45,6 +45,12 @@ def test_a_partition_materializes_every_table_with_its_figures(connected):
     rdvs = materialized["rdvsp/rdvs"]
     assert rdvs["created"].value == len(connected.world.rdvs) and rdvs["drift"].value == len(connected.world.rdvs)
     assert rdvs["account_id"].value == 1 and rdvs["organisation_ids"].value == [100, 101]
+    columns = {c.name: c.type for c in rdvs["dagster/column_schema"].value.columns}
+    assert columns["id"] == "bigint" and columns["status"] == "text" and "synced_at" in columns
+    assert rdvs["dagster/row_count"].value == len(connected.world.rdvs)
+    for key, metadata in materialized.items():  # every table shows its shape and size
+        assert metadata["dagster/table_name"].value == key.replace("/", ".")
+        assert metadata["dagster/column_schema"].value.columns and metadata["dagster/row_count"].value >= 0
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert checks[("rdvsp/rdvs", "schema_contract")] is True
     assert checks[("rdvsp/account_rdvs", "reconciliation")] is True
