@@ -63,7 +63,8 @@ def run_rdvsp_sync(dagster: dg.DagsterInstance, database_url: str, account_id: i
         instance=dagster, partition_key=str(account_id), raise_on_error=False,
         run_config={"ops": {"rdvsp_account_sync": {"config": {"organisation_ids": organisation_ids or []}}},
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        tags={"sync_assets/kind": "scoped" if organisation_ids else kind, "sync_assets/account": str(account_id)},
+        tags={"sync_assets/kind": "scoped" if organisation_ids else kind, "sync_assets/account": str(account_id),
+              "sync_assets/organisations": ",".join(map(str, organisation_ids)) if organisation_ids else "all"},
     )
     return RdvspRun(account_id, result.run_id, result.success, sync_log_of_run(engine_for(database_url), result.run_id),
                     _failure_of(result))
@@ -89,7 +90,8 @@ def run_doctolib_sync(dagster: dg.DagsterInstance, database_url: str, practice_i
         instance=dagster, partition_key=str(practice_id), raise_on_error=False,
         run_config={"ops": {"doctolib_practice_sync": {"config": {"full_refresh": full_refresh}}},
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        tags={"sync_assets/kind": "manual", "sync_assets/practice": str(practice_id)},
+        tags={"sync_assets/kind": "manual", "sync_assets/practice": str(practice_id),
+              "sync_assets/mode": "full_refresh" if full_refresh else "incremental"},
     )
     return DoctolibRun(practice_id, result.run_id, result.success, sync_run_of(engine_for(database_url), result.run_id),
                        _failure_of(result))

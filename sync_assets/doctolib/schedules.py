@@ -30,7 +30,7 @@ doctolib_freshness_job = dg.define_asset_job(
 
 
 def practice_tags(practice: str, kind: str) -> dict[str, str]:
-    return {"sync_assets/kind": kind, "sync_assets/practice": practice}
+    return {"sync_assets/kind": kind, "sync_assets/practice": practice, "sync_assets/mode": "incremental"}
 
 
 @dg.schedule(

@@ -97,6 +97,7 @@ def rdvsp_failed_webhook_organisations(context: dg.SensorEvaluationContext, ware
             partition_key=account,
             run_config={"ops": {"rdvsp_account_sync": {"config": {"organisation_ids": [o for o, _ in orgs]}}}},
             tags={"sync_assets/kind": "fallback", "sync_assets/account": account,
+                  "sync_assets/organisations": ",".join(str(o) for o, _ in orgs),
                   "sync_assets/reasons": ",".join(sorted({r for _, r in orgs}))},
         )
         for account, orgs in sorted(by_account.items())

@@ -117,7 +117,7 @@ def test_the_daily_schedule_requests_one_run_per_practice(keys_in_environment):
             requests = doctolib_daily(context)
     assert [(r.partition_key, r.run_key) for r in requests] == [
         ("1", "doctolib-daily-2026-03-01-1"), ("2", "doctolib-daily-2026-03-01-2"), ("3", "doctolib-daily-2026-03-01-3")]
-    assert requests[0].tags["sync_assets/practice"] == "1"
+    assert requests[0].tags["sync_assets/practice"] == "1" and requests[0].tags["sync_assets/mode"] == "incremental"
     assert (doctolib_daily.cron_schedule, doctolib_daily.execution_timezone) == ("0 3 * * *", "Europe/Paris")
 
 

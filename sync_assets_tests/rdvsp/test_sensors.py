@@ -56,6 +56,9 @@ def test_polling_runs_are_scoped_to_exactly_the_organisations_webhooks_miss(ware
     assert scoped == {"1": [100, 101], "2": [103]}
     assert {r.tags["sync_assets/kind"] for r in requests} == {"fallback"}
     assert requests[0].tags["sync_assets/reasons"] == "failed,silent"
+    # The run list names each run's account and scope.
+    assert {r.tags["sync_assets/account"]: r.tags["sync_assets/organisations"] for r in requests} == {
+        "1": "100,101", "2": "103"}
 
 
 def test_a_second_tick_asks_for_the_same_runs_so_none_is_duplicated(warehouse):
