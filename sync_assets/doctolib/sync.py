@@ -180,6 +180,8 @@ class PracticeSync:
             (spec, {"practice_id": [practice_id]} if spec is tables.APPOINTMENTS and self.full_refresh else None)
             for spec in tables.PRACTICE_TABLES])
         outcome.tables = {tables.short_name(spec): merged[spec.table] for spec in tables.PRACTICE_TABLES}
+        for name, counts in outcome.tables.items():
+            progress.merged(name, counts.count)
         if former_patients:
             gone = pg.execute(package_sql(__file__, "delete_orphan_patients"), {"patient_ids": former_patients}).rowcount
             c = outcome.tables["patients"]

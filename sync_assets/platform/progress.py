@@ -7,22 +7,36 @@ from collections.abc import Callable
 
 
 class Progress:
-    """Counts pages and rows; emits a line at most every `interval_s` seconds."""
+    """Counts pages fetched and rows merged; emits a line at most every `interval_s` seconds."""
 
     def __init__(self, label: str, emit: Callable[[str], None], interval_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic):
         self.label, self.emit, self.interval_s, self.clock = label, emit, interval_s, clock
         self.started = self.last_report = clock()
         self.pages = self.rows = 0
+        self.merged_tables = self.merged_rows = 0
 
     def page(self, rows: int) -> None:
         self.pages += 1
         self.rows += rows
-        now = self.clock()
-        if now - self.last_report >= self.interval_s:
-            self.last_report = now
+        if self._due():
             self.emit(f"{self.label}: {self.pages} pages, {self.rows} records fetched "
                       f"({self.rate():.0f} records/s)")
+
+    def merged(self, table: str, rows: int) -> None:
+        """A table merged into the warehouse (`rows`: the rows it was given)."""
+        self.merged_tables += 1
+        self.merged_rows += rows
+        if self._due():
+            self.emit(f"{self.label}: {self.merged_tables} tables merged, {self.merged_rows} rows "
+                      f"(last: {table})")
+
+    def _due(self) -> bool:
+        now = self.clock()
+        if now - self.last_report < self.interval_s:
+            return False
+        self.last_report = now
+        return True
 
     def rate(self) -> float:
         elapsed = self.clock() - self.started

@@ -275,7 +275,7 @@ class RdvspAccountSync:
         outcome.rdvs_listed = len(listed_rdvs | found)
 
         settle_contracts(side, CONNECTOR, contracts.values(), run_id=self.run_id, emit=self.emit)
-        self._merge(conn, stager, outcome, scope, sync_from_at)
+        self._merge(conn, stager, outcome, scope, sync_from_at, progress)
         stager.merge(tables.APPLIED_PAGES, None)
         for name, count in skipped.items():  # rows of skipped pages were seen, and unchanged
             c = outcome.tables[name]
@@ -296,7 +296,8 @@ class RdvspAccountSync:
                 f"{self.account_id}: a run may only sync the organisations of its own account.")
         return sorted(set(requested))
 
-    def _merge(self, conn, stager: Stager, outcome: SyncOutcome, scope: list[int], sync_from_at: datetime) -> None:
+    def _merge(self, conn, stager: Stager, outcome: SyncOutcome, scope: list[int], sync_from_at: datetime,
+               progress: Progress) -> None:
         in_scope = {"organisation_id": scope}
         rdv_stage = stager.stage(tables.RDVS).stage
         scopes: dict[str, DeleteScope | None] = {
@@ -315,6 +316,7 @@ class RdvspAccountSync:
         for spec in tables.MERGE_ORDER:
             group_by = "organisation_id" if spec is tables.RDVS else None
             counts[tables.short_name(spec)] = stager.merge(spec, scopes.get(spec.table), group_by)
+            progress.merged(tables.short_name(spec), counts[tables.short_name(spec)].count)
         by_organisation = dict(stager.stage(tables.RDVS).groups)
         pg = conn.connection.driver_connection
         params = {"organisation_ids": scope}
