@@ -1,5 +1,7 @@
 """The one Definitions of the project: each folder's small `defs`, merged, plus shared resources."""
 
+import os
+
 import dagster as dg
 
 from sync_assets.coop import defs as coop
@@ -14,6 +16,14 @@ from sync_assets.rdvsp.resources import RdvspApiResource
 configure_logging()
 init_sentry()
 
+
+def set_or_none(name: str) -> dg.EnvVar | None:
+    """The variable when it is set. Unset, the resource is built without it, so that the UI, the
+    warehouse's jobs and the other source still work. The schedules and sensors that need it skip
+    their tick, naming the variable, and a run that needs it fails with the same message."""
+    return dg.EnvVar(name) if os.environ.get(name, "").strip() else None
+
+
 defs = dg.Definitions.merge(
     platform.defs,
     rdvsp.defs,
@@ -22,10 +32,10 @@ defs = dg.Definitions.merge(
     dg.Definitions(resources={
         "warehouse": WarehouseResource(),
         "rdvsp": RdvspApiResource(
-            base_url=dg.EnvVar("RDVSP_BASE_URL"),
-            client_id=dg.EnvVar("RDVSP_CLIENT_ID"),
-            client_secret=dg.EnvVar("RDVSP_CLIENT_SECRET"),
+            base_url=set_or_none("RDVSP_BASE_URL"),
+            client_id=set_or_none("RDVSP_CLIENT_ID"),
+            client_secret=set_or_none("RDVSP_CLIENT_SECRET"),
         ),
-        "doctolib": DoctolibApiResource(base_url=dg.EnvVar("DOCTOLIB_BASE_URL")),
+        "doctolib": DoctolibApiResource(base_url=set_or_none("DOCTOLIB_BASE_URL")),
     }),
 )

@@ -1,10 +1,10 @@
 """Dagster resource for the Doctolib API: where it is, and the keys of the accounts."""
 
-from __future__ import annotations
+from typing import Optional
 
 import dagster as dg
 
-from sync_assets.doctolib.client import ClientFactory, api_keys, client_factory
+from sync_assets.doctolib.client import ClientFactory, api_keys, base_url, client_factory
 
 
 class DoctolibApiResource(dg.ConfigurableResource):
@@ -14,11 +14,12 @@ class DoctolibApiResource(dg.ConfigurableResource):
     adding an account needs no change to the definitions.
     """
 
-    base_url: str
+    base_url: Optional[str] = None
+    """The API server; when None, DOCTOLIB_BASE_URL, and a clear error when that is unset too."""
     requests_per_second: float = 20.0
 
     def api_keys(self) -> dict[str, str]:
         return api_keys()
 
     def clients(self) -> ClientFactory:
-        return client_factory(self.base_url.rstrip("/"), self.requests_per_second)
+        return client_factory((self.base_url or base_url()).rstrip("/"), self.requests_per_second)

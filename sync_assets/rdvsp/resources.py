@@ -1,8 +1,7 @@
 """Dagster resource for the RDV Service Public API (OAuth application, webhook target, rate)."""
 
-from __future__ import annotations
-
 import os
+from typing import Optional
 
 import dagster as dg
 from sqlalchemy import Engine
@@ -20,14 +19,17 @@ class RdvspApiResource(dg.ConfigurableResource):
     `requests_per_second` per process and honour 429/Retry-After.
     """
 
-    base_url: str
-    client_id: str
-    client_secret: str
-    redirect_uri: str | None = None
-    webhook_url: str | None = None
+    base_url: Optional[str] = None
+    client_id: Optional[str] = None
+    client_secret: Optional[str] = None
+    redirect_uri: Optional[str] = None
+    webhook_url: Optional[str] = None
     requests_per_second: float = 10.0
 
     def settings(self) -> RdvspSettings:
+        """The application's settings; ConfigurationError naming the variable when one is missing."""
+        if not (self.base_url and self.client_id and self.client_secret):
+            return RdvspSettings.from_environment()
         return RdvspSettings(
             base_url=self.base_url, client_id=self.client_id, client_secret=self.client_secret,
             redirect_uri=self.redirect_uri or os.environ.get("RDVSP_REDIRECT_URI") or DEFAULT_REDIRECT_URI,

@@ -7,11 +7,13 @@ import time
 import dagster as dg
 from sqlalchemy import text
 
-from sync_assets.platform.resources import WarehouseResource
+from sync_assets.platform.errors import ConfigurationError
 from sync_assets.platform.merge import driver_connection
+from sync_assets.platform.resources import WarehouseResource
 from sync_assets.platform.sql_files import package_sql
 from sync_assets.rdvsp.inbox import MAX_ATTEMPTS, retry_due_events
 from sync_assets.rdvsp.partitions import rdvsp_accounts
+from sync_assets.rdvsp.resources import RdvspApiResource
 
 FALLBACK_INTERVAL_S = 3600  # organisations without working webhooks are polled every hour
 SILENT_WEBHOOK_HOURS = 24
@@ -21,6 +23,15 @@ rdvsp_sync_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("rdvsp"),
     description="Polls every RDV Service Public table of one account (a partition).",
 )
+
+
+def _unconfigured(rdvsp: RdvspApiResource) -> dg.SkipReason | None:
+    """A skip naming the missing variable, rather than runs that would all fail on it."""
+    try:
+        rdvsp.settings()
+    except ConfigurationError as error:
+        return dg.SkipReason(f"RDV Service Public is not configured: {error}")
+    return None
 
 
 def _account_ids(warehouse: WarehouseResource, statement: str) -> list[str]:
@@ -40,7 +51,9 @@ def _account_ids(warehouse: WarehouseResource, statement: str) -> list[str]:
         "they need to be reconnected."
     ),
 )
-def rdvsp_nightly(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
+def rdvsp_nightly(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, rdvsp: RdvspApiResource):
+    if skip := _unconfigured(rdvsp):
+        return skip
     known = set(context.instance.get_dynamic_partitions(rdvsp_accounts.name))
     day = context.scheduled_execution_time.date().isoformat()
     requests = [
@@ -79,7 +92,10 @@ def rdvsp_account_partitions(context: dg.SensorEvaluationContext, warehouse: War
         "key (organisations + hour) keeps a tick from launching the same run twice."
     ),
 )
-def rdvsp_failed_webhook_organisations(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+def rdvsp_failed_webhook_organisations(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
+                                       rdvsp: RdvspApiResource):
+    if skip := _unconfigured(rdvsp):
+        return skip
     with warehouse.begin() as conn:
         rows = driver_connection(conn).execute(package_sql(__file__, "organisations_to_poll"),
                                                {"silent_hours": SILENT_WEBHOOK_HOURS}).fetchall()

@@ -105,6 +105,11 @@ def test_the_partition_sensor_adds_practices_and_reports_vanished_ones(keys_in_e
         skipped = tick()
         assert "vanished: [3]" in skipped.skip_message
         assert instance.get_dynamic_partitions(doctolib_practices.name) == ["1", "2", "3"]  # history kept
+        # Without the API's address (the UI opened before DOCTOLIB_* are set): a skip that names it.
+        monkeypatch.delenv("DOCTOLIB_BASE_URL", raising=False)
+        with dg.build_sensor_context(instance=instance, resources={
+                **resources(doctolib), "doctolib": DoctolibApiResource()}) as context:
+            assert "DOCTOLIB_BASE_URL is not set" in doctolib_practice_partitions(context).skip_message
 
 
 def test_the_daily_schedule_requests_one_run_per_practice(keys_in_environment):

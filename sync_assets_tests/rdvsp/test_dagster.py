@@ -89,20 +89,25 @@ def test_the_nightly_schedule_requests_one_run_per_active_account(connected):
         instance.add_dynamic_partitions(rdvsp_accounts.name, ["1", "2"])
         with dg.build_schedule_context(
                 instance=instance, scheduled_execution_time=datetime(2026, 3, 1, 3, 0),
-                resources={"warehouse": WarehouseResource(database_url=connected.database_url)}) as context:
+                resources={"warehouse": WarehouseResource(database_url=connected.database_url),
+                           "rdvsp": resources(connected)["rdvsp"]}) as context:
             requests = rdvsp_nightly(context)
     assert [(r.partition_key, r.run_key, r.tags["sync_assets/kind"]) for r in requests] == [
         ("1", "rdvsp-nightly-2026-03-01-1", "nightly")]
     assert rdvsp_nightly.cron_schedule == "0 3 * * *" and rdvsp_nightly.execution_timezone == "Europe/Paris"
 
 
-def test_the_nightly_schedule_skips_when_no_account_is_active(database_url):
-    with dg.instance_for_test() as instance:
-        with dg.build_schedule_context(
-                instance=instance, scheduled_execution_time=datetime(2026, 3, 1, 3, 0),
-                resources={"warehouse": WarehouseResource(database_url=database_url)}) as context:
-            result = rdvsp_nightly(context)
-    assert isinstance(result, dg.SkipReason)
+def test_the_nightly_schedule_skips_when_no_account_is_active_or_the_api_is_not_configured(rdvsp, monkeypatch):
+    def tick(api):
+        with dg.instance_for_test() as instance:
+            with dg.build_schedule_context(
+                    instance=instance, scheduled_execution_time=datetime(2026, 3, 1, 3, 0),
+                    resources={"warehouse": WarehouseResource(database_url=rdvsp.database_url), "rdvsp": api}) as context:
+                return rdvsp_nightly(context)
+
+    assert "no active RDV Service Public account" in tick(resources(rdvsp)["rdvsp"]).skip_message
+    monkeypatch.delenv("RDVSP_BASE_URL", raising=False)
+    assert "RDVSP_BASE_URL is not set" in tick(RdvspApiResource()).skip_message
 
 
 def test_the_partition_sensor_adds_connected_accounts(connected):

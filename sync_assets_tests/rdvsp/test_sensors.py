@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from sync_assets.platform.resources import WarehouseResource
+from sync_assets.rdvsp.resources import RdvspApiResource
 from sync_assets.rdvsp.partitions import rdvsp_accounts
 from sync_assets.rdvsp.schedules import (
     rdvsp_failed_webhook_organisations,
@@ -43,8 +44,11 @@ def warehouse(rdvsp):
     return WarehouseResource(database_url=rdvsp.database_url)
 
 
-def evaluate(sensor, warehouse, instance):
-    with dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse}) as context:
+CONFIGURED = RdvspApiResource(base_url="http://127.0.0.1:9", client_id="client", client_secret="secret")
+
+
+def evaluate(sensor, warehouse, instance, rdvsp_api=CONFIGURED):
+    with dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse, "rdvsp": rdvsp_api}) as context:
         return sensor(context)
 
 
@@ -59,6 +63,16 @@ def test_polling_runs_are_scoped_to_exactly_the_organisations_webhooks_miss(ware
     # The run list names each run's account and scope.
     assert {r.tags["sync_assets/account"]: r.tags["sync_assets/organisations"] for r in requests} == {
         "1": "100,101", "2": "103"}
+
+
+def test_without_the_api_configured_the_sensor_skips_and_names_the_variable(warehouse, monkeypatch):
+    """Rather than runs that would all fail: `make dev` on the demo data, before RDVSP_* are set."""
+    for name in ("RDVSP_BASE_URL", "RDVSP_CLIENT_ID", "RDVSP_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(rdvsp_accounts.name, ["1", "2", "3"])
+        result = evaluate(rdvsp_failed_webhook_organisations, warehouse, instance, RdvspApiResource())
+    assert isinstance(result, dg.SkipReason) and "RDVSP_BASE_URL is not set" in result.skip_message
 
 
 def test_a_second_tick_asks_for_the_same_runs_so_none_is_duplicated(warehouse):
