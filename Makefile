@@ -11,7 +11,7 @@ PYTHON ?= $(shell for candidate in python3 python3.12 python3.11 python3.10; do 
 	$$candidate -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null && \
 	{ echo $$candidate; break; }; done)
 
-.PHONY: install run dev test test-fast bench clean stop
+.PHONY: install run dev test test-fast e2e bench clean stop
 
 install: $(STAMP)
 
@@ -35,7 +35,19 @@ dev: install  ## the Dagster UI on the same data as `make run` (http://127.0.0.1
 	@$(BIN)/sync-assets dev
 
 test: install  ## the whole suite, slow end-to-end tests included (what CI runs)
-	@$(BIN)/python -m pytest -m 'slow or not slow' $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -m 'not e2e' $(PYTEST_ARGS)
+
+e2e: install  ## the browser test of the Dagster UI; installs Debian's chromium and chromium-driver if missing
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing chromium and chromium-driver (Debian packages)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "The browser test needs Chromium and its WebDriver: sudo apt-get install chromium chromium-driver"; \
+			exit 1; \
+		fi; \
+	fi
+	@$(BIN)/python -m pytest -m e2e sync_assets_tests/e2e $(PYTEST_ARGS)
 
 test-fast: install  ## the quick suite, without the slow end-to-end tests
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
