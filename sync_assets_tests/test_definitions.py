@@ -91,3 +91,22 @@ def test_every_asset_check_sensor_and_schedule_explains_itself_in_the_ui():
         assert graph.get_check_spec(check_key).description, check_key
     for definition in [*defs.schedules, *defs.sensors]:
         assert definition.description and len(definition.description) > 20, definition.name
+
+
+def test_the_dagster_runs_retention_job_deletes_finished_runs_past_the_window(database_url, monkeypatch):
+    from datetime import timedelta
+
+    from sync_assets.platform import defs as platform_defs
+
+    resources = {"warehouse": WarehouseResource(database_url=database_url)}
+    with dg.instance_for_test() as instance:
+        for _ in range(2):
+            assert raw_responses_retention_job.execute_in_process(instance=instance, resources=resources).success
+        kept = platform_defs.dagster_runs_retention_job.execute_in_process(instance=instance)
+        assert kept.output_for_node("prune_dagster_runs_op") == 0  # all of them are recent
+        later = platform_defs.now() + timedelta(days=91)
+        monkeypatch.setattr(platform_defs, "now", lambda: later)
+        pruned = platform_defs.dagster_runs_retention_job.execute_in_process(instance=instance)
+        assert pruned.output_for_node("prune_dagster_runs_op") == 3  # the two jobs and the first retention run
+        assert [run.run_id for run in instance.get_runs()] == [pruned.run_id]
+    assert platform_defs.dagster_runs_retention_schedule.cron_schedule == "45 4 * * *"

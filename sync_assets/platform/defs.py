@@ -1,6 +1,9 @@
-"""The platform's own Dagster definitions: the warehouse schema and raw-response retention."""
+"""The platform's own Dagster definitions: the warehouse schema, and the retention of raw
+responses and of Dagster's own run history."""
 # No `from __future__ import annotations` here: Dagster reads the context annotations.
 
+
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 from sqlalchemy import text
@@ -69,6 +72,56 @@ raw_responses_retention_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
+DAGSTER_RETENTION_DAYS = 90
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+RUNS_DELETED_PER_DAY = 5000  # a backlog is worked off over several days, each run short
+FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+
+
+@dg.op(description=(
+    "Deletes the Dagster runs (with their event logs) finished more than SYNC_DAGSTER_RETENTION_DAYS days ago "
+    "(90 by default): Dagster keeps every event of every run otherwise. The sync logs in the warehouse "
+    "(rdvsp.sync_logs, doctolib.sync_runs) keep their own history."))
+def prune_dagster_runs_op(context: dg.OpExecutionContext) -> int:
+    days = retention_days("SYNC_DAGSTER_RETENTION_DAYS", DAGSTER_RETENTION_DAYS)
+    cutoff = now() - timedelta(days=days)
+    deleted = 0
+    while deleted < RUNS_DELETED_PER_DAY:
+        records = context.instance.get_run_records(
+            filters=dg.RunsFilter(statuses=FINISHED, updated_before=cutoff),
+            limit=min(500, RUNS_DELETED_PER_DAY - deleted), ascending=True)
+        if not records:
+            break
+        for record in records:
+            context.instance.delete_run(record.dagster_run.run_id)
+        deleted += len(records)
+    context.log.info(f"deleted {deleted} Dagster run(s) finished more than {days} days ago")
+    context.add_output_metadata({"deleted": deleted, "retention_days": days})
+    return deleted
+
+
+@dg.job(
+    name="sync_dagster_runs_retention",
+    description="Applies the retention window to Dagster's run history (runs and their event logs).",
+    tags={"sync_assets/area": "platform"},
+)
+def dagster_runs_retention_job():
+    prune_dagster_runs_op()
+
+
+dagster_runs_retention_schedule = dg.ScheduleDefinition(
+    name="sync_dagster_runs_retention_daily",
+    job=dagster_runs_retention_job,
+    cron_schedule="45 4 * * *",
+    execution_timezone="Europe/Paris",
+    description="Every day at 04:45 Paris time: delete the Dagster runs older than the retention window.",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
 warehouse_schema_job = dg.define_asset_job(
     "sync_warehouse_schema",
     selection=dg.AssetSelection.assets(warehouse_schema),
@@ -77,6 +130,6 @@ warehouse_schema_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[warehouse_schema],
-    jobs=[raw_responses_retention_job, warehouse_schema_job],
-    schedules=[raw_responses_retention_schedule],
+    jobs=[raw_responses_retention_job, dagster_runs_retention_job, warehouse_schema_job],
+    schedules=[raw_responses_retention_schedule, dagster_runs_retention_schedule],
 )

@@ -94,16 +94,15 @@ class BackgroundLander:
             self._conn.close()
 
 
-def retention_days() -> int:
-    value = os.environ.get("SYNC_RAW_RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS))
+def retention_days(variable: str = "SYNC_RAW_RETENTION_DAYS", default: int = DEFAULT_RETENTION_DAYS) -> int:
+    """A retention window in days, from `variable` (a clear error when it is not a whole number)."""
+    value = os.environ.get(variable, str(default))
     try:
         days = int(value)
     except ValueError:
         days = 0
     if days < 1:
-        raise ConfigurationError(
-            f"SYNC_RAW_RETENTION_DAYS must be a whole number of days, at least 1 (it is {value!r})."
-        )
+        raise ConfigurationError(f"{variable} must be a whole number of days, at least 1 (it is {value!r}).")
     return days
 
 
