@@ -110,3 +110,33 @@ def test_the_dagster_runs_retention_job_deletes_finished_runs_past_the_window(da
         assert pruned.output_for_node("prune_dagster_runs_op") == 3  # the two jobs and the first retention run
         assert [run.run_id for run in instance.get_runs()] == [pruned.run_id]
     assert platform_defs.dagster_runs_retention_schedule.cron_schedule == "45 4 * * *"
+
+
+@pytest.mark.slow
+def test_the_one_machine_dagster_yaml_runs_a_job_with_the_multiprocess_executor(database_url, tmp_path, monkeypatch):
+    """deploy/dagster.one-machine.yaml, as an operator uses it: the `dagster` command runs the
+    analyst layer, each of its steps in a process of its own, on that instance."""
+    import shutil
+
+    shutil.copyfile(PROJECT / "deploy" / "dagster.one-machine.yaml", tmp_path / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "SYNC_DATABASE_URL": database_url}
+    env["DAGSTER_POSTGRES_URL"] = subprocess.run(
+        [sys.executable, "-c", "from sync_assets.platform.warehouse import dagster_storage_url as u; print(u())"],
+        env=env, capture_output=True, text=True, check=True).stdout.strip()
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m", "sync_assets.definitions",
+         "-a", "defs", "-j", "analyst_layer"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", env["DAGSTER_POSTGRES_URL"])
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 8
+        [run] = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        steps = instance.get_run_step_stats(run.run_id)
+        assert len(steps) == 6 and {step.status.value for step in steps} == {"SUCCESS"}
+        workers = [e for e in instance.all_logs(run.run_id)
+                   if e.dagster_event and e.dagster_event.event_type_value == "STEP_WORKER_STARTED"]
+        assert len(workers) == 6  # each step in a process of its own
+    finally:
+        instance.dispose()
