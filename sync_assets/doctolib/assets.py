@@ -59,7 +59,7 @@ CHECK_SPECS = [
         "Every appointment payload matched its contract (docs/doctolib-api.md). Fails (ERROR) on breaking drift: a "
         "field missing, retyped, an unknown status, or a row of another practice; nothing of that run was applied "
         "and the cursor did not move. Warns on unknown fields. The field paths are in the metadata and in "
-        "sync.drift_events.")),
+        "sync.drift_events. To do: read them, update doctolib/models.py, deploy, sync again (docs/runbook.md).")),
 ]
 
 

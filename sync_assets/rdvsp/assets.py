@@ -61,15 +61,18 @@ SPECS = [
 CHECK_SPECS = [
     dg.AssetCheckSpec("schema_contract", asset=_key(table), blocking=True, description=(
         f"Every {entity} payload matched its contract. Fails (ERROR) on breaking drift: a field missing, retyped "
-        "or with an unknown value; nothing of that run was applied. Warns on unknown fields. "
-        "The field paths are in the metadata and in sync.drift_events."))
+        "or with an unknown value, or a row of an organisation outside the account; nothing of that run was "
+        "applied. Warns on unknown fields. The field paths are in the metadata and in sync.drift_events. To do: "
+        "read them, update rdvsp/models.py to the API's new shape, deploy, sync again (docs/runbook.md)."))
     for table, entity in CONTRACT_ENTITY.items()
 ] + [
     dg.AssetCheckSpec("reconciliation", asset=_key("account_rdvs"), description=(
         "The account's RDVs in the warehouse (in the synced organisations, from sync_from on) are exactly the "
-        "distinct RDVs the API listed.")),
+        "distinct RDVs the API listed. To do when it fails: sync the account again; if it persists, compare "
+        "rdvsp.account_rdvs with the API listing (the metadata has both counts).")),
     dg.AssetCheckSpec("reconciliation", asset=_key("account_organisations"), description=(
-        "The account's organisations in the warehouse equal the API's total_count.")),
+        "The account's organisations in the warehouse equal the API's total_count. To do when it fails: sync "
+        "the account again; if it persists, compare rdvsp.account_organisations with GET /organisations.")),
 ]
 
 
