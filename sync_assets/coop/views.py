@@ -42,7 +42,8 @@ def _view_asset(name: str, description: str, deps: list[list[str]]) -> dg.Assets
     def view(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.begin() as conn:
             rows = apply_view(conn, name)
-            shape = table_metadata(conn, [f"analytics.{name}"])[f"analytics.{name}"]
+            # apply_view has counted the rows already (a plain view is only counted by running it).
+            shape = table_metadata(conn, [f"analytics.{name}"], count_rows=False)[f"analytics.{name}"]
         return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows), "dagster/row_count": rows,
                                               "definition": dg.MetadataValue.path(str(view_path(name))), **shape})
 

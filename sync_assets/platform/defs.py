@@ -73,13 +73,12 @@ raw_responses_retention_schedule = dg.ScheduleDefinition(
 )
 
 DAGSTER_RETENTION_DAYS = 90
+RUNS_DELETED_PER_DAY = 5000  # a backlog is worked off over several days, each run short
+FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
-
-RUNS_DELETED_PER_DAY = 5000  # a backlog is worked off over several days, each run short
-FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 
 
 @dg.op(description=(

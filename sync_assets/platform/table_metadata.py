@@ -16,9 +16,10 @@ from sync_assets.platform.sql_files import package_sql
 COUNTED_KINDS = ("r", "m")  # tables and materialized views; a plain view is counted by running it
 
 
-def table_metadata(conn, relations: Sequence[str]) -> dict[str, dict[str, dg.MetadataValue]]:
+def table_metadata(conn, relations: Sequence[str], count_rows: bool = True) -> dict[str, dict[str, dg.MetadataValue]]:
     """For each relation (schema.name): `dagster/table_name`, `dagster/column_schema` and, for
-    tables and materialized views, `dagster/row_count` (exact). Two statements in all."""
+    tables and materialized views when `count_rows`, `dagster/row_count` (exact). Two statements
+    in all."""
     pg = driver_connection(conn)
     columns: dict[str, list[dg.TableColumn]] = {}
     kinds: dict[str, str] = {}
@@ -31,7 +32,7 @@ def table_metadata(conn, relations: Sequence[str]) -> dict[str, dict[str, dg.Met
     missing = sorted(set(relations) - set(columns))
     if missing:
         raise ValueError(f"no such relation in the warehouse: {', '.join(missing)}")
-    counted = [r for r in relations if kinds[r] in COUNTED_KINDS]
+    counted = [r for r in relations if kinds[r] in COUNTED_KINDS] if count_rows else []
     counts: dict[str, int] = {}
     if counted:
         statement = sql.SQL(" UNION ALL ").join(
