@@ -4,6 +4,8 @@ Loads --rdvs RDVs and --activities activities (generated in SQL: bench/sql/analy
 for --accounts mediators into a scratch database, creates the analytics views, then runs each
 query --runs times for mediators picked at random and reports p50/p95 and the plan: its top node
 and the scans under it (a "Seq Scan" on a large table would mean the query is not index-driven).
+Every mediator lists its RDVs among its activities; the listing is then timed again (`*_without_rdvs`)
+with that setting off for all of them, as it is by default.
 
 Usage: python bench/analyst_queries.py [--rdvs 1000000] [--activities 1000000] [--accounts 1000]
 The last line printed is one JSON object: {"queries": {name: {"p50_ms", "p95_ms", "plan"}}, ...}.
@@ -82,6 +84,21 @@ def plan_summary(conn: psycopg.Connection, statement: str, params: dict) -> tupl
     return plan["Node Type"], scans
 
 
+def measure(conn: psycopg.Connection, statement: str, accounts: list[int], params_for) -> dict:
+    """p50/p95 of `statement` over the accounts (after a warm-up), and its plan."""
+    for account in accounts[:5]:  # warm-up: caches, and psycopg prepares the statement
+        conn.execute(statement, params_for(account)).fetchall()
+    timings = []
+    for account in accounts:
+        started = time.perf_counter()
+        conn.execute(statement, params_for(account)).fetchall()
+        timings.append((time.perf_counter() - started) * 1000)
+    top, scans = plan_summary(conn, statement, params_for(accounts[0]))
+    sequential = [s for s in scans if s.startswith("Seq Scan") and s.split()[-1] in LARGE_TABLES]
+    return {"p50_ms": round(statistics.median(timings), 2), "p95_ms": round(statistics.quantiles(timings, n=20)[18], 2),
+            "plan": f"{top}: {', '.join(dict.fromkeys(scans))}", "index_driven": not sequential}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rdvs", type=int, default=1_000_000)
@@ -112,22 +129,15 @@ def main() -> None:
         params = {a: parameters(conn, a) for a in set(accounts)}
         results = {}
         for name, statement in queries().items():
-            def params_for(account: int) -> dict:
-                return params[account].get(name, {"account_id": account})
-            for account in accounts[:5]:  # warm-up: caches, and psycopg prepares the statement
-                conn.execute(statement, params_for(account)).fetchall()
-            timings = []
-            for account in accounts:
-                t = time.perf_counter()
-                conn.execute(statement, params_for(account)).fetchall()
-                timings.append((time.perf_counter() - t) * 1000)
-            top, scans = plan_summary(conn, statement, params_for(accounts[0]))
-            sequential = [s for s in scans if s.startswith("Seq Scan") and s.split()[-1] in LARGE_TABLES]
-            results[name] = {"p50_ms": round(statistics.median(timings), 2),
-                             "p95_ms": round(statistics.quantiles(timings, n=20)[18], 2),
-                             "plan": f"{top}: {', '.join(dict.fromkeys(scans))}",
-                             "index_driven": not sequential}
+            results[name] = measure(conn, statement, accounts, lambda a, name=name: params[a].get(name, {"account_id": a}))
             print(f"  {name}: {results[name]}", file=sys.stderr)
+        # Mediators who did not choose to list their RDVs among their activities (the default).
+        conn.execute("UPDATE coop.account_settings SET include_rdvs_in_activity_listing = false")
+        for name in ("listing_first_page", "listing_filtered"):
+            hidden = f"{name}_without_rdvs"
+            results[hidden] = measure(conn, queries()[name], accounts,
+                                      lambda a, name=name: params[a].get(name, {"account_id": a}))
+            print(f"  {hidden}: {results[hidden]}", file=sys.stderr)
     if args.keep:
         print(f"kept: {url}", file=sys.stderr)
     else:

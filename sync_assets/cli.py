@@ -79,12 +79,37 @@ def _parser() -> argparse.ArgumentParser:
                          help="follow the authorize redirect ourselves (servers that approve at once, e.g. the sandbox)")
     connect.add_argument("--sync-from", type=_date, default=None,
                          help="first day of RDVs to sync (YYYY-MM-DD); default: two years ago")
+    connect.add_argument("--sync-now", action="store_true",
+                         help="run the account's first sync now, through Dagster (otherwise it is queued for the "
+                              "rdvsp_account_partitions sensor)")
     connect.set_defaults(handler=_rdvsp_connect)
+    disconnect = rdvsp_commands.add_parser(
+        "disconnect", help="disconnect an account: revoke its tokens, stop its webhooks, keep or purge its rows")
+    disconnect.add_argument("--account", type=_positive_int, required=True, help="the account (agent id)")
+    disconnect.add_argument("--purge", action="store_true",
+                            help="also remove its links and the rows no other connected account sees "
+                                 "(never coop.* rows)")
+    disconnect.set_defaults(handler=_rdvsp_disconnect)
     sync = rdvsp_commands.add_parser("sync", help="sync accounts now, through Dagster; prints per-table counts")
     sync.add_argument("--account", type=_positive_int, help="one account (agent id); default: every active account")
     sync.add_argument("--organisations", type=_id_list, default=None,
                       help="comma-separated organisation ids: sync only these (deletions stay inside them)")
     sync.set_defaults(handler=_rdvsp_sync)
+    set_status = rdvsp_commands.add_parser(
+        "set-status", help="set an RDV's attendance status at RDV Service Public (through the write-back outbox)")
+    set_status.add_argument("--account", type=_positive_int, required=True, help="the account (agent id)")
+    set_status.add_argument("--rdv", type=_positive_int, required=True, help="the RDV id")
+    set_status.add_argument("--status", required=True, choices=("seen", "noshow", "excused", "revoked"))
+    set_status.set_defaults(handler=_rdvsp_set_status)
+    plan = rdvsp_commands.add_parser(
+        "plan", help="create an RDV plan at RDV Service Public (through the write-back outbox); prints its URL")
+    plan.add_argument("--account", type=_positive_int, required=True, help="the account (agent id)")
+    person = plan.add_mutually_exclusive_group(required=True)
+    person.add_argument("--user", type=_positive_int, help="an RDV Service Public user id")
+    person.add_argument("--beneficiaire", type=_positive_int, help="a coop.beneficiaires id")
+    plan.add_argument("--return-url", help="where RDV Service Public sends the agent back once the RDV is taken")
+    plan.add_argument("--dossier-url", help="the person's file in the host application")
+    plan.set_defaults(handler=_rdvsp_plan)
     rdvsp.set_defaults(handler=lambda _: rdvsp.print_help() or 2)
 
     doctolib = commands.add_parser("doctolib", help="Doctolib: sync practices")
@@ -229,7 +254,7 @@ def _rdvsp_connect(args: argparse.Namespace) -> int:
     from sync_assets.platform.warehouse import database_url, engine_for
     from sync_assets.rdvsp.oauth import RdvspSettings, connect
     from sync_assets.rdvsp.partitions import rdvsp_accounts
-    from sync_assets.runs import ensure_partition, instance
+    from sync_assets.runs import ensure_partition, instance, run_rdvsp_sync
 
     settings = RdvspSettings.from_environment()
     cipher = TokenCipher.from_environment()
@@ -237,10 +262,15 @@ def _rdvsp_connect(args: argparse.Namespace) -> int:
     migrations.upgrade(url)
     sync_from = args.sync_from or date.today() - timedelta(days=730)
     account = connect(engine_for(url), settings, cipher, sync_from=sync_from, unattended=args.unattended)
-    ensure_partition(instance(), rdvsp_accounts, str(account.account_id))
-    print(f"connected RDV Service Public account {account.account_id} (RDVs from {account.sync_from} on).\n"
-          f"Sync it now with: sync-assets rdvsp sync --account {account.account_id}")
-    return 0
+    dagster = instance()
+    ensure_partition(dagster, rdvsp_accounts, str(account.account_id))
+    print(f"connected RDV Service Public account {account.account_id} (RDVs from {account.sync_from} on).")
+    if not args.sync_now:
+        print("Its first sync is queued: the rdvsp_account_partitions sensor requests it within a minute while the "
+              "Dagster daemon runs (make dev, or dagster-daemon). To run it now instead: "
+              f"sync-assets rdvsp sync --account {account.account_id}")
+        return 0
+    return _print_rdvsp_runs([run_rdvsp_sync(dagster, url, account.account_id, kind="initial")])
 
 
 def _rdvsp_sync(args: argparse.Namespace) -> int:
@@ -261,17 +291,82 @@ def _rdvsp_sync(args: argparse.Namespace) -> int:
         if not accounts:
             raise ConfigurationError("No active RDV Service Public account: connect one with `sync-assets rdvsp connect`.")
     dagster = instance()
+    return _print_rdvsp_runs(run_rdvsp_sync(dagster, url, account_id, args.organisations) for account_id in accounts)
+
+
+def _print_rdvsp_runs(runs) -> int:
+    """Each sync's outcome and table counts; 1 when one failed."""
     failed = 0
-    for account_id in accounts:
-        run = run_rdvsp_sync(dagster, url, account_id, args.organisations)
-        status = "success" if run.success else "FAILED"
-        print(f"account {account_id}: {status} (Dagster run {run.run_id[:8]})")
+    for run in runs:
+        print(f"account {run.account_id}: {'success' if run.success else 'FAILED'} (Dagster run {run.run_id[:8]})")
         if run.log and run.success:
             print("\n".join(run.log.table_lines()))
         if not run.success:
             failed += 1
             print(f"  {run.log.error if run.log and run.log.error else run.failure}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _rdvsp_disconnect(args: argparse.Namespace) -> int:
+    from sync_assets.platform import migrations
+    from sync_assets.platform.warehouse import database_url
+    from sync_assets.rdvsp.oauth import RdvspSettings
+    from sync_assets.runs import instance, run_job
+
+    RdvspSettings.from_environment()  # the tokens are revoked at the API: say now what is missing
+    migrations.upgrade(database_url())
+    run = run_job(instance(), "rdvsp_disconnect",
+                  {"disconnect_account": {"config": {"account_id": args.account, "purge": args.purge}}},
+                  tags={"sync_assets/account": str(args.account)})
+    if not run.success:
+        print(f"sync-assets: account {args.account} was not disconnected: {run.failure}", file=sys.stderr)
+        return 1
+    summary = run.metadata.get("summary", "")
+    print("\n".join(line.removeprefix("- ") for line in summary.splitlines()))
+    return 0
+
+
+def _rdvsp_set_status(args: argparse.Namespace) -> int:
+    return _write_back(args.account, "rdv_status", {"rdv_id": args.rdv, "status": args.status})
+
+
+def _rdvsp_plan(args: argparse.Namespace) -> int:
+    payload = {"user_id": args.user} if args.user else {"beneficiaire_id": args.beneficiaire}
+    payload.update({k: v for k, v in (("return_url", args.return_url), ("dossier_url", args.dossier_url)) if v})
+    return _write_back(args.account, "rdv_plan", payload)
+
+
+def _write_back(account_id: int, kind: str, payload: dict) -> int:
+    """Queue one request in the outbox, deliver it now through the write-back job, say how it went."""
+    from sync_assets.platform import migrations
+    from sync_assets.platform.warehouse import database_url, engine_for
+    from sync_assets.rdvsp.oauth import RdvspSettings
+    from sync_assets.rdvsp.write_back import queue_write_request, write_request
+    from sync_assets.runs import instance, run_job
+
+    RdvspSettings.from_environment()
+    url = database_url()
+    migrations.upgrade(url)
+    engine = engine_for(url)
+    request_id = queue_write_request(engine, account_id, kind, payload)
+    run = run_job(instance(), "rdvsp_write_back", {"deliver_write_requests": {"config": {"request_ids": [request_id]}}},
+                  tags={"sync_assets/account": str(account_id), "sync_assets/kind": "write_back"})
+    request = write_request(engine, request_id)
+    if request is None or request.status == "sending":
+        print(f"sync-assets: write request {request_id} was not delivered: {run.failure}", file=sys.stderr)
+        return 1
+    if request.status == "done":
+        result = request.result or {}
+        what = (f"RDV {result.get('rdv_id')} is now '{result.get('status')}'" if kind == "rdv_status" else
+                f"RDV plan {result.get('rdv_plan_id')} for user {result.get('user_id')}: {result.get('url')}")
+        print(f"write request {request_id}: done. {what}")
+        return 0
+    if request.status == "pending":
+        print(f"write request {request_id}: not delivered yet ({request.error}); the rdvsp_write_requests sensor "
+              f"sends it again from {request.next_attempt_at:%Y-%m-%d %H:%M:%S %Z}.", file=sys.stderr)
+        return 1
+    print(f"write request {request_id}: failed. {request.error}", file=sys.stderr)
+    return 1
 
 
 def _doctolib_sync(args: argparse.Namespace) -> int:

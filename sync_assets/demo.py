@@ -5,26 +5,37 @@
 3. one RDV Service Public account connected (unattended OAuth against the sandbox);
 4. every asset materialized through Dagster, recorded in the persistent instance (so `make dev`
    shows the runs afterwards);
-5. a few changes made in the sandbox and a second sync, whose figures show exactly them;
+5. the webhook path: the receiver started, endpoints installed by the first sync, a few changes
+   made in the sandbox that arrive as signed deliveries (their latency printed), a nightly run
+   that finds no drift, then one delivery dropped on purpose, which the next nightly finds in its
+   organisation, and what the fallback sensor would poll;
+5b. a status written back through the outbox (rdvsp.write_requests);
 6. the Doctolib practices discovered from the sandbox's accounts and each synced in full (a
    partition each), then one appointment cancelled and one added, and that practice synced again
    incrementally, whose figures show exactly them;
 7. the account's attended RDVs turned into activities (with their beneficiaries, merged from the
-   RDV users), the views of the analytics schema created, and the account's dashboard printed.
+   RDV users), the account's RDVs listed among its activities (its setting turned on), the views
+   of the analytics schema created, and the account's dashboard printed.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
+import threading
+import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 
+import psycopg
 from psycopg import sql
 
+from sync_assets.coop.account_settings import list_rdvs_in_activity_listing
 from sync_assets.platform import migrations
 from sync_assets.platform.errors import ConfigurationError, SyncError
 from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.sql_files import package_sql
-from sync_assets.platform.warehouse import database_url, engine_for, redacted_url, uses_embedded_server
+from sync_assets.platform.warehouse import database_url, engine_for, libpq_url, redacted_url, uses_embedded_server
 
 DEMO_SCALE = 2000
 
@@ -54,33 +65,31 @@ def _with_sandbox(url: str, sandbox) -> int:
     from sync_assets.runs import instance, run_job, run_rdvsp_sync
 
     oauth = sandbox.rdvsp.oauth
+    receiver = start_receiver(url)
     os.environ.update({"RDVSP_BASE_URL": sandbox.base_url, "RDVSP_CLIENT_ID": oauth.client_id,
-                       "RDVSP_CLIENT_SECRET": oauth.client_secret})
+                       "RDVSP_CLIENT_SECRET": oauth.client_secret, "RDVSP_WEBHOOK_URL": receiver.webhook_url})
     print(f"sandbox     {sandbox.base_url} ({DEMO_SCALE} RDVs, seed 1)")
-    account = connect(engine_for(url), RdvspSettings.from_environment(), TokenCipher.from_environment(),
-                      sync_from=date.today() - timedelta(days=730), unattended=True, show=lambda _: None)
-    print(f"rdvsp       account {account.account_id} connected (RDVs from {account.sync_from} on)")
-
-    dagster = instance()
-    schema_run = run_job(dagster, "sync_warehouse_schema")
-    print(f"dagster     run {schema_run.run_id[:8]} {'SUCCESS' if schema_run.success else 'FAILURE'}: sync/warehouse_schema "
-          f"(DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    first = run_rdvsp_sync(dagster, url, account.account_id, kind="polling")
-    _report("first sync", first)
-
-    world = sandbox.world
-    rdv_ids = sorted(world.rdvs)
-    for _ in range(3):
-        world.create_rdv()
-    world.cancel_rdv(next(i for i in rdv_ids if world.rdvs[i].status == "unknown"))
-    world.delete_rdv(rdv_ids[0])
-    print("sandbox     3 RDVs created, 1 cancelled, 1 deleted")
-    second = run_rdvsp_sync(dagster, url, account.account_id, kind="polling")
-    _report("second sync", second)
+    print(f"receiver    {receiver.webhook_url}/<organisation id> (RDV Service Public's webhooks)")
+    try:
+        account = connect(engine_for(url), RdvspSettings.from_environment(), TokenCipher.from_environment(),
+                          sync_from=date.today() - timedelta(days=730), unattended=True, show=lambda _: None)
+        print(f"rdvsp       account {account.account_id} connected (RDVs from {account.sync_from} on)")
+        dagster = instance()
+        schema_run = run_job(dagster, "sync_warehouse_schema")
+        print(f"dagster     run {schema_run.run_id[:8]} {'SUCCESS' if schema_run.success else 'FAILURE'}: "
+              f"sync/warehouse_schema (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+        first = run_rdvsp_sync(dagster, url, account.account_id, kind="initial")
+        _report("first sync", first)
+        rdvsp_ok = first.success and _webhook_path(url, sandbox, dagster, account.account_id)
+        write_back_ok = _write_back(url, sandbox, dagster, account.account_id)
+    finally:
+        receiver.stop()
 
     doctolib_ok = _doctolib(url, sandbox, dagster)
     activities_run = run_job(dagster, "coop_activities_from_rdvs",
                              {"create_activities_from_rdvs": {"config": {"account_id": account.account_id}}})
+    with engine_for(url).begin() as conn:  # this mediator lists its RDVs among its activities
+        list_rdvs_in_activity_listing(conn, account.account_id)
     views_run = run_job(dagster, "analyst_layer")
     print(f"analytics   run {views_run.run_id[:8]} {'SUCCESS' if views_run.success else 'FAILURE'}: coop.beneficiaires "
           "merged, analytics views created")
@@ -94,9 +103,118 @@ def _with_sandbox(url: str, sandbox) -> int:
         print(f"{table:<40}{rows:>10}")
     print()
     print("Next: `make dev` opens the Dagster UI on this data; `sync-assets db url` prints the URL for psql.")
-    if not (schema_run.success and first.success and second.success and doctolib_ok and views_ok):
+    if not (schema_run.success and rdvsp_ok and write_back_ok and doctolib_ok and views_ok):
         raise SyncError("the demo failed: see the messages above and the Dagster UI (make dev)")
     return 0
+
+
+# --- the webhook path -----------------------------------------------------------------------
+
+HOOKED, SILENT = 100, 101  # the changes go to the first organisation; one is dropped in the second
+
+
+def _webhook_path(url: str, sandbox, dagster, account_id: int) -> bool:
+    """Changes made in the sandbox arrive as signed deliveries; a nightly run finds no drift; one
+    delivery dropped on purpose is exactly the drift of the next nightly, and the fallback sensor
+    would poll its organisation."""
+    from sync_assets.runs import run_rdvsp_sync
+
+    installed = [e.organisation_id for e in sandbox.world.webhook_endpoints.values()]
+    print(f"webhooks    endpoints installed for organisations {_ids(installed)} (trigger: false: nothing replayed)")
+    latencies = _deliveries(url, sandbox)
+    print(f"webhooks    {len(latencies)} changes made in the sandbox (3 RDVs created, 1 cancelled, 1 deleted, 1 user "
+          f"renamed), each delivered signed and applied: latency p50 {statistics.median(latencies):.0f} ms, max "
+          f"{max(latencies):.0f} ms (sandbox change to committed row)")
+    calm = run_rdvsp_sync(dagster, url, account_id, kind="nightly")
+    _report_drift("nightly", url, calm)
+    world = sandbox.world
+    rescheduled = next(r for r in world.rdvs.values() if r.organisation_id == SILENT and r.status == "unknown")
+    sandbox.deliverer.drop_rate = 1.0  # RDV Service Public's delivery is lost
+    world.update_rdv(rescheduled.id, starts_at=rescheduled.starts_at + timedelta(days=1))
+    sandbox.deliverer.drop_rate = 0.0
+    print(f"webhooks    1 delivery dropped on purpose: RDV {rescheduled.id} of organisation {SILENT} rescheduled")
+    found = run_rdvsp_sync(dagster, url, account_id, kind="nightly")
+    _report_drift("nightly", url, found)
+    _report_fallback(url, dagster)
+    return calm.success and found.success
+
+
+def _deliveries(url: str, sandbox) -> list[float]:
+    """Make six changes one after the other; for each, the milliseconds until the warehouse shows it."""
+    world = sandbox.world
+    rdv_ids = sorted(r.id for r in world.rdvs.values() if r.organisation_id == HOOKED)
+    user = next(u for u in world.users.values() if u.organisation_ids == [HOOKED])  # delivered to HOOKED only
+    changes = [(lambda: world.create_rdv(HOOKED), "SELECT count(*) = 1 FROM rdvsp.rdvs WHERE id = %(id)s")] * 3 + [
+        (lambda: world.cancel_rdv(next(i for i in rdv_ids if world.rdvs[i].status == "unknown")),
+         "SELECT status = 'revoked' FROM rdvsp.rdvs WHERE id = %(id)s"),
+        (lambda: world.delete_rdv(rdv_ids[0]) or world, "SELECT count(*) = 0 FROM rdvsp.rdvs WHERE id = %(id)s"),
+        (lambda: world.update_user(user.id, first_name=f"{user.first_name}-Demo"),
+         "SELECT first_name LIKE '%%-Demo' FROM rdvsp.users WHERE id = %(id)s"),
+    ]
+    latencies = []
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        for change, visible in changes:
+            started = time.perf_counter()
+            changed = change()
+            record_id = rdv_ids[0] if changed is world else changed.id
+            while not (conn.execute(visible, {"id": record_id}).fetchone() or (False,))[0]:
+                if time.perf_counter() - started > 30:
+                    raise SyncError(f"a webhook did not reach the warehouse within 30 s (record {record_id})")
+                time.sleep(0.002)
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def _report_drift(title: str, url: str, run) -> None:
+    from sync_assets.rdvsp.sync_logs import organisation_drift
+
+    if not (run.success and run.log):
+        _report(title, run)
+        return
+    figures = organisation_drift(engine_for(url), run.log.id)
+    print(f"{title:<12}run {run.run_id[:8]} SUCCESS: " + "; ".join(
+        f"organisation {o.organisation_id}: drift {o.drift} (webhook {o.webhook_status})" for o in figures))
+
+
+def _report_fallback(url: str, dagster) -> None:
+    """What the fallback sensor decides on this data (evaluated, not launched)."""
+    import dagster as dg
+
+    from sync_assets.platform.resources import WarehouseResource
+    from sync_assets.rdvsp.resources import RdvspApiResource
+    from sync_assets.rdvsp.schedules import rdvsp_failed_webhook_organisations
+
+    resources = {"warehouse": WarehouseResource(database_url=url), "rdvsp": RdvspApiResource()}
+    with dg.build_sensor_context(instance=dagster, resources=resources) as context:
+        decision = rdvsp_failed_webhook_organisations(context)
+    if isinstance(decision, dg.SkipReason):
+        print(f"fallback    the rdvsp_failed_webhook_organisations sensor would poll nothing: {decision.skip_message}")
+        return
+    for request in decision:
+        print(f"fallback    the rdvsp_failed_webhook_organisations sensor would poll organisation(s) "
+              f"{request.tags['sync_assets/organisations']} of account {request.partition_key} "
+              f"(reason: {request.tags['sync_assets/reasons']}; silent = no delivery for a day while the nightly "
+              "found drift)")
+
+
+def _write_back(url: str, sandbox, dagster, account_id: int) -> bool:
+    """A host application's request through the outbox: an attended RDV's status."""
+    from sync_assets.rdvsp.write_back import queue_write_request, write_request
+    from sync_assets.runs import run_job
+
+    engine = engine_for(url)
+    rdv = next(r for r in sandbox.world.rdvs.values()
+               if r.organisation_id == HOOKED and r.status == "unknown" and r.starts_at.date() < date.today())
+    request_id = queue_write_request(engine, account_id, "rdv_status", {"rdv_id": rdv.id, "status": "seen"})
+    run = run_job(dagster, "rdvsp_write_back", {"deliver_write_requests": {"config": {"request_ids": [request_id]}}})
+    request = write_request(engine, request_id)
+    print(f"write-back  run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}: RDV {rdv.id} marked 'seen' at "
+          f"RDV Service Public through the outbox (rdvsp.write_requests {request_id}: {request.status})")
+    return run.success and request.status == "done"
+
+
+def _ids(ids) -> str:
+    return ", ".join(map(str, sorted(set(ids))))
 
 
 def _doctolib(url: str, sandbox, dagster) -> bool:
@@ -171,3 +289,35 @@ def table_row_counts(url: str) -> list[tuple[str, int]]:
             for schema, table in tables
         )
         return sorted((name, count) for name, count in pg.execute(counts))
+
+
+@dataclass
+class RunningReceiver:
+    webhook_url: str
+    server: object
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def start_receiver(url: str) -> RunningReceiver:
+    """The webhook receiver (what `sync-assets webhooks serve` runs), in a thread of this process."""
+    import uvicorn
+
+    from sync_assets.platform.secrets import TokenCipher
+    from sync_assets.rdvsp.receiver import build_receiver
+    from sync_assets.sandbox.server import free_port
+
+    port = free_port()
+    app = build_receiver(engine_for(url, low_latency=True), TokenCipher.from_environment())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name="webhook-receiver", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise SyncError("the webhook receiver did not start")
+        time.sleep(0.01)
+    return RunningReceiver(f"http://127.0.0.1:{port}/webhooks/rdvsp", server, thread)

@@ -6,7 +6,7 @@ as `make dev`), with the same definitions the schedules use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -41,16 +41,21 @@ def ensure_partition(dagster: dg.DagsterInstance, partitions: dg.DynamicPartitio
 class JobRun:
     run_id: str
     success: bool
+    failure: str | None = None
+    metadata: dict = field(default_factory=dict)  # the output metadata of the job's ops, merged
 
 
-def run_job(dagster: dg.DagsterInstance, name: str, ops_config: dict | None = None) -> JobRun:
+def run_job(dagster: dg.DagsterInstance, name: str, ops_config: dict | None = None,
+            tags: dict[str, str] | None = None) -> JobRun:
     """An unpartitioned job of the definitions, run once (`ops_config`: the run config's `ops`)."""
     from sync_assets.definitions import defs
 
     result = defs.resolve_job_def(name).execute_in_process(
-        instance=dagster, raise_on_error=False,
+        instance=dagster, raise_on_error=False, tags=tags,
         run_config={"ops": ops_config or {}, "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
-    return JobRun(result.run_id, result.success)
+    metadata = {key: value.value for event in result.all_events if event.is_successful_output
+                for key, value in event.step_output_data.metadata.items()}
+    return JobRun(result.run_id, result.success, _failure_of(result), metadata)
 
 
 def run_rdvsp_sync(dagster: dg.DagsterInstance, database_url: str, account_id: int,

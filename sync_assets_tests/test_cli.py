@@ -77,12 +77,19 @@ def test_demo_on_a_fresh_embedded_warehouse(tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
         out = result.stdout
         assert "SUCCESS: sync/warehouse_schema" in out
-        assert "first sync  run" in out and "second sync run" in out and "FAILURE" not in out
-        # The second sync shows exactly the changes the demo made: 3 created, 1 cancelled, 1 deleted.
-        second = out[out.index("second sync"):]
-        rdvs = next(line.split() for line in second.splitlines() if line.strip().startswith("rdvs "))
-        assert rdvs[2:5] == ["3", "1", "1"]
-        assert "rdvsp.rdvs" in out and "sync.schema_migrations" in out
+        assert "first sync  run" in out and "FAILURE" not in out
+        # The webhook path: six changes delivered and applied, then a nightly run without drift; one
+        # delivery dropped is exactly the next nightly's drift, in its organisation, which the
+        # fallback sensor would poll.
+        assert "6 changes made in the sandbox" in out and "latency p50" in out
+        first_nightly, second_nightly = [line for line in out.splitlines() if line.startswith("nightly")]
+        assert "organisation 100: drift 0" in first_nightly and "organisation 101: drift 0" in first_nightly
+        assert "organisation 100: drift 0" in second_nightly and "organisation 101: drift 1" in second_nightly
+        assert "sensor would poll organisation(s) 101 of account 1 (reason: silent" in out
+        assert "marked 'seen' at RDV Service Public through the outbox" in out
+        tables = dict(line.rsplit(None, 1) for line in out.splitlines() if line.startswith(("rdvsp.", "sync.", "coop.")))
+        assert int(tables["sync.webhook_inbox"]) == 7  # the six changes and the written-back status
+        assert "rdvsp.rdvs" in tables and "sync.schema_migrations" in tables
         # A second demo reuses the server, the database and the Dagster instance.
         again = subprocess.run([*command, "demo"], env=env, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0 and "(0 migration(s) applied now)" in again.stdout, again.stdout + again.stderr

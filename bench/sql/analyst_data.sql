@@ -5,6 +5,9 @@
 SELECT setseed(0.42);
 INSERT INTO rdvsp.accounts (id, base_url, sync_from)
 SELECT g, 'https://bench.test', '2020-01-01' FROM generate_series(1, %(accounts)s) g;
+-- Every mediator lists its RDVs among its activities (the benchmark turns it off later, to time
+-- the listing of a mediator who did not choose it).
+UPDATE coop.account_settings SET include_rdvs_in_activity_listing = true;
 INSERT INTO rdvsp.organisations (id, name, synced_at) SELECT g, 'Organisation ' || g, now() FROM generate_series(1, 100) g;
 INSERT INTO rdvsp.lieux (id, organisation_id, name, address, single_use, synced_at)
 SELECT g, g %% 100 + 1, 'Lieu ' || g, g || ' rue du Banc', false, now() FROM generate_series(1, 1000) g;

@@ -1,7 +1,8 @@
 -- analytics.activity_listing: a mediator's activities and RDVs in one list.
 --
 --   account_id        the mediator (rdvsp.accounts id)
---   kind              'activite' (coop.activites) | 'rdv' (an RDV of the account not turned into an activity)
+--   kind              'activite' (coop.activites) | 'rdv' (an RDV of the account not turned into an activity,
+--                     listed only when the mediator chose so: coop.account_settings.include_rdvs_in_activity_listing)
 --   item_id           the activity's id or the RDV's id
 --   date              when it takes or took place
 --   type              'individuel' | 'collectif' | 'demarche' (an RDV: collectif or individuel)
@@ -12,7 +13,8 @@
 --   rdv_id            the RDV (for an activity made from one)
 --   rdv_status        the RDV's status (unknown, seen, noshow, excused, revoked)
 --
--- An RDV turned into an activity is listed once, as the activity. Order and paginate with
+-- An RDV turned into an activity is listed once, as the activity (whatever the mediator's setting).
+-- Order and paginate with
 -- ORDER BY date DESC, kind DESC, item_id DESC: (date, kind, item_id) is unique, so a keyset
 -- (sql/queries/02_activity_listing_next_page.sql) neither repeats nor misses a row.
 --
@@ -39,6 +41,7 @@ FROM (
     UNION ALL
     SELECT ar.account_id, 'rdv'::text, ar.rdv_id, ar.starts_at
     FROM rdvsp.account_rdvs ar
+    WHERE ar.account_id IN (SELECT s.account_id FROM coop.account_settings s WHERE s.include_rdvs_in_activity_listing)
 ) u
 LEFT JOIN LATERAL (
     SELECT a.type, a.themes, a.duration_min, a.lieu_id, coalesce(l.name, a.place) AS place,

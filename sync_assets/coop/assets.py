@@ -24,7 +24,7 @@ OWNERS = ["team:data-engineering"]
     description=(
         "Beneficiaries of each mediator, created or merged from the users of the RDVs their account sees "
         "(linked by rdv_user_id). Empty fields are filled from RDV Service Public, never overwritten; a birth "
-        "date of 1900-01-01 counts as unknown; an anonymised user ('Usager supprimé') unlinks its beneficiary "
+        "date of 1900-01-01 counts as unknown; phone numbers come in international format (+33…, E.164) when they parse, and are kept as they are (and counted) otherwise; an anonymised user ('Usager supprimé') unlinks its beneficiary "
         "and removes its identity, keeping its activities. Rule: sync_assets/coop/sql/merge_beneficiaires.sql."),
 )
 def beneficiaires(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -32,10 +32,12 @@ def beneficiaires(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         merged = merge_beneficiaires(conn)
         shape = table_metadata(conn, ["coop.beneficiaires"])["coop.beneficiaires"]
     context.log.info(f"beneficiaires: {merged.users_seen} RDV users seen, {merged.created} created, {merged.filled} "
-                     f"filled, {merged.anonymised} anonymised, {merged.unchanged} unchanged")
+                     f"filled, {merged.anonymised} anonymised, {merged.unchanged} unchanged; "
+                     f"{merged.phones_unparsed} phone number(s) kept as they were (not a valid number)")
     return dg.MaterializeResult(metadata={
         "rdv_users_seen": merged.users_seen, "created": merged.created, "filled": merged.filled,
-        "anonymised": merged.anonymised, "unchanged": merged.unchanged, **shape})
+        "anonymised": merged.anonymised, "unchanged": merged.unchanged, "phones_unparsed": merged.phones_unparsed,
+        **shape})
 
 
 class ActivitiesFromRdvsConfig(dg.Config):

@@ -21,12 +21,15 @@ class ApiError(SyncError):
     """An API call failed for good (after retries, or with a status that is never retried)."""
 
     def __init__(self, connector: str, method: str, endpoint: str, reason: str,
-                 status: int | None = None, attempts: int = 1):
+                 status: int | None = None, attempts: int = 1, outcome_unknown: bool = False):
         self.connector = connector
         self.method = method
         self.endpoint = endpoint
         self.status = status
         self.attempts = attempts
+        # The request reached the server, which may have acted on it (a timeout while reading the
+        # answer, a dropped connection, a 5xx): a write may have been applied.
+        self.outcome_unknown = outcome_unknown
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         # The endpoint is the path without its query string: query values can hold personal data.
         super().__init__(f"{connector} {method} {endpoint} failed{tries}: {reason}")

@@ -35,6 +35,10 @@ log = get_logger("platform.http")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRYABLE_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# Failures before the request left: the server cannot have acted on it. A 429 is refused before
+# any work too. Only these are retried for a request that must not be applied twice.
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+NOT_PROCESSED_STATUSES = frozenset({429})
 
 
 @dataclass(frozen=True)
@@ -117,9 +121,11 @@ class Page:
 class _Retryable(Exception):
     """A response worth trying again, with the wait the server asked for, if any."""
 
-    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None):
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None,
+                 outcome_unknown: bool = True):
         super().__init__(reason)
         self.reason, self.status, self.retry_after = reason, status, retry_after
+        self.outcome_unknown = outcome_unknown
 
 
 @dataclass
@@ -158,11 +164,13 @@ class ApiClient:
     def request(self, method: str, endpoint: str, *, params: Mapping[str, Any] | None = None,
                 json_body: Any = None, form: Mapping[str, str] | None = None, expect_json: bool = False,
                 handled_statuses: frozenset[int] = frozenset(), headers: Mapping[str, str] | None = None,
-                ) -> tuple[httpx.Response, Any]:
+                idempotent: bool = True) -> tuple[httpx.Response, Any]:
         """Send a request with retries; return the response and, if `expect_json`, its parsed body.
 
         Raises ApiError for a non-2xx status that is not retried (unless it is among
         `handled_statuses`, returned for the caller to read), or once retries run out.
+        `idempotent=False` (a creation): retried only when the server surely did not act on it;
+        otherwise the ApiError says `outcome_unknown`.
         """
         attempts_made = 0
 
@@ -175,10 +183,13 @@ class ApiClient:
                 response = self._http.request(method, endpoint, params=params, json=json_body, data=form,
                                               headers=headers)
             except RETRYABLE_TRANSPORT_ERRORS as error:
-                raise _Retryable(_transport_reason(error)) from None
+                failure = _Retryable(_transport_reason(error), outcome_unknown=not isinstance(error, NOT_SENT_ERRORS))
+                raise self._unless_repeatable(failure, idempotent, method, endpoint, attempts_made) from None
             if response.status_code in RETRYABLE_STATUSES:
-                raise _Retryable(f"HTTP {response.status_code}", response.status_code,
-                                 _retry_after_seconds(response.headers.get("Retry-After")))
+                failure = _Retryable(f"HTTP {response.status_code}", response.status_code,
+                                     _retry_after_seconds(response.headers.get("Retry-After")),
+                                     outcome_unknown=response.status_code not in NOT_PROCESSED_STATUSES)
+                raise self._unless_repeatable(failure, idempotent, method, endpoint, attempts_made)
             if response.is_error and response.status_code not in handled_statuses:
                 raise ApiError(self.connector, method, endpoint, f"HTTP {response.status_code}",
                                status=response.status_code, attempts=attempts_made)
@@ -201,7 +212,16 @@ class ApiClient:
             return retrying(attempt)
         except _Retryable as error:
             raise ApiError(self.connector, method, endpoint, error.reason, status=error.status,
-                           attempts=attempts_made) from None
+                           attempts=attempts_made, outcome_unknown=error.outcome_unknown) from None
+
+    def _unless_repeatable(self, failure: _Retryable, idempotent: bool, method: str, endpoint: str,
+                           attempts: int) -> Exception:
+        """The failure to retry, or, for a request that may have been applied and must not be
+        applied twice, the ApiError that ends it."""
+        if idempotent or not failure.outcome_unknown:
+            return failure
+        return ApiError(self.connector, method, endpoint, f"{failure.reason}; the server may have applied it",
+                        status=failure.status, attempts=attempts, outcome_unknown=True)
 
     def get_page(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Page:
         response, data = self.request("GET", endpoint, params=params, expect_json=True)
@@ -216,7 +236,8 @@ class ApiClient:
             if error.retry_after > self.retry.max_retry_after:
                 # Waiting would hold the run (and a pool slot) for too long: fail now, loudly.
                 raise _Retryable(f"{error.reason}, asked to retry after {error.retry_after:.0f} s "
-                                 f"(more than the {self.retry.max_retry_after:.0f} s allowed)", error.status)
+                                 f"(more than the {self.retry.max_retry_after:.0f} s allowed)", error.status,
+                                 outcome_unknown=error.outcome_unknown)
             return error.retry_after
         backoff = self.retry.backoff_multiplier * 2 ** (state.attempt_number - 1)
         return min(self.retry.backoff_max, backoff + random.uniform(0, self.retry.jitter))

@@ -14,6 +14,8 @@ from sync_assets.rdvsp.oauth import RdvspSettings
 # Models we subscribe our webhooks to: those the receiver applies.
 WEBHOOK_SUBSCRIPTIONS = ("rdv", "user", "user_profile", "organisation", "motif", "lieu", "agent", "agent_role")
 IDS_PER_LOOKUP = 50  # RDV ids per `id[]` lookup (keeps the URL short)
+# Answers that refuse a write for good (forbidden, not found, invalid): returned to the caller.
+REFUSALS = frozenset({403, 404, 422})
 
 
 class RdvspClient:
@@ -63,6 +65,39 @@ class RdvspClient:
         params = {"target_url": target_url} if target_url else None
         return self._pages(f"/api/v1/organisations/{organisation_id}/webhook_endpoints", params)
 
+    def user(self, user_id: int) -> dict:
+        """`GET /users/{id}`: the user, with its profiles in the agent's organisations."""
+        self.requests += 1
+        return self.http.get_json(f"/api/v1/users/{user_id}")
+
+    def update_rdv_status(self, rdv_id: int, status: str) -> httpx.Response:
+        """Set an RDV's attendance status (idempotent: the same status twice is one change).
+        Returns the response, 403, 404 and 422 included, for the caller to record why it failed."""
+        self.requests += 1
+        response, _ = self.http.request("PATCH", f"/api/v1/rdvs/{rdv_id}/update_status", json_body={"status": status},
+                                        handled_statuses=REFUSALS)
+        return response
+
+    def create_rdv_plan(self, body: dict) -> tuple[httpx.Response, Any]:
+        """`POST /rdv_plans`. Never repeated once it may have reached the server (it is not
+        idempotent: each call makes a plan); ApiError.outcome_unknown then says so."""
+        self.requests += 1
+        return self.http.request("POST", "/api/v1/rdv_plans", json_body=body, expect_json=True,
+                                 handled_statuses=REFUSALS, idempotent=False)
+
+    def rdv_plan(self, plan_id: int) -> tuple[httpx.Response, Any]:
+        self.requests += 1
+        return self.http.request("GET", f"/api/v1/rdv_plans/{plan_id}", expect_json=True,
+                                 handled_statuses=frozenset({403, 404}))
+
+    def unsubscribe_webhook_endpoint(self, organisation_id: int, endpoint_id: int) -> httpx.Response:
+        """Our endpoint subscribed to nothing: the API cannot delete an endpoint, only update it."""
+        self.requests += 1
+        response, _ = self.http.request(
+            "PATCH", f"/api/v1/organisations/{organisation_id}/webhook_endpoints/{endpoint_id}",
+            json_body={"subscriptions": [], "trigger": False}, handled_statuses=REFUSALS)
+        return response
+
     def save_webhook_endpoint(self, organisation_id: int, target_url: str, secret: str,
                               endpoint_id: int | None = None) -> httpx.Response:
         """Create (or update) an endpoint, never replaying every record (`trigger: false`).
@@ -75,5 +110,5 @@ class RdvspClient:
             "PATCH" if endpoint_id else "POST", f"{path}/{endpoint_id}" if endpoint_id else path,
             json_body={"target_url": target_url, "secret": secret, "subscriptions": list(WEBHOOK_SUBSCRIPTIONS),
                        "trigger": False},
-            handled_statuses=frozenset({403, 404, 422}))
+            handled_statuses=REFUSALS)
         return response

@@ -21,6 +21,7 @@ from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
 from sync_assets.platform.sql_files import package_sql
 from sync_assets.rdvsp.webhooks import (
+    Applied,
     EventContractBreach,
     EventRejected,
     WebhookEvent,
@@ -87,12 +88,16 @@ def _receive_event(pg: psycopg.Connection, sha: str, body, event: WebhookEvent,
     try:
         with pg.pipeline():
             inserted = pg.cursor().execute(package_sql(__file__, "store_inbox_event"), stored)
-            version = read_version(pg, event)  # sent with the insert
+            released = _send_released_check(pg, organisation_id)  # sent with the insert
+            version = read_version(pg, event)
             row = inserted.fetchone()
             if row is None:
                 pg.rollback()
                 return Receipt(200, "duplicate")
-            applied = apply_event(pg, event, organisation_id, version_of(version))
+            if released.fetchone():
+                applied = Applied("ignored", _released_reason(organisation_id))
+            else:
+                applied = apply_event(pg, event, organisation_id, version_of(version))
             if applied.status != "applied" or applied.reason:
                 pg.execute(package_sql(__file__, "settle_received_event"), {
                     "id": row[0], "status": "applied" if applied.status == "applied" else "ignored",
@@ -116,6 +121,16 @@ def _receive_event(pg: psycopg.Connection, sha: str, body, event: WebhookEvent,
         return Receipt(200, "duplicate")
     _log_failure(failure, row[0], event, reason)
     return Receipt(403 if status == "rejected" else 200, status, row[0], reason)
+
+
+def _send_released_check(pg: psycopg.Connection, organisation_id: int | None) -> psycopg.Cursor:
+    """Whether the organisation's webhook was released at a disconnection (a row if so)."""
+    return pg.cursor().execute(package_sql(__file__, "released_organisation"), {"organisation_id": organisation_id})
+
+
+def _released_reason(organisation_id: int | None) -> str:
+    return (f"organisation {organisation_id} has no connected account any more (its webhook was released when "
+            "its account was disconnected)")
 
 
 def _failure_outcome(error: Exception, event: WebhookEvent) -> tuple[str, str]:
@@ -152,7 +167,10 @@ def _apply_stored(pg, inbox_id: int, event: WebhookEvent,
     """Apply a stored event and record the outcome: (status, reason, retries exhausted)."""
     try:
         with pg.transaction():  # a savepoint: a failure undoes the apply, never the stored event
-            applied = apply_event(pg, event, organisation_id)
+            if _send_released_check(pg, organisation_id).fetchone():
+                applied = Applied("ignored", _released_reason(organisation_id))
+            else:
+                applied = apply_event(pg, event, organisation_id)
         status = "applied" if applied.status == "applied" else "ignored"
         reason = applied.reason
     except Exception as error:  # noqa: BLE001 - stored with the event, retried later

@@ -188,3 +188,21 @@ class AgentRole(ContractModel):
     organisation: Organisation
     access_level: str | None = None
     id: int | None = None
+
+
+class RdvPlanRdv(ContractModel):
+    id: int
+    status: Status | None = None
+    starts_at: Timestamp | None = None
+    location_type: str | None = None
+
+
+class RdvPlan(ContractModel):
+    """`POST /rdv_plans` and `GET /rdv_plans/{id}` (examples of the 2025 spec)."""
+
+    id: int
+    url: str
+    user_id: int
+    created_at: Timestamp
+    updated_at: Timestamp | None = None
+    rdv: RdvPlanRdv | None = None

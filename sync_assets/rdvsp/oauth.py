@@ -29,7 +29,7 @@ from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response,
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import Engine
 
-from sync_assets.platform.errors import SyncError
+from sync_assets.platform.errors import ApiError, SyncError
 from sync_assets.platform.http import ApiClient, RetryPolicy
 from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.observability import get_logger
@@ -46,6 +46,15 @@ DEFAULT_REDIRECT_URI = f"http://127.0.0.1:{DEFAULT_WEBHOOK_PORT}/oauth/rdvsp/cal
 
 class AccountError(SyncError):
     """The account cannot be used until someone reconnects it."""
+
+
+def unusable_account(account_id: int, status: str, error: str | None) -> AccountError:
+    """Why an account that is not active cannot be used, and what to do."""
+    if status == "disconnected":
+        return AccountError(f"RDV Service Public account {account_id} is disconnected: reconnect it with "
+                            "`sync-assets rdvsp connect` to use it again.")
+    return AccountError(f"RDV Service Public account {account_id} is in error: {error} "
+                        "Reconnect it with `sync-assets rdvsp connect`.")
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,41 @@ def _token_request(http: ApiClient, settings: RdvspSettings, **fields: str) -> t
     response, body = http.request("POST", "/oauth/token", form=form, expect_json=True,
                                   handled_statuses=frozenset({400, 401}))
     return response.status_code, body if isinstance(body, dict) else {}
+
+
+@dataclass(frozen=True)
+class Revocation:
+    revoked: bool
+    problem: str | None = None  # why the tokens could not be revoked (statuses and paths only)
+
+
+def revoke_tokens(settings: RdvspSettings, tokens: list[tuple[str, str]], http: ApiClient | None = None) -> Revocation:
+    """Revoke `(token, token_type_hint)` pairs at the API (OAuth 2.0 token revocation, RFC 7009).
+
+    The server answers 200 for a token it revoked, did not know, or had already revoked; a server
+    without revocation answers 404.
+    """
+    owned = http is None
+    http = http or settings.http(retry=RetryPolicy(attempts=3))
+    try:
+        for token, hint in tokens:
+            form = {"token": token, "token_type_hint": hint, "client_id": settings.client_id,
+                    "client_secret": settings.client_secret}
+            try:
+                response, body = http.request("POST", "/oauth/revoke", form=form, expect_json=False,
+                                              handled_statuses=frozenset({400, 401, 403, 404}))
+            except ApiError as error:
+                return Revocation(False, f"the revocation endpoint did not answer ({error})")
+            if response.status_code == 404:
+                return Revocation(False, "this RDV Service Public server offers no token revocation "
+                                         "(POST /oauth/revoke answered 404)")
+            if response.status_code != 200:
+                return Revocation(False, f"POST /oauth/revoke refused our client (HTTP {response.status_code}): "
+                                         "check RDVSP_CLIENT_ID and RDVSP_CLIENT_SECRET")
+    finally:
+        if owned:
+            http.close()
+    return Revocation(True)
 
 
 # --- connecting an account ----------------------------------------------------------------
@@ -317,8 +361,7 @@ class AccountTokens:
                                        "run `sync-assets rdvsp connect`.")
                 access_enc, refresh_enc, expires_at, status, error = row
                 if status != "active":
-                    raise AccountError(f"RDV Service Public account {self.account_id} is in error: {error} "
-                                       "Reconnect it with `sync-assets rdvsp connect`.")
+                    raise unusable_account(self.account_id, status, error)
                 access = self.cipher.decrypt(access_enc) if access_enc else None
                 expires = expires_at.timestamp() if expires_at else 0.0
                 if access and access != rejected and expires - self.clock() > REFRESH_MARGIN_S:

@@ -12,6 +12,7 @@ from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.resources import WarehouseResource
 from sync_assets.platform.sql_files import package_sql
 from sync_assets.rdvsp.inbox import MAX_ATTEMPTS, retry_due_events
+from sync_assets.rdvsp.jobs import rdvsp_write_back_job
 from sync_assets.rdvsp.partitions import rdvsp_accounts
 from sync_assets.rdvsp.resources import RdvspApiResource
 
@@ -68,16 +69,35 @@ def rdvsp_nightly(context: dg.ScheduleEvaluationContext, warehouse: WarehouseRes
 
 @dg.sensor(
     name="rdvsp_account_partitions",
+    job=rdvsp_sync_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Adds a partition to rdvsp_accounts for every connected account that has none yet.",
+    description=(
+        "Adds a partition to rdvsp_accounts for every connected account that has none yet, and requests the "
+        "first sync of every account (re)connected since its last sync (tag sync_assets/kind=initial; the run "
+        "key names the account and its connection, so each connection gets one first sync)."
+    ),
 )
-def rdvsp_account_partitions(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+def rdvsp_account_partitions(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
+                             rdvsp: RdvspApiResource):
     known = set(context.instance.get_dynamic_partitions(rdvsp_accounts.name))
     missing = [a for a in _account_ids(warehouse, "connected_accounts") if a not in known]
-    if not missing:
-        return dg.SkipReason("every connected account has its partition")
-    return dg.SensorResult(dynamic_partitions_requests=[rdvsp_accounts.build_add_request(missing)])
+    unconfigured = _unconfigured(rdvsp)
+    first_syncs = [] if unconfigured else _first_sync_requests(warehouse)
+    if not missing and not first_syncs:
+        return unconfigured or dg.SkipReason("every connected account has its partition and its first sync")
+    return dg.SensorResult(
+        run_requests=first_syncs,
+        dynamic_partitions_requests=[rdvsp_accounts.build_add_request(missing)] if missing else [],
+        skip_reason=unconfigured.skip_message if unconfigured else None)
+
+
+def _first_sync_requests(warehouse: WarehouseResource) -> list[dg.RunRequest]:
+    with warehouse.begin() as conn:
+        rows = driver_connection(conn).execute(package_sql(__file__, "accounts_awaiting_first_sync")).fetchall()
+    return [dg.RunRequest(run_key=f"rdvsp-initial-{account}-{connection}", partition_key=str(account),
+                          tags={"sync_assets/kind": "initial", "sync_assets/account": str(account)})
+            for account, connection in rows]
 
 
 @dg.sensor(
@@ -154,3 +174,30 @@ def rdvsp_webhook_inbox_retry(context: dg.SensorEvaluationContext, warehouse: Wa
     if not due:
         return dg.SkipReason("no webhook event is due for a retry")
     return dg.RunRequest(run_key=f"rdvsp-webhook-retry-{int(time.time() // 60)}", tags={"sync_assets/due": str(due)})
+
+
+WRITE_BACK_WINDOW_S = 600  # the same due work is asked again after this long, should a run have died
+
+
+@dg.sensor(
+    name="rdvsp_write_requests",
+    job=rdvsp_write_back_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Runs rdvsp_write_back when the write-back outbox (rdvsp.write_requests) has requests due, or RDV plans "
+        "are due to be looked up again. The run key is a digest of that due work: a tick asks for each run once."
+    ),
+)
+def rdvsp_write_requests(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
+                         rdvsp: RdvspApiResource):
+    with warehouse.begin() as conn:
+        requests, plans, digest = driver_connection(conn).execute(package_sql(__file__, "write_back_due")).fetchone()
+    if not requests and not plans:
+        return dg.SkipReason("no write request and no RDV plan lookup is due")
+    if skip := _unconfigured(rdvsp):
+        return skip
+    window = int(time.time() // WRITE_BACK_WINDOW_S)
+    return dg.RunRequest(run_key=f"rdvsp-write-back-{digest}-{window}",
+                         tags={"sync_assets/kind": "write_back", "sync_assets/requests_due": str(requests),
+                               "sync_assets/plans_due": str(plans)})

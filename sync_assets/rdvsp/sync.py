@@ -43,7 +43,7 @@ from sync_assets.platform.sql_files import package_sql
 from sync_assets.platform.warehouse import libpq_url
 from sync_assets.rdvsp import models, tables
 from sync_assets.rdvsp.client import WEBHOOK_SUBSCRIPTIONS, RdvspClient
-from sync_assets.rdvsp.oauth import AccountError
+from sync_assets.rdvsp.oauth import AccountError, unusable_account
 
 log = get_logger("rdvsp.sync")
 PARIS = ZoneInfo("Europe/Paris")
@@ -73,6 +73,7 @@ class SyncOutcome:
     warehouse_rdvs: int = 0
     webhooks: dict[str, int] = field(default_factory=dict)  # installation status -> organisations
     webhook_status: dict[int, str] = field(default_factory=dict)  # organisation -> installation status
+    webhooks_installed_now: set[int] = field(default_factory=set)  # organisations whose endpoint this run saved
     # RDV drift per organisation: what webhooks missed, when the run re-applies every page (nightly).
     organisation_drift: dict[int, MergeCounts] = field(default_factory=dict)
     elapsed_s: float = 0.0
@@ -103,8 +104,7 @@ class RdvspAccountSync:
                 raise AccountError(f"RDV Service Public account {self.account_id} is not connected: "
                                    "run `sync-assets rdvsp connect`.")
             if account[3] != "active":
-                raise AccountError(f"RDV Service Public account {self.account_id} is in error: {account[4]} "
-                                   "Reconnect it with `sync-assets rdvsp connect`.")
+                raise unusable_account(self.account_id, account[3], account[4])
             sync_from: date = account[2]
             settle_interrupted_runs(side, log, "rdvsp.sync_logs", "account_id", "error")
             outcome = self.outcome = SyncOutcome(str(uuid.uuid4()), self.account_id, sorted(organisation_ids or []))
@@ -281,7 +281,10 @@ class RdvspAccountSync:
             c = outcome.tables[name]
             outcome.tables[name] = MergeCounts(c.count + count, c.created, c.updated, c.deleted, c.noop + count)
         pg = conn.connection.driver_connection
-        pg.execute(package_sql(__file__, "touch_account_synced"), {"account_id": self.account_id})
+        if pg.execute(package_sql(__file__, "touch_account_synced"), {"account_id": self.account_id}).fetchone() is None:
+            # Disconnected while this run fetched: nothing of it is applied.
+            raise AccountError(f"RDV Service Public account {self.account_id} was disconnected during this sync: "
+                               "nothing was applied.")
         outcome.warehouse_organisations, outcome.warehouse_rdvs = pg.execute(
             package_sql(__file__, "count_account_scope"),
             {"account_id": self.account_id, "organisation_ids": scope, "sync_from": sync_from_at}).fetchone()
@@ -369,6 +372,7 @@ class RdvspAccountSync:
                     else:
                         status, reason, endpoint_id = "installed", None, mine.id
                         secret_enc = self.cipher.encrypt(secret)
+                        outcome.webhooks_installed_now.add(org_id)
                         endpoints = [e for e in endpoints if e.id != mine.id] + [mine]
         side.execute(package_sql(__file__, "save_webhook_installation"), {
             "organisation_id": org_id, "account_id": self.account_id, "endpoint_id": endpoint_id,

@@ -31,3 +31,21 @@ def sync_log_of_run(engine: Engine, run_id: str) -> SyncLog | None:
     if row is None:
         return None
     return SyncLog(str(row[0]), row[1], row[2], row[3], row[4], row[5], [tuple(t) for t in row[8]])
+
+
+@dataclass(frozen=True)
+class OrganisationDrift:
+    organisation_id: int
+    drift: int
+    created: int
+    updated: int
+    deleted: int
+    webhook_status: str | None
+
+
+def organisation_drift(engine: Engine, sync_log_id: str) -> list[OrganisationDrift]:
+    """The RDV drift of each organisation a sync covered."""
+    with engine.connect() as conn:
+        rows = driver_connection(conn).execute(package_sql(__file__, "organisation_drift_of_log"),
+                                               {"sync_log_id": sync_log_id}).fetchall()
+    return [OrganisationDrift(*row) for row in rows]

@@ -48,12 +48,13 @@ class OAuthState:
     access_tokens: dict[str, tuple[int, float]] = field(default_factory=dict)  # token -> (agent id, expires)
     refresh_tokens: dict[str, dict] = field(default_factory=dict)  # token -> {agent_id, revoked}
     token_requests: int = 0
+    revocations: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def issue(self, agent_id: int) -> dict:
         access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         self.access_tokens[access] = (agent_id, time.time() + self.access_token_ttl)
-        self.refresh_tokens[refresh] = {"agent_id": agent_id, "revoked": False}
+        self.refresh_tokens[refresh] = {"agent_id": agent_id, "revoked": False, "access_token": access}
         return {"access_token": access, "token_type": "Bearer", "expires_in": int(self.access_token_ttl),
                 "refresh_token": refresh, "scope": "write", "created_at": int(time.time())}
 
@@ -115,6 +116,9 @@ class RdvspSandbox:
             Route(f"{api}/organisations/{{org:int}}", self.api(self.show_organisation)),
             Route(f"{api}/rdvs", self.api(self.list_rdvs)),
             Route(f"{api}/organisations/{{org:int}}/rdvs", self.api(self.list_organisation_rdvs)),
+            Route(f"{api}/rdvs/{{rdv:int}}/update_status", self.api(self.update_rdv_status), methods=["PATCH"]),
+            Route(f"{api}/rdv_plans", self.api(self.create_rdv_plan), methods=["POST"]),
+            Route(f"{api}/rdv_plans/{{plan:int}}", self.api(self.show_rdv_plan)),
             Route(f"{api}/users", self.api(self.list_users)),
             Route(f"{api}/users/{{user:int}}", self.api(self.show_user)),
             Route(f"{api}/organisations/{{org:int}}/users", self.api(self.list_organisation_users)),
@@ -130,6 +134,7 @@ class RdvspSandbox:
             Route("/sandbox/rdvs/{rdv:int}", self.control_rdv, methods=["PATCH", "DELETE"]),
             Route("/sandbox/rdvs/{rdv:int}/cancel", self.control_cancel_rdv, methods=["POST"]),
             Route("/sandbox/rgpd_purge", self.control_rgpd_purge, methods=["POST"]),
+            Route("/sandbox/rdv_plans/{plan:int}/book", self.control_book_rdv_plan, methods=["POST"]),
             Route("/sandbox/users", self.control_create_user, methods=["POST"]),
             Route("/sandbox/users/{user:int}", self.control_user, methods=["PATCH", "DELETE"]),
             Route("/sandbox/users/{user:int}/anonymise", self.control_anonymise_user, methods=["POST"]),
@@ -193,12 +198,20 @@ class RdvspSandbox:
             return oauth_error("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
 
     async def revoke(self, request: Request) -> Response:
+        """RFC 7009 as Doorkeeper answers it: 200 `{}` for a revoked, unknown or already revoked
+        token; 403 `unauthorized_client` when the client does not authenticate. A token and its
+        refresh token are one record: revoking either revokes both."""
         form = await _form(request)
+        if (form.get("client_id"), form.get("client_secret")) != (self.oauth.client_id, self.oauth.client_secret):
+            return oauth_error("unauthorized_client", "You are not authorized to revoke this token", 403)
         token = form.get("token") or ""
         with self.oauth.lock:
+            self.oauth.revocations += 1
+            for refresh, entry in self.oauth.refresh_tokens.items():
+                if token in (refresh, entry.get("access_token")):
+                    entry["revoked"] = True
+                    self.oauth.access_tokens.pop(entry.get("access_token"), None)
             self.oauth.access_tokens.pop(token, None)
-            if token in self.oauth.refresh_tokens:
-                self.oauth.refresh_tokens[token]["revoked"] = True
         return JSONResponse({})
 
     # --- API plumbing -------------------------------------------------------------------
@@ -224,7 +237,8 @@ class RdvspSandbox:
                 return JSONResponse(UNAUTHENTICATED, status_code=401)
             try:
                 with self.world.lock:
-                    return JSONResponse(await handler(request, agent))
+                    answer = await handler(request, agent)
+                return answer if isinstance(answer, Response) else JSONResponse(answer)
             except ApiProblem as problem:
                 return JSONResponse(problem.body, status_code=problem.status)
         return endpoint
@@ -271,6 +285,26 @@ class RdvspSandbox:
     async def list_organisation_rdvs(self, request: Request, agent: Agent) -> dict:
         self.world.require_member(agent, request.path_params["org"])
         return await self.list_rdvs(request, agent, organisation_id=request.path_params["org"])
+
+    async def update_rdv_status(self, request: Request, agent: Agent) -> dict:
+        """Answers with the status only, as the API does."""
+        body = await _params(request)
+        rdv = self.world.set_rdv_status(agent, request.path_params["rdv"], body.get("status"))
+        return {"status": rdv.status}
+
+    async def create_rdv_plan(self, request: Request, agent: Agent) -> Response:
+        body = await _params(request)
+        user = body.get("user")
+        if not isinstance(user, dict):
+            raise ApiProblem(422, {"errors": ["param is missing or the value is empty: user"]})
+        plan = self.world.create_rdv_plan(agent, user, body.get("return_url"), body.get("dossier_url"))
+        return JSONResponse({"rdv_plan": self.world.rdv_plan_json(plan, self.base_url(request))}, status_code=201)
+
+    async def show_rdv_plan(self, request: Request, agent: Agent) -> dict:
+        plan = self.world.rdv_plans.get(request.path_params["plan"])
+        if plan is None or plan.agent_id != agent.id:
+            raise not_found("rdv_plan")
+        return {"rdv_plan": self.world.rdv_plan_json(plan, self.base_url(request))}
 
     async def list_users(self, request: Request, agent: Agent) -> dict:
         ids = {int(v) for v in request.query_params.getlist("ids[]") if v.isdigit()}
@@ -328,7 +362,7 @@ class RdvspSandbox:
 
     async def _save_endpoint(self, request: Request, agent: Agent, org_id: int, endpoint_id: int | None) -> dict:
         params = await _params(request)
-        subscriptions = params.get("subscriptions") or params.get("subscriptions[]")
+        subscriptions = params["subscriptions"] if "subscriptions" in params else params.get("subscriptions[]")
         if isinstance(subscriptions, str):
             subscriptions = [subscriptions]
         endpoint, stored = self.world.save_webhook_endpoint(
@@ -367,6 +401,10 @@ class RdvspSandbox:
 
     async def control_cancel_rdv(self, request: Request) -> Response:
         return self._control(lambda: self.world.cancel_rdv(request.path_params["rdv"]), "rdv")
+
+    async def control_book_rdv_plan(self, request: Request) -> Response:
+        """The agent finishes a plan: an RDV is taken for its user."""
+        return self._control(lambda: self.world.book_rdv_plan(request.path_params["plan"]), "rdv")
 
     async def control_rgpd_purge(self, request: Request) -> Response:
         return JSONResponse({"destroyed": self.world.rgpd_purge()})

@@ -139,6 +139,21 @@ class Rdv:
 
 
 @dataclass(slots=True)
+class RdvPlan:
+    """A draft RDV for a user, which the agent finishes at its URL (`POST /rdv_plans`)."""
+
+    id: int
+    agent_id: int
+    organisation_id: int
+    user_id: int
+    created_at: datetime
+    return_url: str | None = None
+    dossier_url: str | None = None
+    rdv_id: int | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
 class WebhookEndpoint:
     id: int
     organisation_id: int
@@ -183,6 +198,7 @@ class RdvspWorld:
         self.seed, self.scale = seed, scale
         self.anchor = anchor or date.today()
         self.lock = threading.RLock()
+        self.base_url = "http://localhost"  # the server's address, in URLs of payloads (set when it is served)
         self.version = 0  # bumped by every write: reshuffles the unordered listings
         self.organisations: dict[int, Organisation] = {}
         self.agents: dict[int, Agent] = {}
@@ -191,12 +207,13 @@ class RdvspWorld:
         self.lieux: dict[int, Lieu] = {}
         self.rdvs: dict[int, Rdv] = {}
         self.webhook_endpoints: dict[int, WebhookEndpoint] = {}
+        self.rdv_plans: dict[int, RdvPlan] = {}
         self.silent_webhook_failure_organisations: set[int] = set()
         self.listeners: list[Callable[[Change], None]] = []
         self._listing_cache: dict[tuple, list[int]] = {}
         self._organisation_index: dict[int, tuple[list[int], list[int], list[int]]] = {}
         self._rng = random.Random(seed)
-        self._next_ids = {"rdv": 0, "participation": 0, "user": 0, "endpoint": 0}
+        self._next_ids = {"rdv": 0, "participation": 0, "user": 0, "endpoint": 0, "rdv_plan": 0}
         self._generate()
 
     # --- generation ---------------------------------------------------------------------
@@ -283,9 +300,12 @@ class RdvspWorld:
             )
         return cached
 
-    def _new_rdv(self, rng: random.Random, org_id: int, user_ids: list[int], starts_at: datetime | None = None) -> Rdv:
+    def _new_rdv(self, rng: random.Random, org_id: int, user_ids: list[int], starts_at: datetime | None = None,
+                 individual: bool = False) -> Rdv:
         rdv_id = self._take_id("rdv", 100_000)
         motif_ids, lieu_ids, org_agents = self._by_organisation(org_id)
+        if individual:
+            motif_ids = [m for m in motif_ids if not self.motifs[m].collectif]
         motif = self.motifs[rng.choice(motif_ids)]
         lieu = self.lieux[rng.choice(lieu_ids)] if motif.location_type == "public_office" else None
         agent_ids = rng.sample(org_agents, 2 if rng.random() < 0.15 else 1)
@@ -366,7 +386,8 @@ class RdvspWorld:
             "user": self.user_json(self.users[p.user_id]),
         }
 
-    def rdv_json(self, rdv: Rdv, base_url: str = "http://localhost") -> dict:
+    def rdv_json(self, rdv: Rdv, base_url: str | None = None) -> dict:
+        base_url = base_url or self.base_url
         users = [self.user_json(self.users[p.user_id]) for p in rdv.participations]
         active = sum(1 for p in rdv.participations if p.status not in ("revoked", "excused"))
         return {
@@ -388,6 +409,18 @@ class RdvspWorld:
     def webhook_endpoint_json(self, endpoint: WebhookEndpoint) -> dict:
         return {"id": endpoint.id, "organisation_id": endpoint.organisation_id, "subscriptions": endpoint.subscriptions,
                 "target_url": endpoint.target_url}  # the secret is write-only
+
+    def rdv_plan_json(self, plan: RdvPlan, base_url: str | None = None) -> dict:
+        base_url = base_url or self.base_url
+        rdv = self.rdvs.get(plan.rdv_id) if plan.rdv_id else None
+        return {
+            "id": plan.id, "created_at": rails_time(plan.created_at),
+            "rdv": None if rdv is None else {
+                "id": rdv.id, "status": rdv.status, "starts_at": rails_time(rdv.starts_at),
+                "location_type": self.motifs[rdv.motif_id].location_type},
+            "updated_at": rails_time(plan.updated_at or plan.created_at),
+            "url": f"{base_url.rstrip('/')}/agents/rdv_plans/{plan.id}", "user_id": plan.user_id,
+        }
 
     # --- reads, as an agent sees them ---------------------------------------------------
 
@@ -535,6 +568,68 @@ class RdvspWorld:
             change = Change("User", "destroyed", user.id, list(user.organisation_ids), self.user_json(user))
             del self.users[user_id]
             self._changed(change)
+
+    def require_visible_rdv(self, agent: Agent, rdv_id: int) -> Rdv:
+        """An RDV the agent may act on: any of its organisations' as an admin, its own otherwise."""
+        rdv = self.rdvs.get(rdv_id)
+        if rdv is None:
+            raise not_found("rdv")
+        role = agent.roles.get(rdv.organisation_id)
+        if role is None or (role != "admin" and agent.id not in rdv.agent_ids):
+            raise forbidden("Vous n’avez pas les droits suffisants pour modifier ce rendez-vous.")
+        return rdv
+
+    def set_rdv_status(self, agent: Agent, rdv_id: int, status: str | None) -> Rdv:
+        """`PATCH /rdvs/{id}/update_status`: the RDV and its participations take the status."""
+        with self.lock:
+            self.require_visible_rdv(agent, rdv_id)
+            if status not in ("unknown", "seen", "noshow", "excused", "revoked"):
+                raise ApiProblem(422, {"errors": {"status": [{"error": "inclusion"}]},
+                                       "error_messages": ["Statut n'est pas inclus(e) dans la liste"]})
+            return self.update_rdv(rdv_id, status=status)
+
+    def create_rdv_plan(self, agent: Agent, user: dict, return_url: str | None, dossier_url: str | None) -> RdvPlan:
+        """`POST /rdv_plans`: a plan for the user of `user["id"]`, or for a user made from its fields."""
+        with self.lock:
+            if not agent.roles:
+                raise forbidden("Vous n’appartenez à aucune organisation.")
+            if isinstance(user.get("id"), int):
+                found = self.users.get(user["id"])
+                if found is None:
+                    raise not_found("user")
+                if not set(found.organisation_ids) & set(agent.roles):
+                    raise forbidden("Vous n’avez pas les droits suffisants pour voir cette fiche usager.")
+                organisation_id = next(o for o in found.organisation_ids if o in agent.roles)
+            else:
+                missing = [name for name in ("first_name", "last_name") if not user.get(name)]
+                if missing:
+                    raise ApiProblem(422, {"errors": {name: [{"error": "blank"}] for name in missing},
+                                           "error_messages": [f"{name} doit être rempli(e)" for name in missing]})
+                organisation_id = sorted(agent.roles)[0]
+                found = self._new_user(self._rng, [organisation_id])
+                found.first_name, found.last_name = user["first_name"], user["last_name"]
+                found.email, found.phone_number = user.get("email"), user.get("phone_number")
+                found.address, found.birth_date, found.birth_name = user.get("address"), None, None
+                self._changed(Change("User", "created", found.id, list(found.organisation_ids), self.user_json(found)))
+            plan = RdvPlan(self._take_id("rdv_plan", 0), agent.id, organisation_id, found.id,
+                           datetime.now(PARIS).replace(microsecond=0), return_url, dossier_url)
+            self.rdv_plans[plan.id] = plan
+            return plan
+
+    def book_rdv_plan(self, plan_id: int, starts_at: datetime | None = None) -> Rdv:
+        """The agent finishes the plan: an RDV for its user, with the agent attached."""
+        with self.lock:
+            plan = self.rdv_plans.get(plan_id)
+            if plan is None:
+                raise not_found("rdv_plan")
+            starts_at = starts_at or datetime.combine(self.anchor + timedelta(days=7), time(10), PARIS)
+            rdv = self._new_rdv(self._rng, plan.organisation_id, [plan.user_id], starts_at, individual=True)
+            rdv.agent_ids = [plan.agent_id]
+            rdv.status = rdv.participations[0].status = "unknown"
+            rdv.cancelled_at = None
+            plan.rdv_id, plan.updated_at = rdv.id, datetime.now(PARIS).replace(microsecond=0)
+            self._changed(self._rdv_change(rdv, "created"))
+            return rdv
 
     # --- webhook endpoints --------------------------------------------------------------
 

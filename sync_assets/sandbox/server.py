@@ -63,6 +63,7 @@ def build_sandbox(seed: int = 1, scale: int = 1000, port: int | None = None, hos
     routes: list[BaseRoute] = [*rdvsp.routes(), *doctolib.routes()]
     faults = FaultInjector(Starlette(routes=routes))
     port = port or free_port()
+    world.base_url = f"http://{host}:{port}"  # webhook payloads carry the same URLs as the API's answers
     config = uvicorn.Config(faults, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
     return Sandbox(f"http://{host}:{port}", rdvsp, uvicorn.Server(config), deliverer, doctolib, faults)
 

@@ -1,7 +1,7 @@
 """A small hand-made dataset: two mediators' RDVs, users and activities, with known answers.
 
 Times are relative to now (the dashboard counts "future" and "past"). Account 1 sees every RDV;
-account 2 sees RDV 5 only.
+account 2 sees RDV 5 only. Both mediators chose to list their RDVs among their activities.
 
 | RDV | starts      | status  | kind       | participants (status)          | note                     |
 |-----|-------------|---------|------------|--------------------------------|--------------------------|
@@ -41,6 +41,7 @@ RDVS = {  # id: (status, collectif, participants)
 def load(conn: psycopg.Connection) -> None:
     conn.execute("INSERT INTO rdvsp.accounts (id, base_url, sync_from) VALUES (1, 'https://rdv.test', '2020-01-01'), "
                  "(2, 'https://rdv.test', '2020-01-01')")
+    conn.execute("UPDATE coop.account_settings SET include_rdvs_in_activity_listing = true")  # both list their RDVs
     conn.execute("INSERT INTO rdvsp.organisations (id, name, synced_at) VALUES (10, 'France services Nord', now())")
     conn.execute("INSERT INTO rdvsp.lieux (id, organisation_id, name, address, single_use, synced_at) "
                  "VALUES (100, 10, 'Médiathèque', '1 rue des Livres', false, now())")

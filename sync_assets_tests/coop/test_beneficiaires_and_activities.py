@@ -28,10 +28,10 @@ def test_beneficiaries_are_made_per_account_from_the_users_of_its_rdvs(warehouse
     assert merge(warehouse) == BeneficiaryMerge(users_seen=5, created=5, filled=0, anonymised=0)
     assert people(warehouse) == {
         (1, ALICE, "Alice", "Martin", "1980-05-01", "alice@example.test", None),
-        (1, BOB, "Bob", "Durand", None, None, "0611223344"),  # 1900-01-01 is "unknown"
+        (1, BOB, "Bob", "Durand", None, None, "+33611223344"),  # 1900-01-01 is "unknown"; phones in E.164
         (1, CHLOE, "Chloé", "Petit", "1991-02-03", "chloe@example.test", None),
         (2, ALICE, "Alice", "Martin", "1980-05-01", "alice@example.test", None),  # account 2 sees RDV 5 only
-        (2, BOB, "Bob", "Durand", None, None, "0611223344")}
+        (2, BOB, "Bob", "Durand", None, None, "+33611223344")}
     again = merge(warehouse)
     assert (again.created, again.filled, again.unchanged) == (0, 0, 5)  # idempotent
 
@@ -46,9 +46,19 @@ def test_later_syncs_fill_empty_fields_and_never_overwrite(warehouse):
     filled = merge(warehouse, account_id=1)
     assert (filled.users_seen, filled.created, filled.filled) == (3, 0, 2)
     rows = {(r[0], r[1]): r[2:] for r in people(warehouse)}
-    assert rows[(1, ALICE)][2:] == ("1980-05-01", "typed-by-the-mediator@example.test", "0699887766")
-    assert rows[(1, BOB)][2:] == ("1975-01-02", "new@example.test", "0611223344")
+    assert rows[(1, ALICE)][2:] == ("1980-05-01", "typed-by-the-mediator@example.test", "+33699887766")
+    assert rows[(1, BOB)][2:] == ("1975-01-02", "new@example.test", "+33611223344")
     assert rows[(2, ALICE)][3] == "alice@example.test"  # only account 1 was merged
+
+
+def test_phone_numbers_come_in_international_format_and_the_rest_is_kept_and_counted(warehouse):
+    with warehouse.connect() as conn:
+        conn.execute("UPDATE rdvsp.users SET phone_number = CASE id WHEN %s THEN '06 12 34 56 78' "
+                     "WHEN %s THEN '+44 20 7946 0958' ELSE 'voir fiche' END", [ALICE, BOB])
+    merged = merge(warehouse)
+    assert merged.phones_unparsed == 1
+    phones = dict(warehouse.query("SELECT rdv_user_id, phone FROM coop.beneficiaires WHERE account_id = 1"))
+    assert phones == {ALICE: "+33612345678", BOB: "+442079460958", CHLOE: "voir fiche"}
 
 
 def test_an_anonymised_user_unlinks_and_anonymises_its_beneficiary_and_keeps_activities(warehouse):

@@ -134,3 +134,26 @@ def test_the_analyst_layer_job_merges_beneficiaries_then_builds_the_views(wareho
     assert rows["coop/beneficiaires"]["dagster/row_count"].value == 5
     listed = warehouse.query("SELECT beneficiaire_ids FROM analytics.activity_listing WHERE account_id = 2")
     assert listed == [(sorted([warehouse.beneficiary(2, ALICE), warehouse.beneficiary(2, BOB)]),)]
+
+
+def test_a_mediator_who_did_not_choose_it_sees_no_rdv_in_the_listing_but_the_same_dashboard(loaded):
+    """The host application's `includeRdvsInActivitesList`, off by default: RDVs not yet turned into
+    activities are left out; an activity made from an RDV is listed all the same."""
+    dashboard = loaded.query(analyst_query("05_account_dashboard"), {"account_id": 1})
+    with loaded.connect() as conn:
+        conn.execute("UPDATE coop.account_settings SET include_rdvs_in_activity_listing = false, updated_at = now() "
+                     "WHERE account_id = 1")
+    assert listing(loaded) == [("activite", loaded.ids["free"]), ("activite", loaded.ids["converted"])]
+    assert listing(loaded, 2) == [("rdv", 5)]  # the other mediator's choice stands
+    assert loaded.query(analyst_query("05_account_dashboard"), {"account_id": 1}) == dashboard
+
+
+def test_every_account_gets_its_settings_row_with_the_listing_flag_off(database_url):
+    import psycopg
+
+    from sync_assets.platform.warehouse import libpq_url
+
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("INSERT INTO rdvsp.accounts (id, base_url, sync_from) VALUES (42, 'https://rdv.test', '2024-01-01')")
+        assert conn.execute("SELECT account_id, include_rdvs_in_activity_listing FROM coop.account_settings"
+                            ).fetchall() == [(42, False)]

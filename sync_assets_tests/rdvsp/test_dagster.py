@@ -111,11 +111,12 @@ def test_the_nightly_schedule_skips_when_no_account_is_active_or_the_api_is_not_
 
 
 def test_the_partition_sensor_adds_connected_accounts(connected):
+    connected.sync()  # its first sync ran (the sensor's other task: test_lifecycle.py)
     with dg.instance_for_test() as instance:
-        with dg.build_sensor_context(instance=instance, resources={
-                "warehouse": WarehouseResource(database_url=connected.database_url)}) as context:
+        with dg.build_sensor_context(instance=instance, resources=resources(connected)) as context:
             result = rdvsp_account_partitions(context)
             assert [r.partition_keys for r in result.dynamic_partitions_requests] == [["1"]]
+            assert result.run_requests == []
             instance.add_dynamic_partitions(rdvsp_accounts.name, ["1"])
             assert isinstance(rdvsp_account_partitions(context), dg.SkipReason)
 

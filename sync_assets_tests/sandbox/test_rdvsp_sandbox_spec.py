@@ -152,3 +152,72 @@ def test_a_basic_agent_sees_join_duplicates(sandbox):
     visible = {r.id for r in sandbox.world.rdvs.values() if 2 in r.agent_ids}
     assert set(ids) == visible
     assert len(ids) == body["meta"]["total_count"] == sum(len(sandbox.world.rdvs[i].agent_ids) for i in visible)
+
+
+# --- Write-back and revocation ------------------------------------------------------------------
+
+def example_of(path: str, method: str, status: str):
+    examples = SPEC["paths"][path][method]["responses"][status]["content"]["application/json"]["examples"]
+    return next(iter(examples.values()))["value"]
+
+
+def schema_of_example(value) -> dict:
+    """A schema requiring the example's fields with the example's types (the spec gives rdv plans
+    as examples only)."""
+    if isinstance(value, dict):
+        return {"type": "object", "required": sorted(value),
+                "properties": {k: schema_of_example(v) for k, v in value.items()}}
+    if value is None:
+        return {"nullable": True}
+    return {"type": {bool: "boolean", int: "integer", str: "string"}[type(value)]}
+
+
+def rdv_plan_schema() -> dict:
+    schema = schema_of_example(example_of("/api/v1/rdv_plans/{rdv_plan_id}", "get", "200"))
+    created = example_of("/api/v1/rdv_plans", "post", "201")["rdv_plan"]
+    assert created["rdv"] is None  # a plan has no RDV until the agent takes one
+    schema["properties"]["rdv_plan"]["properties"]["rdv"]["nullable"] = True
+    return schema
+
+
+def test_rdv_plans_match_the_spec_examples(api, sandbox):
+    user_id = next(u.id for u in sandbox.world.users.values() if ORG in u.organisation_ids)
+    created = api.post("/api/v1/rdv_plans", json={"user": {"id": user_id}, "return_url": "https://coop.example/r"})
+    assert created.status_code == 201
+    assert_valid(created.json(), rdv_plan_schema())
+    plan = created.json()["rdv_plan"]
+    assert plan["rdv"] is None and plan["user_id"] == user_id
+    sandbox.world.book_rdv_plan(plan["id"])
+    shown = api.get(f"/api/v1/rdv_plans/{plan['id']}")
+    assert shown.status_code == 200
+    assert_valid(shown.json(), rdv_plan_schema())
+    assert shown.json()["rdv_plan"]["rdv"]["status"] == "unknown"
+    invalid = api.post("/api/v1/rdv_plans", json={"user": {"email": "x@example.org"}})
+    assert invalid.status_code == 422
+    assert_valid(invalid.json(), response_schema("api/v1/organisations/{organisation_id}/webhook_endpoints",
+                                                 "post", "422"))  # the API's one 422 shape
+
+
+def test_update_status_answers_the_status_alone_as_the_api_notes_say(api, sandbox):
+    """Not in the 2025 spec (added in November 2025): API-NOTES §1.3, `{status}` in and out."""
+    rdv = next(r for r in sandbox.world.rdvs.values() if r.organisation_id == ORG)
+    answer = api.patch(f"/api/v1/rdvs/{rdv.id}/update_status", json={"status": "noshow"})
+    assert answer.status_code == 200 and answer.json() == {"status": "noshow"}
+    assert {p.status for p in sandbox.world.rdvs[rdv.id].participations} == {"noshow"}
+    refused = api.patch(f"/api/v1/rdvs/{rdv.id}/update_status", json={"status": "present"})
+    assert refused.status_code == 422 and set(refused.json()) == {"errors", "error_messages"}
+    assert api.patch("/api/v1/rdvs/1/update_status", json={"status": "seen"}).status_code == 404
+
+
+def test_token_revocation_follows_rfc_7009_as_doorkeeper_answers_it(sandbox):
+    oauth = sandbox.rdvsp.oauth
+    tokens = oauth.issue(1)
+    client = {"client_id": oauth.client_id, "client_secret": oauth.client_secret}
+    anonymous = httpx.post(f"{sandbox.base_url}/oauth/revoke", data={"token": tokens["refresh_token"]})
+    assert anonymous.status_code == 403 and anonymous.json()["error"] == "unauthorized_client"
+    revoked = httpx.post(f"{sandbox.base_url}/oauth/revoke", data={"token": tokens["refresh_token"], **client})
+    assert revoked.status_code == 200 and revoked.json() == {}
+    # The access token of the same grant stopped working too; an unknown token is still a 200.
+    me = httpx.get(f"{sandbox.base_url}/api/v1/agents/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.status_code == 401
+    assert httpx.post(f"{sandbox.base_url}/oauth/revoke", data={"token": "unknown", **client}).status_code == 200

@@ -10,5 +10,5 @@ SET base_url = EXCLUDED.base_url,
     access_token_expires_at = EXCLUDED.access_token_expires_at,
     scope = EXCLUDED.scope,
     sync_from = EXCLUDED.sync_from,
-    status = 'active', error = NULL, error_at = NULL,
+    status = 'active', error = NULL, error_at = NULL, disconnected_at = NULL,
     connected_at = now(), token_refreshed_at = now(), updated_at = now();
