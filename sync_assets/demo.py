@@ -143,20 +143,20 @@ def _deliveries(url: str, sandbox) -> list[float]:
     """Make six changes one after the other; for each, the milliseconds until the warehouse shows it."""
     world = sandbox.world
     rdv_ids = sorted(r.id for r in world.rdvs.values() if r.organisation_id == HOOKED)
+    cancelled = next(i for i in rdv_ids if world.rdvs[i].status == "unknown")
+    deleted = next(i for i in rdv_ids if i != cancelled)
     user = next(u for u in world.users.values() if u.organisation_ids == [HOOKED])  # delivered to HOOKED only
-    changes = [(lambda: world.create_rdv(HOOKED), "SELECT count(*) = 1 FROM rdvsp.rdvs WHERE id = %(id)s")] * 3 + [
-        (lambda: world.cancel_rdv(next(i for i in rdv_ids if world.rdvs[i].status == "unknown")),
-         "SELECT status = 'revoked' FROM rdvsp.rdvs WHERE id = %(id)s"),
-        (lambda: world.delete_rdv(rdv_ids[0]) or world, "SELECT count(*) = 0 FROM rdvsp.rdvs WHERE id = %(id)s"),
-        (lambda: world.update_user(user.id, first_name=f"{user.first_name}-Demo"),
-         "SELECT first_name LIKE '%%-Demo' FROM rdvsp.users WHERE id = %(id)s"),
-    ]
+    created = (lambda: world.create_rdv(HOOKED).id, "SELECT count(*) = 1 FROM rdvsp.rdvs WHERE id = %(id)s")
+    changes = [created, created, created,
+               (lambda: world.cancel_rdv(cancelled).id, "SELECT status = 'revoked' FROM rdvsp.rdvs WHERE id = %(id)s"),
+               (lambda: world.delete_rdv(deleted) or deleted, "SELECT count(*) = 0 FROM rdvsp.rdvs WHERE id = %(id)s"),
+               (lambda: world.update_user(user.id, first_name=f"{user.first_name}-Demo").id,
+                "SELECT first_name LIKE '%%-Demo' FROM rdvsp.users WHERE id = %(id)s")]
     latencies = []
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         for change, visible in changes:
             started = time.perf_counter()
-            changed = change()
-            record_id = rdv_ids[0] if changed is world else changed.id
+            record_id = change()
             while not (conn.execute(visible, {"id": record_id}).fetchone() or (False,))[0]:
                 if time.perf_counter() - started > 30:
                     raise SyncError(f"a webhook did not reach the warehouse within 30 s (record {record_id})")

@@ -41,7 +41,6 @@ FROM (
     UNION ALL
     SELECT ar.account_id, 'rdv'::text, ar.rdv_id, ar.starts_at
     FROM rdvsp.account_rdvs ar
-    WHERE ar.account_id IN (SELECT s.account_id FROM coop.account_settings s WHERE s.include_rdvs_in_activity_listing)
 ) u
 LEFT JOIN LATERAL (
     SELECT a.type, a.themes, a.duration_min, a.lieu_id, coalesce(l.name, a.place) AS place,
@@ -69,6 +68,11 @@ LEFT JOIN LATERAL (
     WHERE u.kind = 'rdv' AND r.id = u.item_id
 ) rdv ON true
 -- Checked per row as the merged index scans go, so a page stops as soon as it is full. (A join
--- inside the union would make Postgres read and sort all of the account's RDVs first.)
--- (A scalar lookup rather than NOT EXISTS, which Postgres may answer by hashing every activity.)
-WHERE u.kind = 'activite' OR (SELECT x.id FROM coop.activites x WHERE x.rdv_id = u.item_id) IS NULL;
+-- inside the union would make Postgres read and sort all of the account's RDVs first.) Scalar
+-- lookups: the mediator's setting (one primary-key read per RDV row read: a page of a mediator
+-- who lists RDVs reads a page's worth; one who does not reads all of its RDV keys once, finding
+-- none), then the activity made from the RDV (rather than NOT EXISTS, which Postgres may answer
+-- by hashing every activity).
+WHERE u.kind = 'activite'
+   OR ((SELECT s.include_rdvs_in_activity_listing FROM coop.account_settings s WHERE s.account_id = u.account_id)
+       AND (SELECT x.id FROM coop.activites x WHERE x.rdv_id = u.item_id) IS NULL);
