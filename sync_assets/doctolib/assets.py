@@ -117,7 +117,7 @@ def _summary(outcome: PracticeOutcome) -> str:
         f"practice {outcome.practice_id} ({outcome.mode} via {outcome.account}, updated since {since}): "
         f"{outcome.records} appointments, {outcome.pages} pages, {outcome.api_requests} requests, "
         f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}",
-        *table_count_lines((name, *counts.as_dict().values()) for name, counts in outcome.tables.items())])
+        *table_count_lines((name, *counts.table_line()) for name, counts in outcome.tables.items())])
 
 
 @dg.asset_check(

@@ -9,6 +9,7 @@ import dagster as dg
 from sqlalchemy import text
 
 from sync_assets.platform import migrations
+from sync_assets.platform.merge import TOMBSTONE_RETENTION_DAYS, prune_tombstones
 from sync_assets.platform.raw import prune_raw_responses, retention_days
 from sync_assets.platform.resources import WarehouseResource
 from sync_assets.platform.sql_files import package_sql
@@ -54,13 +55,26 @@ def prune_raw_responses_op(context: dg.OpExecutionContext, warehouse: WarehouseR
     return deleted
 
 
+@dg.op(description=(
+    "Deletes the tombstones of deleted records written more than SYNC_TOMBSTONE_RETENTION_DAYS (30 by default) "
+    "ago: longer than RDV Service Public retries a webhook, so no late delivery can still bring a record back."))
+def prune_tombstones_op(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> int:
+    days = retention_days("SYNC_TOMBSTONE_RETENTION_DAYS", TOMBSTONE_RETENTION_DAYS)
+    with warehouse.begin() as conn:
+        deleted = prune_tombstones(conn, days)
+    context.log.info(f"pruned {deleted} tombstone(s) older than {days} days")
+    context.add_output_metadata({"deleted": deleted, "retention_days": days})
+    return deleted
+
+
 @dg.job(
     name="sync_raw_responses_retention",
-    description="Applies the retention window to sync.raw_responses.",
+    description="Applies the retention windows to sync.raw_responses and sync.tombstones.",
     tags={"sync_assets/area": "platform"},
 )
 def raw_responses_retention_job():
     prune_raw_responses_op()
+    prune_tombstones_op()
 
 
 raw_responses_retention_schedule = dg.ScheduleDefinition(
@@ -68,7 +82,7 @@ raw_responses_retention_schedule = dg.ScheduleDefinition(
     job=raw_responses_retention_job,
     cron_schedule="30 4 * * *",
     execution_timezone="Europe/Paris",
-    description="Every day at 04:30 Paris time, after the 03:00 syncs: prune old raw responses.",
+    description="Every day at 04:30 Paris time, after the 03:00 syncs: prune old raw responses and tombstones.",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 

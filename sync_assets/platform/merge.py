@@ -10,6 +10,15 @@ same statements, so they are exact: a row already present is never counted as cr
 identical row is not rewritten (its `synced_at` keeps the time of its last change).
 
 Rows staged twice (APIs that repeat a record across pages) count once; the last one wins.
+
+Webhooks and polls write the same rows concurrently, so a versioned table (`version_column`)
+follows three rules here, for every caller:
+- a state older than the one stored never overwrites it;
+- a deletion is a version too: a deleted row leaves a tombstone (`sync.tombstones`), and no state
+  older than the deletion brings the row back (a newer one does);
+- a poll (`as_of`: the moment its listing began) deletes only rows it could have seen: none whose
+  version is newer. A child table (`parent`) follows its parent: a poll writes or deletes children
+  only under parents it could have seen. Rows refused by these rules count as `noop` and `stale`.
 """
 
 from __future__ import annotations
@@ -20,10 +29,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
+
+from sync_assets.platform.sql_files import package_sql
 
 _stage_numbers = itertools.count(1)
 # Up to this many rows, a table merges from parameters rather than through a staged COPY
@@ -40,6 +52,7 @@ class MergeCounts:
     updated: int = 0
     deleted: int = 0
     noop: int = 0
+    stale: int = 0  # among noop: refused as older than the stored state, a tombstone, or a newer parent
 
     @property
     def drift(self) -> int:
@@ -50,6 +63,10 @@ class MergeCounts:
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)} | {"drift": self.drift}
+
+    def table_line(self) -> tuple[int, ...]:
+        """count, created, updated, deleted, noop, drift: a row of the per-table summaries."""
+        return self.count, self.created, self.updated, self.deleted, self.noop, self.drift
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,8 @@ class TableSpec:
     # A column (among `untracked`) holding the version of the row's state: a staged row whose
     # version is older than the stored one never overwrites it.
     version_column: str | None = None
+    # The versioned table this one's rows belong to (participations to their RDV).
+    parent: ParentLink | None = None
 
     def __post_init__(self) -> None:
         if self.version_column and self.version_column not in self.untracked:
@@ -86,6 +105,18 @@ class TableSpec:
 
     def identifier(self) -> sql.Identifier:
         return sql.Identifier(*self.table.split("."))
+
+
+@dataclass(frozen=True)
+class ParentLink:
+    """Rows of a child table exist under a row of `spec`, whose key their `columns` hold."""
+
+    spec: TableSpec
+    columns: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.spec.version_column or len(self.columns) != len(self.spec.key):
+            raise ValueError(f"a parent must be versioned and named by its whole key ({self.spec.table})")
 
 
 class WholeTable:
@@ -138,25 +169,31 @@ class StagedMerge:
                 added += 1
         return added
 
-    def merge(self, delete_scope: DeleteScope | None = None, group_by: str | None = None) -> MergeCounts:
+    def merge(self, delete_scope: DeleteScope | None = None, group_by: str | None = None,
+              as_of: datetime | None = None) -> MergeCounts:
         """Merge the staged rows into the target; delete unstaged rows of `delete_scope`.
 
         group_by: also count created/updated/deleted per value of that column (in `groups`).
+        as_of: the staged rows are a poll's, whose listing began then: rows or parents newer than
+        that are neither overwritten nor deleted, and deleted rows are tombstoned at that version.
         """
         with self.conn.cursor() as cur:
             # Temporary tables are never auto-analysed; without statistics the planner may pick
             # a nested loop for the anti-join below.
             cur.execute(sql.SQL("ANALYZE {}").format(self.stage))
-            rows = cur.execute(self._upsert_statement(group_by)).fetchall()
-            count = rows[0][1] if rows else 0
+            rows = cur.execute(self._upsert_statement(group_by, as_of)).fetchall()
+            count, stale = (rows[0][1], rows[0][4]) if rows else (0, 0)
             created = sum(r[2] for r in rows)
             updated = sum(r[3] for r in rows)
             if group_by:
                 self.groups = {r[0]: MergeCounts(created=r[2], updated=r[3]) for r in rows if r[0] is not None}
             deleted = 0
             if delete_scope is not None:
-                statement, params = self._delete_statement(delete_scope, group_by)
-                if statement is not None:
+                condition, params = _scope_condition(delete_scope)
+                if condition is not None:  # otherwise nothing was listed in full: nothing may be deleted
+                    unstaged = sql.SQL("{condition} AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})").format(
+                        condition=condition, stage=self.stage, match=_key_match(self.spec, "s", "t"))
+                    statement, params = _delete_statement(self.spec, unstaged, params, as_of, group_by)
                     for value, gone in cur.execute(statement, params).fetchall():
                         deleted += gone
                         if group_by:
@@ -164,9 +201,9 @@ class StagedMerge:
                             self.groups[value] = MergeCounts(created=before.created, updated=before.updated,
                                                              deleted=before.deleted + gone)
         return MergeCounts(count=count, created=created, updated=updated, deleted=deleted,
-                           noop=count - created - updated)
+                           noop=count - created - updated, stale=stale)
 
-    def _upsert_statement(self, group_by: str | None = None) -> sql.Composed:
+    def _upsert_statement(self, group_by: str | None = None, as_of: datetime | None = None) -> sql.Composed:
         spec = self.spec
         columns = _column_list(spec.columns)
         key = _column_list(spec.key)
@@ -181,27 +218,15 @@ class StagedMerge:
             "  ON CONFLICT ({key}) {on_conflict}"
             # xmax is 0 on a freshly inserted row version and set on an updated one.
             "  RETURNING (t.xmax = 0) AS created, {group} AS grp"
-            # One row per group (a single row without group_by); the first column of the
-            # staged count is repeated on each.
+            # One row per group (a single row without group_by); the staged count and the stale
+            # count are repeated on each.
             ") SELECT grp, (SELECT count(*) FROM staged),"
-            "  count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created)"
+            "  count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created),"
+            "  (SELECT count(*) FROM staged s WHERE {stale})"
             "  FROM (SELECT * FROM written UNION ALL SELECT NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM written)) w"
             "  GROUP BY grp"
         ).format(key=key, columns=columns, stage=self.stage, target=spec.identifier(), on_conflict=on_conflict,
-                 group=group, changed=_changed_rows(spec, sql.SQL("staged")))
-
-    def _delete_statement(self, scope: DeleteScope,
-                          group_by: str | None = None) -> tuple[sql.Composed | None, list[object]]:
-        condition, params = _scope_condition(scope)
-        if condition is None:
-            return None, []  # nothing was listed in full, so nothing may be deleted
-        group = sql.SQL("t.{}").format(sql.Identifier(group_by)) if group_by else sql.SQL("NULL::text")
-        statement = sql.SQL(
-            "WITH gone AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
-            "(SELECT 1 FROM {stage} s WHERE {match}) RETURNING {group} AS grp) SELECT grp, count(*) FROM gone GROUP BY grp"
-        ).format(target=self.spec.identifier(), condition=condition, stage=self.stage, group=group,
-                 match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in self.spec.key))
-        return statement, params
+                 group=group, changed=_changed_rows(spec, sql.SQL("staged"), as_of), stale=_stale(spec, "s", as_of))
 
 
 @contextmanager
@@ -254,11 +279,12 @@ class Stager:
             self.stage(spec).add(buffer)
             buffer.clear()
 
-    def merge(self, spec: TableSpec, scope: DeleteScope | None, group_by: str | None = None) -> MergeCounts:
+    def merge(self, spec: TableSpec, scope: DeleteScope | None, group_by: str | None = None,
+              as_of: datetime | None = None) -> MergeCounts:
         self.flush(spec)
         if spec.table not in self._stages and scope is None:
             return MergeCounts()  # nothing staged, nothing to delete: no temporary table needed
-        return self.stage(spec).merge(scope, group_by)
+        return self.stage(spec).merge(scope, group_by, as_of)
 
     def merge_all(self, parts: Sequence[tuple[TableSpec, DeleteScope | None]]) -> dict[str, MergeCounts]:
         """Merge several tables in order; return their counts by table name.
@@ -297,6 +323,59 @@ class Stager:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def delete_rows(conn, spec: TableSpec, condition: sql.Composable, params: Sequence[object] = (),
+                as_of: datetime | None = None, group_by: str | None = None) -> list[tuple[object, int]]:
+    """Delete the rows of `spec`'s table matching `condition` (on `t`), under the rules of a poll
+    whose listing began `as_of` (see the module's docstring); (group, deleted) pairs."""
+    pg = driver_connection(conn)
+    statement, all_params = _delete_statement(spec, condition, list(params), as_of, group_by)
+    return [tuple(row) for row in pg.execute(statement, all_params).fetchall()]
+
+
+def destroy_statement(spec: TableSpec, key: Sequence[object], version: datetime) -> tuple[sql.Composed, list[object]]:
+    """The statement deleting one record destroyed at `version` (a webhook), unless the table holds
+    a newer state of it, and leaving its tombstone; its row is the number deleted (0 or 1)."""
+    if not spec.version_column:
+        raise ValueError(f"{spec.table} has no version: a destroyed record needs one")
+    match = sql.SQL(" AND ").join(sql.SQL("t.{} = %s").format(sql.Identifier(k)) for k in spec.key)
+    statement = sql.SQL(
+        "WITH gone AS (DELETE FROM {target} t WHERE {match} AND (t.{v} IS NULL OR t.{v} <= %s) RETURNING 1), "
+        "tomb AS ({tombstone} VALUES ({table}, concat_ws(',', {keys}), %s::timestamptz) {keep_latest}) "
+        "SELECT count(*) FROM gone"
+    ).format(target=spec.identifier(), match=match, v=sql.Identifier(spec.version_column),
+             tombstone=_TOMBSTONE_INSERT, table=sql.Literal(spec.table), keep_latest=_TOMBSTONE_KEEP_LATEST,
+             keys=sql.SQL(", ").join(sql.SQL("%s::text") for _ in spec.key))
+    return statement, [*key, version, *key, version]
+
+
+def destroy_record(conn, spec: TableSpec, key: Sequence[object], version: datetime) -> int:
+    """Delete one record destroyed at `version`, leaving its tombstone (`destroy_statement`)."""
+    statement, params = destroy_statement(spec, key, version)
+    return driver_connection(conn).execute(statement, params).fetchone()[0]
+
+
+TOMBSTONE_RETENTION_DAYS = 30  # longer than a webhook is retried (about 8 days)
+
+
+def prune_tombstones(conn, days: int) -> int:
+    """Delete the tombstones written more than `days` ago; how many."""
+    return driver_connection(conn).execute(package_sql(__file__, "prune_tombstones"),
+                                           {"retention_days": days}).fetchone()[0]
+
+
+def lock_tenants_statement(connector: str, tenants: Sequence[int], shared: bool) -> tuple[str, list[object]]:
+    """The statement taking, until the transaction ends, the lock of each tenant (organisation,
+    practice) of `connector`: exclusive for a poll's merge, shared between webhook applies, so
+    that the two never interleave on a tenant's rows. Tenants are locked in order (no deadlock)."""
+    name = "lock_tenants_shared" if shared else "lock_tenants"
+    return package_sql(__file__, name), [connector, sorted(set(tenants))]
+
+
+def lock_tenants(conn, connector: str, tenants: Sequence[int], shared: bool = False) -> None:
+    statement, params = lock_tenants_statement(connector, tenants, shared)
+    driver_connection(conn).execute(statement, params)
 
 
 def merge_rows(conn, spec: TableSpec, rows: Iterable[Sequence[object]],
@@ -340,7 +419,7 @@ def values_merge_many(pg: psycopg.Connection,
                       ) -> tuple[str, list[object]]:
     """One statement merging small batches into several tables (a record and those it embeds):
     each part is (spec, rows, delete scope), as for `merge_values`, and the tables must differ.
-    Its result row holds four counts per part, in order: `counts_of_many` reads them.
+    Its result row holds five counts per part, in order: `counts_of_many` reads them.
 
     Foreign keys between the parts hold: Postgres checks them at the end of the statement.
     """
@@ -367,13 +446,14 @@ def values_merge_many(pg: psycopg.Connection,
 
 def counts_of_many(row: Sequence[int]) -> list[MergeCounts]:
     """The MergeCounts of each part of a `values_merge_many` statement, from its result row."""
-    return [counts_of(row[i:i + 4]) for i in range(0, len(row), 4)]
+    return [counts_of(row[i:i + 5]) for i in range(0, len(row), 5)]
 
 
 def counts_of(row: Sequence[int]) -> MergeCounts:
-    """MergeCounts from the result row (count, created, updated, deleted) of a merge statement."""
-    count, created, updated, gone = row
-    return MergeCounts(count=count, created=created, updated=updated, deleted=gone, noop=count - created - updated)
+    """MergeCounts from the result row (count, created, updated, deleted[, stale]) of a merge statement."""
+    count, created, updated, gone, *stale = row
+    return MergeCounts(count=count, created=created, updated=updated, deleted=gone, noop=count - created - updated,
+                       stale=stale[0] if stale else 0)
 
 
 def run_pipelined(pg: psycopg.Connection, statements: Sequence[tuple[str, Sequence[object]]]) -> list[tuple]:
@@ -441,8 +521,9 @@ def _values_ctes(pg: psycopg.Connection, spec: TableSpec, row_count: int, condit
              on_conflict=_on_conflict(spec), delete_cte=delete_cte, changed=_changed_rows(spec, staged_name))
     counts = sql.SQL(
         "(SELECT count(*) FROM {staged}), (SELECT count(*) FILTER (WHERE created) FROM {written}), "
-        "(SELECT count(*) FILTER (WHERE NOT created) FROM {written}), {deleted}"
-    ).format(staged=staged_name, written=written_name, deleted=deleted)
+        "(SELECT count(*) FILTER (WHERE NOT created) FROM {written}), {deleted}, "
+        "(SELECT count(*) FROM {staged} s WHERE {stale})"
+    ).format(staged=staged_name, written=written_name, deleted=deleted, stale=_stale(spec, "s", None))
     return ctes, counts
 
 
@@ -464,22 +545,103 @@ def _scope_condition(scope: DeleteScope) -> tuple[sql.Composable | None, list[ob
     return sql.SQL(" AND ").join(conditions), params
 
 
-def _changed_rows(spec: TableSpec, source: sql.Composable) -> sql.Composed:
-    """The rows of `source` (aliased s) that are new or differ from the stored ones.
+def _changed_rows(spec: TableSpec, source: sql.Composable, as_of: datetime | None = None) -> sql.Composed:
+    """The rows of `source` (aliased s) that are new or differ from the stored ones, without those
+    a tombstone refuses, nor (for a poll, `as_of`) children of parents it could not have seen.
 
     Identical rows are left out by a plain read: sent to INSERT … ON CONFLICT DO UPDATE they
     would be locked until the transaction ends, even though nothing changes, which makes
     concurrent writers of a shared row (an organisation every event embeds) wait in line.
     """
-    match = sql.SQL(" AND ").join(sql.SQL("c.{k} = s.{k}").format(k=sql.Identifier(k)) for k in spec.key)
+    match = _key_match(spec, "c", "s")
     same = sql.SQL("")
     if spec.compared_columns:
         same = sql.SQL(" AND ({stored}) IS NOT DISTINCT FROM ({incoming})").format(
             stored=sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
             incoming=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in spec.compared_columns))
-    return sql.SQL("SELECT {columns} FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {target} c WHERE {match}{same})").format(
-        columns=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in spec.columns),
-        source=source, target=spec.identifier(), match=match, same=same)
+    refused = sql.SQL("")
+    if spec.version_column:
+        refused = sql.SQL(" AND NOT {}").format(_tombstoned(spec, "s"))
+    if spec.parent and as_of is not None:
+        refused = sql.SQL("{} AND {}").format(refused, _parent_seen(spec, "s", as_of))
+    return sql.SQL(
+        "SELECT {columns} FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {target} c WHERE {match}{same}){refused}"
+    ).format(columns=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in spec.columns),
+             source=source, target=spec.identifier(), match=match, same=same, refused=refused)
+
+
+_TOMBSTONE_INSERT = sql.SQL("INSERT INTO sync.tombstones AS d (table_name, record_key, deleted_version)")
+_TOMBSTONE_KEEP_LATEST = sql.SQL(
+    "ON CONFLICT (table_name, record_key) DO UPDATE "
+    "SET deleted_version = greatest(d.deleted_version, EXCLUDED.deleted_version), deleted_at = now()")
+
+
+def _key_text(spec: TableSpec, alias: str) -> sql.Composed:
+    """A row's key as text, as tombstones hold it: its key columns joined with commas."""
+    return sql.SQL("concat_ws(',', {})").format(
+        sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.key))
+
+
+def _key_match(spec: TableSpec, left: str, right: str) -> sql.Composed:
+    return sql.SQL(" AND ").join(sql.SQL("{l}.{k} = {r}.{k}").format(
+        l=sql.Identifier(left), r=sql.Identifier(right), k=sql.Identifier(k)) for k in spec.key)
+
+
+def _tombstoned(spec: TableSpec, alias: str) -> sql.Composed:
+    """True when a tombstone refuses the row `alias`: its record was deleted at its version or later."""
+    return sql.SQL(
+        "EXISTS (SELECT 1 FROM sync.tombstones d WHERE d.table_name = {table} AND d.record_key = {key} "
+        "AND d.deleted_version >= {row}.{v})"
+    ).format(table=sql.Literal(spec.table), key=_key_text(spec, alias), row=sql.Identifier(alias),
+             v=sql.Identifier(spec.version_column))
+
+
+def _parent_seen(spec: TableSpec, alias: str, as_of: datetime) -> sql.Composed:
+    """True when the row `alias` belongs to a parent that exists and that a poll as of `as_of`
+    could have seen (not newer)."""
+    parent = spec.parent
+    match = sql.SQL(" AND ").join(sql.SQL("p.{pk} = {row}.{fk}").format(
+        pk=sql.Identifier(pk), row=sql.Identifier(alias), fk=sql.Identifier(fk))
+        for pk, fk in zip(parent.spec.key, parent.columns))
+    return sql.SQL("EXISTS (SELECT 1 FROM {parent} p WHERE {match} AND (p.{v} IS NULL OR p.{v} <= {as_of}))").format(
+        parent=parent.spec.identifier(), match=match, v=sql.Identifier(parent.spec.version_column),
+        as_of=sql.Literal(as_of))
+
+
+def _stale(spec: TableSpec, alias: str, as_of: datetime | None) -> sql.Composable:
+    """True when the staged row `alias` is refused: older than the stored state or a tombstone, or
+    (for a poll) under a parent it could not have seen."""
+    reasons: list[sql.Composable] = []
+    if spec.version_column:
+        reasons.append(sql.SQL("EXISTS (SELECT 1 FROM {target} c WHERE {match} AND c.{v} > {row}.{v})").format(
+            target=spec.identifier(), match=_key_match(spec, "c", alias), v=sql.Identifier(spec.version_column),
+            row=sql.Identifier(alias)))
+        reasons.append(_tombstoned(spec, alias))
+    if spec.parent and as_of is not None:
+        reasons.append(sql.SQL("NOT {}").format(_parent_seen(spec, alias, as_of)))
+    return sql.SQL(" OR ").join(reasons) if reasons else sql.SQL("false")
+
+
+def _delete_statement(spec: TableSpec, condition: sql.Composable, params: list[object], as_of: datetime | None,
+                      group_by: str | None = None) -> tuple[sql.Composed, list[object]]:
+    """DELETE the rows of `condition` (on `t`), counted per `group_by` value. With `as_of` (a poll):
+    never a row, nor a child of a parent, newer than that; deleted versioned rows are tombstoned."""
+    group = sql.SQL("t.{}").format(sql.Identifier(group_by)) if group_by else sql.SQL("NULL::text")
+    seen, tombstones = sql.SQL(""), sql.SQL("")
+    if as_of is not None and spec.version_column:
+        seen = sql.SQL(" AND (t.{v} IS NULL OR t.{v} <= {as_of})").format(
+            v=sql.Identifier(spec.version_column), as_of=sql.Literal(as_of))
+        tombstones = sql.SQL(", tomb AS ({insert} SELECT {table}, record_key, {as_of} FROM gone {keep_latest})").format(
+            insert=_TOMBSTONE_INSERT, table=sql.Literal(spec.table), as_of=sql.Literal(as_of),
+            keep_latest=_TOMBSTONE_KEEP_LATEST)
+    if as_of is not None and spec.parent:
+        seen = sql.SQL("{} AND {}").format(seen, _parent_seen(spec, "t", as_of))
+    statement = sql.SQL(
+        "WITH gone AS (DELETE FROM {target} t WHERE {condition}{seen} RETURNING {group} AS grp, {key} AS record_key)"
+        "{tombstones} SELECT grp, count(*) FROM gone GROUP BY grp"
+    ).format(target=spec.identifier(), condition=condition, seen=seen, group=group, key=_key_text(spec, "t"),
+             tombstones=tombstones)
+    return statement, params
 
 
 def _on_conflict(spec: TableSpec) -> sql.Composable:

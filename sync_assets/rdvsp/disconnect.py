@@ -22,13 +22,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from psycopg import sql
 from sqlalchemy import Engine
 
 from sync_assets.platform.errors import ApiError, SyncError
-from sync_assets.platform.merge import driver_connection
+from sync_assets.platform.merge import delete_rows, driver_connection
 from sync_assets.platform.observability import get_logger, report_failure
 from sync_assets.platform.secrets import TokenCipher
 from sync_assets.platform.sql_files import package_sql
+from sync_assets.rdvsp import tables
 from sync_assets.rdvsp.client import RdvspClient
 from sync_assets.rdvsp.oauth import AccountError, RdvspSettings, revoke_tokens
 
@@ -160,7 +162,7 @@ def _disconnect_here(pg, outcome: Disconnection, installations: list[tuple], pur
         links, rdvs, participations = pg.execute(package_sql(__file__, "purge_account_rdvs"), account).fetchone()
         organisation_links, profiles = pg.execute(package_sql(__file__, "purge_account_organisations"),
                                                   account).fetchone()
-        users = pg.execute(package_sql(__file__, "delete_orphan_users")).fetchone()[0]
+        users = sum(n for _, n in delete_rows(pg, tables.USERS, sql.SQL(package_sql(__file__, "orphan_users"))))
         outcome.purged = {"account_rdvs": links, "rdvs": rdvs, "participations": participations,
                           "account_organisations": organisation_links, "user_profiles": profiles, "users": users}
 

@@ -87,6 +87,7 @@ def _receive_event(pg: psycopg.Connection, sha: str, body, event: WebhookEvent,
               "organisation_id": organisation_id, "status": "applied", "reason": None, "attempts": 1}
     try:
         with pg.pipeline():
+            pg.cursor().execute(package_sql(__file__, "bound_lock_waits"))
             inserted = pg.cursor().execute(package_sql(__file__, "store_inbox_event"), stored)
             released = _send_released_check(pg, organisation_id)  # sent with the insert
             version = read_version(pg, event)

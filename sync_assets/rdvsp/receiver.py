@@ -4,7 +4,11 @@ OAuth callback of `sync-assets rdvsp connect`.
 `POST /webhooks/rdvsp/{organisation_id}` is the endpoint we install for each organisation: the
 delivery must be signed (`X-Lapin-Signature`, HMAC-SHA256 hex of the raw body) with that
 organisation's secret, and may only change that organisation's records.
-`POST /webhooks/rdvsp` accepts a delivery signed with the secret of any installed endpoint.
+
+Refusing a forged request costs at most one HMAC, whatever the number of organisations: only the
+secret of the organisation in the URL is tried (a path without one answers 404 at once), and the
+HMAC runs in a worker thread, never on the event loop. Refusals are counted and logged together,
+at most once a minute, not one line each.
 
 Answers: 401 for a missing or wrong signature (nothing stored), 413 for a body over the limit,
 400 for a body that is not an event (stored as rejected), 403 for an event about another
@@ -18,6 +22,8 @@ import hashlib
 import hmac
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 
 import anyio
 import anyio.to_thread
@@ -39,6 +45,7 @@ from sync_assets.rdvsp.oauth import AccountError, RdvspSettings, complete_from_c
 log = get_logger("rdvsp.receiver")
 MAX_BODY_BYTES = 2 * 1024 * 1024  # an RDV with its participants is a few kilobytes
 DELIVERIES_PER_PROCESS = 2
+SIGNATURE_CHECKS_PER_PROCESS = 2
 
 
 class SecretBook:
@@ -57,45 +64,67 @@ class SecretBook:
         self._secrets = {org: self.cipher.decrypt(secret) for org, secret in rows}
         self._loaded_at = time.monotonic()
 
-    def cached(self, organisation_id: int | None) -> dict[int, str] | None:
+    def cached(self, organisation_id: int) -> dict[int, str] | None:
         """The candidates without reading the database, or None when they must be reread."""
         secrets = self._secrets
         if self._must_reload(secrets, organisation_id):
             return None
         return self._pick(secrets, organisation_id)
 
-    def _must_reload(self, secrets: dict[int, str], organisation_id: int | None) -> bool:
+    def _must_reload(self, secrets: dict[int, str], organisation_id: int) -> bool:
         age = time.monotonic() - self._loaded_at
         # An unknown organisation may have just installed its endpoint; rereading at most once
         # a second keeps deliveries for unknown organisations from costing a query each.
-        return age > self.ttl_s or (organisation_id is not None and organisation_id not in secrets
-                                    and age > self.miss_reload_s)
+        return age > self.ttl_s or (organisation_id not in secrets and age > self.miss_reload_s)
 
-    def candidates(self, organisation_id: int | None) -> dict[int, str]:
+    def candidates(self, organisation_id: int) -> dict[int, str]:
         with self._lock:
             if self._must_reload(self._secrets, organisation_id):
                 self._reload()
             return self._pick(self._secrets, organisation_id)
 
     @staticmethod
-    def _pick(secrets: dict[int, str], organisation_id: int | None) -> dict[int, str]:
-        if organisation_id is None:
-            return dict(secrets)
+    def _pick(secrets: dict[int, str], organisation_id: int) -> dict[int, str]:
         secret = secrets.get(organisation_id)
         return {organisation_id: secret} if secret else {}
+
+
+class Refusals:
+    """Deliveries refused before anything is stored (no or wrong signature, unknown organisation,
+    too large), counted by reason. The first of a quiet spell is logged at once; the rest are
+    logged together, at most once per `interval_s`: a flood of forged requests costs a line a
+    minute, not a line each."""
+
+    def __init__(self, interval_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.interval_s, self.clock = interval_s, clock
+        self.total: Counter[str] = Counter()
+        self._pending: Counter[str] = Counter()
+        self._logged_at: float | None = None
+        self._lock = threading.Lock()
+
+    def note(self, reason: str, organisation_id: int | None) -> None:
+        now = self.clock()
+        with self._lock:
+            self.total[reason] += 1
+            if self._logged_at is None or now - self._logged_at >= self.interval_s:
+                pending, self._pending = self._pending + Counter({reason: 1}), Counter()
+                self._logged_at = now
+            else:
+                self._pending[reason] += 1
+                pending = None
+        log.debug("webhook refused", extra={"reason": reason, "organisation_id": organisation_id})
+        if pending:
+            log.warning("webhook deliveries refused (further refusals are counted and logged once a minute)",
+                        extra={"refused": dict(pending)})
 
 
 def signature_of(secret: str, raw: bytes) -> str:
     return hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
 
 
-def _signed_by(raw: bytes, signature: str, secrets: dict[int, str]) -> int | None:
-    """The organisation whose secret signed `raw`, or None. Compares in constant time."""
-    signed_by = None
-    for organisation_id, secret in secrets.items():
-        if hmac.compare_digest(signature_of(secret, raw), signature):
-            signed_by = organisation_id
-    return signed_by
+def _signed_with(raw: bytes, signature: str, secret: str) -> bool:
+    """Whether `secret` signed `raw` (compared in constant time). CPU-bound: call it off the loop."""
+    return hmac.compare_digest(signature_of(secret, raw), signature)
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:
@@ -118,15 +147,16 @@ def build_receiver(engine: Engine, cipher: TokenCipher, settings: RdvspSettings 
     # on Postgres); more threads contending for the interpreter lock made each one's round trips
     # wait behind the others. Worker processes add capacity.
     deliveries_at_once = anyio.CapacityLimiter(DELIVERIES_PER_PROCESS)
+    # Signature checks have threads of their own: a flood of forged bodies waits behind them, and
+    # never takes the threads that store real deliveries.
+    signature_checks = anyio.CapacityLimiter(SIGNATURE_CHECKS_PER_PROCESS)
+    refusals = Refusals()
 
     async def rdvsp_webhook(request: Request) -> Response:
-        organisation_id = request.path_params.get("organisation_id")
-        raw = await _read_body(request, max_body_bytes)
-        if raw is None:
-            return JSONResponse({"error": f"body over {max_body_bytes} bytes"}, status_code=413)
+        organisation_id = request.path_params["organisation_id"]
         signature = (request.headers.get("x-lapin-signature") or "").strip().lower()
-        if not signature:
-            log.warning("webhook without signature", extra={"organisation_id": organisation_id})
+        if not signature:  # refused before the body is read
+            refusals.note("missing signature", organisation_id)
             return JSONResponse({"error": "missing X-Lapin-Signature"}, status_code=401)
         secrets = book.cached(organisation_id)
         if secrets is None:  # a database read: off the event loop
@@ -135,16 +165,29 @@ def build_receiver(engine: Engine, cipher: TokenCipher, settings: RdvspSettings 
             except Exception as error:  # the warehouse is unreachable: the sender must retry
                 report_failure(log, error, "webhook secrets could not be read", organisation_id=organisation_id)
                 return JSONResponse({"error": "not stored, retry later"}, status_code=503)
-        signed_by = _signed_by(raw, signature, secrets)
-        if signed_by is None:
-            log.warning("webhook with a wrong signature", extra={"organisation_id": organisation_id})
+        secret = secrets.get(organisation_id)
+        if secret is None:  # no endpoint of ours there: refused before the body is read
+            refusals.note("unknown organisation", organisation_id)
+            return JSONResponse({"error": "invalid X-Lapin-Signature"}, status_code=401)
+        raw = await _read_body(request, max_body_bytes)
+        if raw is None:
+            refusals.note("body too large", organisation_id)
+            return JSONResponse({"error": f"body over {max_body_bytes} bytes"}, status_code=413)
+        if not await anyio.to_thread.run_sync(_signed_with, raw, signature, secret, limiter=signature_checks):
+            refusals.note("wrong signature", organisation_id)
             return JSONResponse({"error": "invalid X-Lapin-Signature"}, status_code=401)
         try:
-            receipt = await anyio.to_thread.run_sync(receive, engine, raw, signed_by, limiter=deliveries_at_once)
+            receipt = await anyio.to_thread.run_sync(receive, engine, raw, organisation_id,
+                                                     limiter=deliveries_at_once)
         except Exception as error:  # not stored: the sender must retry
-            report_failure(log, error, "webhook could not be stored", organisation_id=signed_by)
+            report_failure(log, error, "webhook could not be stored", organisation_id=organisation_id)
             return JSONResponse({"error": "not stored, retry later"}, status_code=503)
         return JSONResponse({"status": receipt.status, "inbox_id": receipt.inbox_id}, status_code=receipt.http_status)
+
+    async def without_organisation(request: Request) -> Response:
+        refusals.note("no organisation in the path", None)
+        return JSONResponse({"error": "deliveries go to /webhooks/rdvsp/<organisation id>, the endpoint installed "
+                                      "for each organisation"}, status_code=404)
 
     async def oauth_callback(request: Request) -> Response:
         state = request.query_params.get("state", "")
@@ -162,7 +205,7 @@ def build_receiver(engine: Engine, cipher: TokenCipher, settings: RdvspSettings 
 
     return Starlette(routes=[
         Route("/webhooks/rdvsp/{organisation_id:int}", rdvsp_webhook, methods=["POST"]),
-        Route("/webhooks/rdvsp", rdvsp_webhook, methods=["POST"]),
+        Route("/webhooks/rdvsp", without_organisation, methods=["POST"]),
         Route("/oauth/rdvsp/callback", oauth_callback, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ])

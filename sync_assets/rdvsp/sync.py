@@ -17,7 +17,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
 from sync_assets.platform.errors import ApiError, SyncError
 from sync_assets.platform.http import Page
-from sync_assets.platform.merge import DeleteScope, DeleteWhere, MergeCounts, Stager
+from sync_assets.platform.merge import DeleteScope, DeleteWhere, MergeCounts, Stager, delete_rows, lock_tenants
 from sync_assets.platform.observability import (
     get_logger,
     report_failure,
@@ -48,6 +48,7 @@ from sync_assets.rdvsp.oauth import AccountError, unusable_account
 log = get_logger("rdvsp.sync")
 PARIS = ZoneInfo("Europe/Paris")
 CONNECTOR = "rdvsp"
+MERGE_ATTEMPTS = 3
 
 
 class ScopeError(SyncError):
@@ -244,11 +245,11 @@ class RdvspAccountSync:
             for page in self.client.agents(org_id):
                 for a in consume(page, "agents", models.Agent, "agents").valid:
                     stager.add(tables.AGENTS, tables.agent_row(a, polled_at))
-                    stager.add(tables.AGENT_ROLES, (org_id, a.id))
+                    stager.add(tables.AGENT_ROLES, (org_id, a.id, polled_at))
             for page in self.client.organisation_users(org_id):
                 for u in consume(page, "users", models.User, "users").valid:
                     stager.add(tables.USERS, tables.user_row(u, polled_at))
-                    stager.add(tables.USER_PROFILES, (org_id, u.id))
+                    stager.add(tables.USER_PROFILES, (org_id, u.id, polled_at))
             endpoints: list[models.WebhookEndpoint] = []
             for page in self.client.webhook_endpoints(org_id):
                 endpoints += consume(page, "webhook_endpoints", models.WebhookEndpoint, "webhook_endpoints").valid
@@ -275,11 +276,11 @@ class RdvspAccountSync:
         outcome.rdvs_listed = len(listed_rdvs | found)
 
         settle_contracts(side, CONNECTOR, contracts.values(), run_id=self.run_id, emit=self.emit)
-        self._merge(conn, stager, outcome, scope, sync_from_at, progress)
+        self._merge(conn, stager, outcome, scope, sync_from_at, progress, as_of=polled_at)
         stager.merge(tables.APPLIED_PAGES, None)
         for name, count in skipped.items():  # rows of skipped pages were seen, and unchanged
             c = outcome.tables[name]
-            outcome.tables[name] = MergeCounts(c.count + count, c.created, c.updated, c.deleted, c.noop + count)
+            outcome.tables[name] = replace(c, count=c.count + count, noop=c.noop + count)
         pg = conn.connection.driver_connection
         if pg.execute(package_sql(__file__, "touch_account_synced"), {"account_id": self.account_id}).fetchone() is None:
             # Disconnected while this run fetched: nothing of it is applied.
@@ -300,7 +301,26 @@ class RdvspAccountSync:
         return sorted(set(requested))
 
     def _merge(self, conn, stager: Stager, outcome: SyncOutcome, scope: list[int], sync_from_at: datetime,
-               progress: Progress) -> None:
+               progress: Progress, as_of: datetime) -> None:
+        """Merge every staged table and delete what is gone, as of `as_of` (when this poll's
+        listing began: what webhooks changed since is neither overwritten nor deleted). Webhook
+        applies of the scope's organisations wait for the merge (lock_tenants); a deadlock with
+        another writer of shared rows (users) undoes this attempt only, which is tried again."""
+        pg = conn.connection.driver_connection
+        for attempt in range(1, MERGE_ATTEMPTS + 1):
+            try:
+                with pg.transaction():  # a savepoint
+                    lock_tenants(pg, CONNECTOR, scope)
+                    self._merge_tables(pg, stager, outcome, scope, sync_from_at, progress, as_of)
+                return
+            except psycopg.errors.DeadlockDetected:
+                if attempt == MERGE_ATTEMPTS:
+                    raise
+                log.warning("merge deadlocked with another writer: tried again",
+                            extra={"account_id": self.account_id, "attempt": attempt})
+
+    def _merge_tables(self, pg: psycopg.Connection, stager: Stager, outcome: SyncOutcome, scope: list[int],
+                      sync_from_at: datetime, progress: Progress, as_of: datetime) -> None:
         in_scope = {"organisation_id": scope}
         rdv_stage = stager.stage(tables.RDVS).stage
         scopes: dict[str, DeleteScope | None] = {
@@ -318,22 +338,23 @@ class RdvspAccountSync:
         counts = outcome.tables
         for spec in tables.MERGE_ORDER:
             group_by = "organisation_id" if spec is tables.RDVS else None
-            counts[tables.short_name(spec)] = stager.merge(spec, scopes.get(spec.table), group_by)
+            counts[tables.short_name(spec)] = stager.merge(spec, scopes.get(spec.table), group_by, as_of)
             progress.merged(tables.short_name(spec), counts[tables.short_name(spec)].count)
         by_organisation = dict(stager.stage(tables.RDVS).groups)
-        pg = conn.connection.driver_connection
-        params = {"organisation_ids": scope}
-        gone_participations = pg.execute(package_sql(__file__, "delete_unseen_participations"), params).fetchone()[0]
+
+        def delete_unseen(spec, condition: str, params: list, group_by: str | None = None) -> list[tuple]:
+            return delete_rows(pg, spec, sql.SQL(package_sql(__file__, condition)), params, as_of, group_by)
+
+        gone_participations = sum(n for _, n in delete_unseen(tables.PARTICIPATIONS, "unseen_participations", [scope]))
         gone_rdvs = 0
-        for organisation_id, gone in pg.execute(package_sql(__file__, "delete_unseen_rdvs"), params).fetchall():
+        for organisation_id, gone in delete_unseen(tables.RDVS, "unseen_rdvs", [scope], "organisation_id"):
             gone_rdvs += gone
             c = by_organisation.get(organisation_id, MergeCounts())
-            by_organisation[organisation_id] = MergeCounts(created=c.created, updated=c.updated, deleted=c.deleted + gone)
+            by_organisation[organisation_id] = replace(c, deleted=c.deleted + gone)
         outcome.organisation_drift = {org: by_organisation.get(org, MergeCounts()) for org in scope}
-        gone_users = pg.execute(package_sql(__file__, "delete_orphan_users"), params).fetchone()[0]
+        gone_users = sum(n for _, n in delete_unseen(tables.USERS, "orphan_users", []))
         for name, extra in (("participations", gone_participations), ("rdvs", gone_rdvs), ("users", gone_users)):
-            c = counts[name]
-            counts[name] = MergeCounts(c.count, c.created, c.updated, c.deleted + extra, c.noop)
+            counts[name] = replace(counts[name], deleted=counts[name].deleted + extra)
 
     # --- webhooks -----------------------------------------------------------------------
 

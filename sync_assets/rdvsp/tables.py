@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sync_assets.platform.merge import TableSpec
+from sync_assets.platform.merge import ParentLink, TableSpec
 from sync_assets.rdvsp import models
 
 VERSIONED = {"untracked": ("last_event_at",), "version_column": "last_event_at"}
@@ -14,17 +14,19 @@ ORGANISATIONS = TableSpec("rdvsp.organisations", ("id",), (
 ACCOUNT_ORGANISATIONS = TableSpec("rdvsp.account_organisations", ("account_id", "organisation_id"),
                                   ("account_id", "organisation_id"))
 AGENTS = TableSpec("rdvsp.agents", ("id",), ("id", "email", "first_name", "last_name", "last_event_at"), **VERSIONED)
-AGENT_ROLES = TableSpec("rdvsp.agent_roles", ("organisation_id", "agent_id"), ("organisation_id", "agent_id"))
+AGENT_ROLES = TableSpec("rdvsp.agent_roles", ("organisation_id", "agent_id"),
+                        ("organisation_id", "agent_id", "last_event_at"), **VERSIONED)
 # From AgentRole webhooks, which carry the access level (listings do not).
 AGENT_ROLE_LEVELS = TableSpec("rdvsp.agent_roles", ("organisation_id", "agent_id"),
-                              ("organisation_id", "agent_id", "access_level"))
+                              ("organisation_id", "agent_id", "access_level", "last_event_at"), **VERSIONED)
 USERS = TableSpec("rdvsp.users", ("id",), (
     "id", "first_name", "last_name", "birth_name", "birth_date", "email", "notification_email", "address",
     "address_details", "phone_number", "phone_number_formatted", "caisse_affiliation", "affiliation_number",
     "family_situation", "number_of_children", "notify_by_sms", "notify_by_email", "invitation_created_at",
     "invitation_accepted_at", "responsible_id", "case_number", "logement", "notes", "created_at", "last_event_at"),
     **VERSIONED)
-USER_PROFILES = TableSpec("rdvsp.user_profiles", ("organisation_id", "user_id"), ("organisation_id", "user_id"))
+USER_PROFILES = TableSpec("rdvsp.user_profiles", ("organisation_id", "user_id"),
+                          ("organisation_id", "user_id", "last_event_at"), **VERSIONED)
 MOTIFS = TableSpec("rdvsp.motifs", ("id",), (
     "id", "organisation_id", "name", "location_type", "bookable_by", "bookable_publicly", "service_id", "collectif",
     "follow_up", "instruction_for_rdv", "motif_category_id", "motif_category_name", "motif_category_short_name",
@@ -41,11 +43,13 @@ RDVS = TableSpec("rdvsp.rdvs", ("id",), (
     # The payload embeds its participants' details: a user's change is the users table's, not
     # the RDV's. `raw` is the payload as of the RDV's last change.
     untracked=("raw", "last_event_at"), version_column="last_event_at")
+# An RDV's links and participants follow the RDV: a poll writes or deletes them only under an RDV
+# it could have seen (not one a webhook changed or destroyed since its listing began).
 ACCOUNT_RDVS = TableSpec("rdvsp.account_rdvs", ("account_id", "rdv_id"),
-                         ("account_id", "rdv_id", "organisation_id", "starts_at"))
+                         ("account_id", "rdv_id", "organisation_id", "starts_at"), parent=ParentLink(RDVS, ("rdv_id",)))
 PARTICIPATIONS = TableSpec("rdvsp.participations", ("id",), (
     "id", "rdv_id", "user_id", "status", "send_lifecycle_notifications", "send_reminder_notification", "created_by",
-    "created_by_type", "created_by_id", "created_by_agent_prescripteur"))
+    "created_by_type", "created_by_id", "created_by_agent_prescripteur"), parent=ParentLink(RDVS, ("rdv_id",)))
 WEBHOOK_ENDPOINTS = TableSpec("rdvsp.webhook_endpoints", ("id",),
                               ("id", "organisation_id", "target_url", "subscriptions"))
 

@@ -22,7 +22,10 @@ from sync_assets.platform.merge import (
     TableSpec,
     counts_of,
     counts_of_many,
+    destroy_record,
+    destroy_statement,
     driver_connection,
+    lock_tenants_statement,
     merge_values,
     run_pipelined,
     values_merge_many,
@@ -30,6 +33,7 @@ from sync_assets.platform.merge import (
 from sync_assets.platform.sql_files import package_sql
 from sync_assets.rdvsp import models, tables
 
+CONNECTOR = "rdvsp"
 EVENTS = ("created", "updated", "destroyed")
 # Models RDV Service Public sends that the warehouse does not hold, and why.
 IGNORED_MODELS = {
@@ -114,15 +118,16 @@ def read_version(pg: psycopg.Connection, event: WebhookEvent) -> psycopg.Cursor 
     handler = _HANDLERS.get(event.model)
     if handler is None or handler.versioned is None or event.event == "destroyed" or event.record_id is None:
         return None
-    return pg.cursor().execute(_for_table(pg, "record_version", handler.versioned), {"id": event.record_id})
+    return pg.cursor().execute(_for_table(pg, "record_version", handler.versioned),
+                               {"id": event.record_id, "table": handler.versioned.table})
 
 
 def version_of(cursor: psycopg.Cursor | None):
-    """The version `read_version` read: NOT_READ without a query, None for an unknown record."""
+    """What `read_version` read: NOT_READ without a query, else (the stored row's version, its
+    tombstone's version), each None when there is none."""
     if cursor is None:
         return NOT_READ
-    row = cursor.fetchone()
-    return row[0] if row else None
+    return tuple(cursor.fetchone())
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -153,16 +158,21 @@ def _for_table(pg: psycopg.Connection, name: str, spec: TableSpec) -> str:
 
 
 def _is_stale(pg: psycopg.Connection, spec: TableSpec, record_id: int, event_at: datetime, stored_version) -> bool:
+    """Whether the warehouse holds a newer state of the record, or deleted it at the event's time or later."""
     if stored_version is NOT_READ:
-        row = pg.execute(_for_table(pg, "record_version", spec), {"id": record_id}).fetchone()
-        stored_version = row[0] if row else None
-    return stored_version is not None and stored_version > event_at
+        stored_version = tuple(pg.execute(_for_table(pg, "record_version", spec),
+                                          {"id": record_id, "table": spec.table}).fetchone())
+    row_version, deleted_version = stored_version
+    return (row_version is not None and row_version > event_at) or (
+        deleted_version is not None and deleted_version >= event_at)
 
 
-def _destroy(pg: psycopg.Connection, spec: TableSpec, event: WebhookEvent) -> Applied:
-    if event.record_id is None:
+def _destroy(pg: psycopg.Connection, spec: TableSpec, event: WebhookEvent, key: tuple | None = None) -> Applied:
+    """Delete the record unless the warehouse holds a newer state; its tombstone stays either way,
+    so that no older state (a late delivery, a poll that listed it before) brings it back."""
+    if event.record_id is None and key is None:
         raise EventRejected(f"a destroyed {event.model} without an id")
-    gone = pg.execute(_for_table(pg, "delete_record", spec), {"id": event.record_id, "at": event.event_at}).fetchone()[0]
+    gone = destroy_record(pg, spec, key or (event.record_id,), event.event_at)
     reason = None if gone else "no such record (already deleted, never synced, or newer in the warehouse)"
     return Applied("applied", reason, {tables.short_name(spec): MergeCounts(deleted=gone)})
 
@@ -178,20 +188,11 @@ def _upsert(pg: psycopg.Connection, spec: TableSpec, row: tuple, record_id: int,
 
 def _rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None, stored_version) -> Applied:
     if event.event == "destroyed":
-        if event.record_id is None:
-            raise EventRejected("a destroyed Rdv without an id")
-        participations, links = pg.execute(package_sql(__file__, "delete_rdv_children"),
-                                           {"id": event.record_id}).fetchone()
-        applied = _destroy(pg, tables.RDVS, event)
-        applied.tables.update(participations=MergeCounts(deleted=participations),
-                              account_rdvs=MergeCounts(deleted=links))
-        if event.reason == "rgpd":
-            applied.reason = "destroyed by RDV Service Public's personal-data purge"
-        return applied
+        return _destroy_rdv(pg, event, endpoint_org)
     rdv = _validated(models.Rdv, "rdvs", event.data)
     _same_tenant(endpoint_org, rdv.organisation.id, "Rdv")
     if _is_stale(pg, tables.RDVS, rdv.id, event.event_at, stored_version):
-        return Applied("stale", "the warehouse holds a newer state of this RDV")
+        return Applied("stale", "the warehouse holds a newer state of this RDV, or deleted it since")
     at = event.event_at
     merges = {
         "organisations": (tables.ORGANISATIONS, [tables.organisation_row(rdv.organisation, at)], None),
@@ -205,16 +206,41 @@ def _rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None, 
                            DeleteWhere(sql.SQL("t.rdv_id = %s"), [rdv.id])),
     }
     statements = [
+        # Waits while a poll merges this organisation's rows (see lock_tenants).
+        lock_tenants_statement(CONNECTOR, [rdv.organisation.id], shared=True),
         values_merge_many(pg, list(merges.values())),  # one statement (foreign keys hold at its end)
         # Every connected account among the RDV's agents sees it (not only the first agent's).
         (package_sql(__file__, "link_rdv_to_accounts"), {
             "rdv_id": rdv.id, "organisation_id": rdv.organisation.id, "starts_at": rdv.starts_at,
             "agent_ids": [a.id for a in rdv.agents]}),
     ]
-    merged, linked = run_pipelined(pg, statements)  # one round trip
+    _, merged, linked = run_pipelined(pg, statements)  # one round trip
     counts = dict(zip(merges, counts_of_many(merged)))
     counts["account_rdvs"] = counts_of(linked)
     return Applied("applied", None, counts)
+
+
+def _destroy_rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None) -> Applied:
+    """The RDV first (its participations go with it, by cascade), then its account links if it went:
+    the RDV's lock comes before any of its children's, as in a poll's merge."""
+    if event.record_id is None:
+        raise EventRejected("a destroyed Rdv without an id")
+    organisation = (event.data.get("organisation") or {}).get("id") if isinstance(event.data, dict) else None
+    organisation = organisation if isinstance(organisation, int) else endpoint_org
+    key = {"id": event.record_id}
+    statements = [
+        lock_tenants_statement(CONNECTOR, [organisation] if organisation is not None else [], shared=True),
+        (package_sql(__file__, "count_rdv_participations"), key),
+        destroy_statement(tables.RDVS, [event.record_id], event.event_at),
+        (package_sql(__file__, "delete_links_of_destroyed_rdv"), key),
+    ]
+    _, (participations,), (gone,), (links,) = run_pipelined(pg, statements)
+    reason = None if gone else "no such record (already deleted, never synced, or newer in the warehouse)"
+    if event.reason == "rgpd":
+        reason = "destroyed by RDV Service Public's personal-data purge"
+    return Applied("applied", reason, {"rdvs": MergeCounts(deleted=gone),
+                                       "participations": MergeCounts(deleted=participations if gone else 0),
+                                       "account_rdvs": MergeCounts(deleted=links)})
 
 
 def _simple(spec: TableSpec, model, entity: str, to_row, organisation_of=None) -> Handler:
@@ -237,12 +263,10 @@ def _membership(model, entity: str, link: TableSpec, link_with_details: TableSpe
         person = getattr(record, member)
         key = (record.organisation.id, person.id)
         if event.event == "destroyed":
-            condition = sql.SQL("t.organisation_id = %s AND t.{} = %s").format(sql.Identifier(link.key[1]))
-            gone = merge_values(pg, link, [], delete_scope=DeleteWhere(condition, list(key)))
-            return Applied("applied", None, {tables.short_name(link): gone})
+            return _destroy(pg, link, event, key)
         return Applied("applied", None, {
             tables.short_name(member_spec): merge_values(pg, member_spec, [member_row(person, event.event_at)]),
-            tables.short_name(link): merge_values(pg, link_with_details, [(*key, *details(record))]),
+            tables.short_name(link): merge_values(pg, link_with_details, [(*key, *details(record), event.event_at)]),
         })
     return Handler(handle, versioned=None)
 

@@ -267,7 +267,7 @@ class WriteBack:
             "next_check_at": None if plan.rdv else datetime.now(timezone.utc) + timedelta(minutes=15)})
         if isinstance(user, dict):
             apply_event(pg, WebhookEvent("User", "updated", plan.user_id, user_at, None, user))
-            profiles = [(p["organisation"]["id"], plan.user_id) for p in user.get("user_profiles") or []
+            profiles = [(p["organisation"]["id"], plan.user_id, user_at) for p in user.get("user_profiles") or []
                         if isinstance(p, dict) and isinstance(p.get("organisation"), dict)
                         and isinstance(p["organisation"].get("id"), int)]
             merge_values(pg, tables.USER_PROFILES, profiles)

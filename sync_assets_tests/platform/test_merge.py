@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import text
 
-from sync_assets.platform.merge import WHOLE_TABLE, MergeCounts, TableSpec, merge_rows, merge_values, staged_merge
+from sync_assets.platform.merge import (
+    WHOLE_TABLE,
+    MergeCounts,
+    ParentLink,
+    TableSpec,
+    destroy_record,
+    merge_rows,
+    merge_values,
+    staged_merge,
+)
 from sync_assets.platform.warehouse import engine_for
 
 ITEMS = TableSpec(
@@ -203,7 +214,8 @@ def test_an_older_version_never_overwrites_a_newer_row(engine, merge):
     spec = TableSpec(table=ITEMS.table, key=ITEMS.key, columns=ITEMS.columns, untracked=("starts_at",),
                      version_column="starts_at")
     merge(engine, spec, [item(1, name="v2", starts_at="2025-01-02 00:00:00+00")])
-    assert merge(engine, spec, [item(1, name="v1", starts_at="2025-01-01 00:00:00+00")]) == MergeCounts(count=1, noop=1)
+    older = merge(engine, spec, [item(1, name="v1", starts_at="2025-01-01 00:00:00+00")])
+    assert older == MergeCounts(count=1, noop=1, stale=1)  # refused, and said so
     assert table(engine)[1][1] == "v2"
     assert merge(engine, spec, [item(1, name="v3", starts_at="2025-01-03 00:00:00+00")]).updated == 1
     assert table(engine)[1][1] == "v3"
@@ -281,3 +293,63 @@ def test_merge_all_sends_small_batches_in_one_statement_and_large_ones_staged(en
     assert counts == {"sync_test.items": MergeCounts(count=len(large), created=len(large)),
                       "sync_test.links": MergeCounts(deleted=1)}
     assert len(table(engine)) == 5 + len(large) and table(engine, LINKS) == {}
+
+
+# --- Deletions are versions: tombstones, polls as of their listing, children under parents ------
+
+VERSIONED = TableSpec(table=ITEMS.table, key=ITEMS.key, columns=ITEMS.columns, untracked=("starts_at",),
+                      version_column="starts_at")
+CHILDREN = TableSpec(table="sync_test.children", key=("id",), columns=("id", "item_id", "name"),
+                     parent=ParentLink(VERSIONED, ("item_id",)))
+T = {n: f"2025-01-0{n} 00:00:00+00" for n in range(1, 10)}
+
+
+def at(n: int) -> datetime:
+    return datetime.fromisoformat(T[n])
+
+
+def test_a_deleted_record_refuses_older_states_and_takes_a_newer_one(engine, merge):
+    merge(engine, VERSIONED, [item(1, name="v2", starts_at=T[2])])
+    with engine.begin() as conn:
+        assert destroy_record(conn, VERSIONED, [1], at(4)) == 1
+        assert destroy_record(conn, VERSIONED, [2], at(4)) == 0  # unknown: its tombstone is kept all the same
+    for older in (T[3], T[4]):  # a state from before the deletion, or of its very moment
+        assert merge(engine, VERSIONED, [item(1, name="late", starts_at=older)]) == MergeCounts(count=1, noop=1, stale=1)
+    assert table(engine) == {}
+    assert merge(engine, VERSIONED, [item(1, name="re-created", starts_at=T[5])]).created == 1
+    assert table(engine)[1][1] == "re-created"
+    with engine.begin() as conn:  # a late, older destroy never deletes a newer state
+        assert destroy_record(conn, VERSIONED, [1], at(3)) == 0
+    assert table(engine)[1][1] == "re-created"
+
+
+def test_a_poll_deletes_only_the_rows_it_could_have_seen_and_leaves_tombstones(engine):
+    merge_rows_at(engine, [item(1, starts_at=T[1]), item(2, starts_at=T[1]), item(3, starts_at=T[6])])
+    # A poll whose listing began at T[5] saw item 1 only: item 2 is gone, item 3 came after it.
+    with engine.begin() as conn, staged_merge(conn, VERSIONED) as stage:
+        stage.add([item(1, starts_at=T[5])])
+        counts = stage.merge(WHOLE_TABLE, as_of=at(5))
+    assert counts.deleted == 1 and sorted(table(engine)) == [1, 3]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT record_key, deleted_version FROM sync.tombstones")).fetchall() == [
+            ("2", at(5))]
+
+
+def test_a_poll_writes_and_deletes_children_only_under_parents_it_could_have_seen(engine):
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE sync_test.children (id bigint PRIMARY KEY, item_id bigint NOT NULL "
+                          "REFERENCES sync_test.items (id), name text, synced_at timestamptz NOT NULL)"))
+    merge_rows_at(engine, [item(1, starts_at=T[1]), item(2, starts_at=T[7])])  # item 2 changed after T[5]
+    with engine.begin() as conn:
+        merge_rows(conn, CHILDREN, [(10, 1, "a"), (20, 2, "newer")])
+    with engine.begin() as conn, staged_merge(conn, CHILDREN) as stage:
+        # The poll (as of T[5]) lists a renamed child of each, and a child of item 3, which is gone.
+        stage.add([(10, 1, "b"), (20, 2, "older"), (30, 3, "orphan")])
+        counts = stage.merge(WHOLE_TABLE, as_of=at(5))
+    assert counts == MergeCounts(count=3, updated=1, noop=2, stale=2)
+    assert table(engine, CHILDREN) == {10: (1, "b"), 20: (2, "newer")}
+
+
+def merge_rows_at(engine, rows) -> None:
+    with engine.begin() as conn:
+        merge_rows(conn, VERSIONED, rows)

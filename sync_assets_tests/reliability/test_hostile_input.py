@@ -4,6 +4,8 @@ retry it for ever), nothing applied that should not be, and no statement built f
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -200,3 +202,61 @@ def test_a_nul_character_in_a_polled_text_field_does_not_fail_the_sync(runners, 
     runner.run()  # succeeds
     assert fault.hits >= 1
     assert runner.helper.query(f"SELECT count(*) FROM {stored}", ["avant\ufffdaprès"])[0][0] > 0
+
+
+# --- Forged floods --------------------------------------------------------------------------
+
+def test_a_forged_request_costs_one_hmac_at_most_whatever_the_number_of_organisations(hooked, monkeypatch):
+    """50 more organisations with endpoints: a forged body still meets one secret (the URL's), none
+    for an organisation without an endpoint or a path without one, and never on the event loop."""
+    from sync_assets.rdvsp import receiver
+
+    hooked.execute("INSERT INTO rdvsp.webhook_installations (organisation_id, status, secret_encrypted) "
+                   "SELECT g, 'installed', %s FROM generate_series(1000, 1049) g", [hooked.cipher.encrypt("other")])
+    checks: list[str] = []
+    real = receiver.signature_of
+
+    def counted(secret: str, raw: bytes) -> str:
+        checks.append(threading.current_thread().name)
+        return real(secret, raw)
+
+    monkeypatch.setattr(receiver, "signature_of", counted)
+    forged = b'{"data": {"id": 1}, "meta": {"model": "Rdv", "event": "updated"}}'
+    headers = {"X-Lapin-Signature": "0" * 64}
+    time.sleep(1.1)  # past the secret book's reload delay for a miss: the 50 new secrets are read
+    assert httpx.post(f"{hooked.receiver.url}/webhooks/rdvsp/100", content=forged, headers=headers).status_code == 401
+    assert httpx.post(f"{hooked.receiver.url}/webhooks/rdvsp/1020", content=forged, headers=headers).status_code == 401
+    assert len(checks) == 2  # one secret each: 100's, then 1020's
+    assert httpx.post(f"{hooked.receiver.url}/webhooks/rdvsp/5", content=forged, headers=headers).status_code == 401
+    assert httpx.post(f"{hooked.receiver.url}/webhooks/rdvsp", content=forged, headers=headers).status_code == 404
+    assert httpx.post(f"{hooked.receiver.url}/webhooks/rdvsp/100", content=forged).status_code == 401  # unsigned
+    assert len(checks) == 2  # no secret tried for an organisation without one, nor without a path or signature
+    assert hooked.receiver.thread.name not in checks  # the event loop's thread never computed one
+    assert hooked.query("SELECT count(*) FROM sync.webhook_inbox") == [(0,)]
+
+
+def test_refusals_are_logged_together_not_one_line_each(hooked, caplog):
+    forged = b'{"data": {}, "meta": {}}'
+    with caplog.at_level(logging.DEBUG, logger="sync_assets.rdvsp.receiver"):
+        for n in range(30):
+            httpx.post(f"{hooked.receiver.url}/webhooks/rdvsp/{100 + n % 2}", content=forged,
+                       headers={"X-Lapin-Signature": f"{n:064x}"})
+    warnings = [r for r in caplog.records if r.name == "sync_assets.rdvsp.receiver" and r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in warnings] == [
+        "webhook deliveries refused (further refusals are counted and logged once a minute)"]
+    assert sum(1 for r in caplog.records if r.getMessage() == "webhook refused") == 30  # DEBUG only
+
+
+def test_the_refusal_count_is_logged_once_an_interval(caplog):
+    from sync_assets.rdvsp.receiver import Refusals
+
+    now = [0.0]
+    refusals = Refusals(interval_s=60, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="sync_assets.rdvsp.receiver"):
+        for second in range(0, 130, 2):  # 65 refusals over 130 s
+            now[0] = float(second)
+            refusals.note("wrong signature" if second % 4 else "missing signature", 100)
+    logged = [r.refused for r in caplog.records]
+    assert len(logged) == 3  # at 0 s, 60 s and 120 s
+    assert sum(sum(counts.values()) for counts in logged) == 61  # the 4 after 120 s wait for the next line
+    assert sum(refusals.total.values()) == 65
