@@ -298,12 +298,12 @@ def _print_rdvsp_runs(runs) -> int:
     """Each sync's outcome and table counts; 1 when one failed."""
     failed = 0
     for run in runs:
-        print(f"account {run.account_id}: {'success' if run.success else 'FAILED'} (Dagster run {run.run_id[:8]})")
-        if run.log and run.success:
-            print("\n".join(run.log.table_lines()))
+        print(f"account {run.partition_key}: {'success' if run.success else 'FAILED'} (Dagster run {run.run_id[:8]})")
+        if run.record and run.success:
+            print("\n".join(run.record.table_lines()))
         if not run.success:
             failed += 1
-            print(f"  {run.log.error if run.log and run.log.error else run.failure}", file=sys.stderr)
+            print(f"  {run.reason}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -392,13 +392,14 @@ def _doctolib_sync(args: argparse.Namespace) -> int:
     failed = 0
     for practice_id in practices:
         run = run_doctolib_sync(dagster, url, practice_id, args.full_refresh)
-        via = f" via {run.sync_run.account}" if run.sync_run and run.sync_run.account else ""
+        account = run.record.detail.get("account_name") if run.record else None
+        via = f" via {account}" if account else ""
         print(f"practice {practice_id}{via}: {'success' if run.success else 'FAILED'} (Dagster run {run.run_id[:8]})")
-        if run.sync_run and run.success:
-            print("\n".join(run.sync_run.table_lines()))
+        if run.record and run.success:
+            print("\n".join(run.record.table_lines()))
         if not run.success:
             failed += 1
-            print(f"  {run.sync_run.reason if run.sync_run and run.sync_run.reason else run.failure}", file=sys.stderr)
+            print(f"  {run.reason}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -166,12 +166,12 @@ def _deliveries(url: str, sandbox) -> list[float]:
 
 
 def _report_drift(title: str, url: str, run) -> None:
-    from sync_assets.rdvsp.sync_logs import organisation_drift
+    from sync_assets.rdvsp.run_organisations import organisation_drift
 
-    if not (run.success and run.log):
+    if not (run.success and run.record):
         _report(title, run)
         return
-    figures = organisation_drift(engine_for(url), run.log.id)
+    figures = organisation_drift(engine_for(url), run.record.id)
     print(f"{title:<12}run {run.run_id[:8]} SUCCESS: " + "; ".join(
         f"organisation {o.organisation_id}: drift {o.drift} (webhook {o.webhook_status})" for o in figures))
 
@@ -232,7 +232,7 @@ def _doctolib(url: str, sandbox, dagster) -> bool:
     # In full, so that a warehouse left by an earlier demo matches this sandbox exactly.
     runs = [run_doctolib_sync(dagster, url, practice_id, full_refresh=True) for practice_id in found.practices]
     for run in runs:
-        _report_practice(f"practice {run.practice_id}", run)
+        _report_practice(f"practice {run.partition_key}", run)
     world = sandbox.doctolib.world
     practice_id = found.practices[0]
     changed = next(a for a in world.appointments_of(practice_id, None) if a.status == "confirmed")
@@ -245,15 +245,15 @@ def _doctolib(url: str, sandbox, dagster) -> bool:
 
 
 def _report_practice(title: str, run) -> None:
-    sync_run = run.sync_run
-    since = (f", updated since {sync_run.updated_since:%Y-%m-%d %H:%M}" if sync_run and sync_run.updated_since
-             else ", everything" if sync_run else "")
+    detail = run.record.detail if run.record else {}
+    since = (f", updated since {detail['updated_since'][:16].replace('T', ' ')}" if detail.get("updated_since")
+             else ", everything" if run.record else "")
     print(f"{title:<12}run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}"
-          + (f" via {sync_run.account}{since}" if sync_run and sync_run.account else ""))
-    if sync_run and run.success:
-        print("\n".join(sync_run.table_lines()))
-    elif (sync_run and sync_run.reason) or run.failure:
-        print(f"  {sync_run.reason if sync_run and sync_run.reason else run.failure}")
+          + (f" via {detail['account_name']}{since}" if detail.get("account_name") else ""))
+    if run.record and run.success:
+        print("\n".join(run.record.table_lines()))
+    elif run.reason:
+        print(f"  {run.reason}")
 
 
 def _report_dashboard(url: str, account_id: int) -> None:
@@ -269,11 +269,11 @@ def _report_dashboard(url: str, account_id: int) -> None:
 
 def _report(title: str, run) -> None:
     print(f"{title:<12}run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}"
-          + (f", drift {run.log.drift}" if run.log and run.log.drift is not None else ""))
-    if run.log and run.success:
-        print("\n".join(run.log.table_lines()))
-    elif run.log and run.log.error or run.failure:
-        print(f"  {run.log.error if run.log and run.log.error else run.failure}")
+          + (f", drift {run.record.drift}" if run.record and run.record.drift is not None else ""))
+    if run.record and run.success:
+        print("\n".join(run.record.table_lines()))
+    elif run.reason:
+        print(f"  {run.reason}")
 
 
 def table_row_counts(url: str) -> list[tuple[str, int]]:

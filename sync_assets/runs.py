@@ -11,20 +11,26 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from sync_assets.doctolib.partitions import doctolib_practices
-from sync_assets.doctolib.sync_runs import SyncRun, sync_run_of
 from sync_assets.platform.instance import prepare_dagster_environment
+from sync_assets.platform.run import RunRecord, runs_of_dagster_run
 from sync_assets.platform.warehouse import engine_for
 from sync_assets.rdvsp.partitions import rdvsp_accounts
-from sync_assets.rdvsp.sync_logs import SyncLog, sync_log_of_run
 
 
 @dataclass(frozen=True)
-class RdvspRun:
-    account_id: int
-    run_id: str
+class SyncRun:
+    """A sync run through Dagster, and what the run log holds of it."""
+
+    partition_key: str  # the account, the practice
+    run_id: str  # Dagster's
     success: bool
-    log: SyncLog | None
+    record: RunRecord | None
     failure: str | None
+
+    @property
+    def reason(self) -> str | None:
+        """Why it failed: the run log's words (ids and reasons only), else Dagster's."""
+        return self.record.error if self.record and self.record.error else self.failure
 
 
 def instance() -> dg.DagsterInstance:
@@ -59,7 +65,7 @@ def run_job(dagster: dg.DagsterInstance, name: str, ops_config: dict | None = No
 
 
 def run_rdvsp_sync(dagster: dg.DagsterInstance, database_url: str, account_id: int,
-                   organisation_ids: list[int] | None = None, kind: str = "polling") -> RdvspRun:
+                   organisation_ids: list[int] | None = None, kind: str = "polling") -> SyncRun:
     from sync_assets.definitions import defs
 
     ensure_partition(dagster, rdvsp_accounts, str(account_id))
@@ -71,21 +77,11 @@ def run_rdvsp_sync(dagster: dg.DagsterInstance, database_url: str, account_id: i
         tags={"sync_assets/kind": "scoped" if organisation_ids else kind, "sync_assets/account": str(account_id),
               "sync_assets/organisations": ",".join(map(str, organisation_ids)) if organisation_ids else "all"},
     )
-    return RdvspRun(account_id, result.run_id, result.success, sync_log_of_run(engine_for(database_url), result.run_id),
-                    _failure_of(result))
-
-
-@dataclass(frozen=True)
-class DoctolibRun:
-    practice_id: int
-    run_id: str
-    success: bool
-    sync_run: SyncRun | None
-    failure: str | None
+    return _sync_run(database_url, str(account_id), result)
 
 
 def run_doctolib_sync(dagster: dg.DagsterInstance, database_url: str, practice_id: int,
-                      full_refresh: bool = False) -> DoctolibRun:
+                      full_refresh: bool = False) -> SyncRun:
     """One practice, through the job the daily schedule uses."""
     from sync_assets.definitions import defs
 
@@ -98,8 +94,12 @@ def run_doctolib_sync(dagster: dg.DagsterInstance, database_url: str, practice_i
         tags={"sync_assets/kind": "manual", "sync_assets/practice": str(practice_id),
               "sync_assets/mode": "full_refresh" if full_refresh else "incremental"},
     )
-    return DoctolibRun(practice_id, result.run_id, result.success, sync_run_of(engine_for(database_url), result.run_id),
-                       _failure_of(result))
+    return _sync_run(database_url, str(practice_id), result)
+
+
+def _sync_run(database_url: str, partition_key: str, result: dg.ExecuteInProcessResult) -> SyncRun:
+    records = runs_of_dagster_run(engine_for(database_url), result.run_id)
+    return SyncRun(partition_key, result.run_id, result.success, records[-1] if records else None, _failure_of(result))
 
 
 def _failure_of(result: dg.ExecuteInProcessResult) -> str | None:

@@ -30,6 +30,10 @@ VIEWS = {
         "materialization).",
         [["rdvsp", "account_rdvs"], ["rdvsp", "rdvs"], ["rdvsp", "participations"], ["rdvsp", "motifs"],
          ["rdvsp", "lieux"]]),
+    "sync_history": (
+        "One row per sync run of any connector (RDV Service Public, Doctolib), newest first: when, what, how it "
+        "went (or why not), and the rows it changed, in total and per table. For support staff, in SQL.",
+        [["sync", "warehouse_schema"]]),
     "doctolib_patients": (
         "Doctolib patients without personal data: a pseudonymous key, the birth year, appointment counts.",
         [["doctolib", "patients"], ["doctolib", "appointments"]]),

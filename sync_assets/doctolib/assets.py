@@ -101,7 +101,7 @@ def doctolib_practice_sync(context: dg.AssetExecutionContext, config: DoctolibSy
             "practice_id": dg.MetadataValue.int(practice_id),
             "account": dg.MetadataValue.text(outcome.account or ""),
             "mode": dg.MetadataValue.text(outcome.mode),
-            "sync_run_id": dg.MetadataValue.text(outcome.sync_run_id),
+            "run_log_id": dg.MetadataValue.text(outcome.run_log_id),
         })
     yield _contract_check(outcome.contract)
     context.log.info(_summary(outcome))
@@ -125,7 +125,7 @@ def _summary(outcome: PracticeOutcome) -> str:
     name="freshness",
     description=(f"Every practice still reached by an account had a successful sync in the last {STALE_AFTER_HOURS} "
                  "hours. When it fails, the metadata lists the stale practices: look at their latest rows in "
-                 "doctolib.sync_runs (status and reason), then run `sync-assets doctolib sync --practice ID`."),
+                 "sync.runs (connector doctolib: status and error), then run `sync-assets doctolib sync --practice ID`."),
 )
 def doctolib_appointments_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.begin() as conn:

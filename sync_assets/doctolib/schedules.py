@@ -8,7 +8,7 @@ from sync_assets.doctolib.client import KEY_PREFIX
 from sync_assets.doctolib.partitions import doctolib_practices
 from sync_assets.doctolib.practices import discover_practices
 from sync_assets.doctolib.resources import DoctolibApiResource
-from sync_assets.doctolib.sync import record_skipped_run
+from sync_assets.doctolib.sync import record_skipped
 from sync_assets.platform.errors import SyncError
 from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.resources import WarehouseResource
@@ -42,7 +42,7 @@ def practice_tags(practice: str, kind: str) -> dict[str, str]:
     description=(
         "Every day at 03:00 Paris time: an incremental sync of every practice still reached by an account, one "
         "run per practice; the doctolib_api pool bounds how many call the API at once. When no API key is set, "
-        "the tick is skipped and a 'skipped' row with the reason is written to doctolib.sync_runs."
+        "the tick is skipped and a 'skipped' run with the reason is written to sync.runs."
     ),
 )
 def doctolib_daily(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource,
@@ -50,7 +50,7 @@ def doctolib_daily(context: dg.ScheduleEvaluationContext, warehouse: WarehouseRe
     if not doctolib.api_keys():
         reason = f"no {KEY_PREFIX}<ACCOUNT> variable is set: no Doctolib practice can be synced"
         with warehouse.begin() as conn:
-            record_skipped_run(driver_connection(conn), reason)
+            record_skipped(driver_connection(conn), reason)
         return dg.SkipReason(reason)
     known = set(context.instance.get_dynamic_partitions(doctolib_practices.name))
     with warehouse.begin() as conn:

@@ -15,9 +15,8 @@ so its appointments are neither missed nor duplicated.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import psycopg
@@ -28,17 +27,12 @@ from sync_assets.doctolib.client import ClientFactory, DoctolibClient
 from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
 from sync_assets.platform.errors import ApiError, SyncError
 from sync_assets.platform.http import prefetched
-from sync_assets.platform.merge import MergeCounts, Stager
-from sync_assets.platform.observability import (
-    get_logger,
-    report_failure,
-    safe_error_message,
-    settle_interrupted_runs,
-)
+from sync_assets.platform.merge import MergeCounts, Stager, driver_connection
+from sync_assets.platform.observability import get_logger, report_failure
 from sync_assets.platform.progress import Progress
 from sync_assets.platform.raw import BackgroundLander
+from sync_assets.platform.run import Run, record_skipped_run
 from sync_assets.platform.sql_files import package_sql
-from sync_assets.platform.warehouse import libpq_url
 
 log = get_logger("doctolib.sync")
 CONNECTOR = "doctolib"
@@ -51,7 +45,7 @@ class SyncSkipped(SyncError):
 
 @dataclass
 class PracticeOutcome:
-    sync_run_id: str
+    run_log_id: str  # its row in sync.runs
     practice_id: int
     mode: str
     account: str | None = None
@@ -77,13 +71,11 @@ def choose_accounts(conn, practice_ids: list[int], account_names: list[str]) -> 
     return {practice_id: name for practice_id, name in rows}
 
 
-def record_skipped_run(conn, reason: str, *, practice_id: int | None = None, run_id: str | None = None,
-                       mode: str = "incremental") -> str:
-    """A run that could not happen, kept in doctolib.sync_runs with its reason; returns its id."""
-    sync_run_id = str(uuid.uuid4())
-    conn.execute(package_sql(__file__, "skip_sync_run"), {"id": sync_run_id, "practice_id": practice_id,
-                                                          "run_id": run_id, "mode": mode, "reason": reason})
-    return sync_run_id
+def record_skipped(conn, reason: str, *, practice_id: int | None = None, run_id: str | None = None,
+                   mode: str = "incremental") -> str:
+    """A run that could not happen, kept in the run log with its reason; returns its id."""
+    return record_skipped_run(conn, CONNECTOR, reason, partition_key=str(practice_id) if practice_id else None,
+                              kind=mode, dagster_run_id=run_id)
 
 
 class PracticeSync:
@@ -97,49 +89,57 @@ class PracticeSync:
         self.outcome: PracticeOutcome | None = None  # also set when the run fails, for the checks
 
     def run(self) -> PracticeOutcome:
-        conninfo = libpq_url(self.engine.url.render_as_string(hide_password=False))
         mode = "full_refresh" if self.full_refresh else "incremental"
-        outcome = self.outcome = PracticeOutcome(str(uuid.uuid4()), self.practice_id, mode)
-        with psycopg.connect(conninfo, autocommit=True) as side:
-            account = choose_accounts(side, [self.practice_id], sorted(self.api_keys)).get(self.practice_id)
-            if account is None:
-                reason = (f"no account with an API key reaches practice {self.practice_id}: set the "
-                          "DOCTOLIB_API_KEY_<ACCOUNT> of an account that lists it, then let the "
-                          "doctolib_practice_partitions sensor rediscover practices.")
-                outcome.sync_run_id = record_skipped_run(side, reason, practice_id=self.practice_id,
-                                                         run_id=self.run_id, mode=mode)
-                report_failure(log, SyncSkipped(reason), "doctolib sync skipped", practice_id=self.practice_id,
-                               sync_run_id=outcome.sync_run_id)
-                raise SyncSkipped(reason)
-            outcome.account = account
-            settle_interrupted_runs(side, log, "doctolib.sync_runs", "practice_id", "reason")
-            side.execute(package_sql(__file__, "start_sync_run"), {
-                "id": outcome.sync_run_id, "practice_id": self.practice_id, "run_id": self.run_id, "mode": mode})
-            progress = Progress(f"doctolib practice {self.practice_id}", self.emit)
-            client = self.clients(account, self.api_keys[account])
+        account = self._account(mode)
+        run = Run(self.engine, CONNECTOR, str(self.practice_id), kind=mode, dagster_run_id=self.run_id, logger=log,
+                  emit=self.emit, label=f"doctolib practice {self.practice_id}", detail={"account_name": account},
+                  ids={"practice_id": self.practice_id, "account": account})
+        outcome = self.outcome = PracticeOutcome(run.id, self.practice_id, mode, account)
+        client = self.clients(account, self.api_keys[account])
+        with run, client, self.engine.begin() as conn, BackgroundLander(run.conninfo, CONNECTOR) as lander, \
+                Stager(conn, flush_rows=5000) as stager:
             try:
-                with client, self.engine.begin() as conn, BackgroundLander(conninfo, CONNECTOR) as lander, \
-                        Stager(conn, flush_rows=5000) as stager:
-                    self._sync(conn.connection.driver_connection, side, client, lander, stager, outcome, progress)
+                self._sync(conn.connection.driver_connection, run.side, client, lander, stager, outcome, run.progress)
             except BaseException as error:
-                outcome.api_requests = client.requests
-                side.execute(package_sql(__file__, "fail_sync_run"), {
-                    "id": outcome.sync_run_id, "reason": safe_error_message(error), "account_name": account,
-                    "updated_since": outcome.updated_since, "cursor_before": outcome.cursor_before,
-                    "pages": outcome.pages, "api_requests": outcome.api_requests})
-                if isinstance(error, ApiError) and error.status == 401:
-                    # A refused key: the account is set aside now, so the next run (a retry, the
-                    # next schedule) goes through another account that reaches the practice.
-                    side.execute(package_sql(__file__, "mark_accounts_in_error"), {
-                        "names": [account], "reasons": [f"the API refused the key (HTTP 401) during a sync of "
-                                                        f"practice {self.practice_id}"]})
-                if isinstance(error, Exception):
-                    report_failure(log, error, "doctolib sync failed", practice_id=self.practice_id,
-                                   account=account, sync_run_id=outcome.sync_run_id)
+                self._note_failure(run, error, outcome, client)
                 raise
+            run.pages, run.api_requests = outcome.pages, outcome.api_requests
+            run.detail.update(self._cursor_detail(outcome))
+            run.finish(conn, outcome.tables)  # with the rows and the cursor
         self.emit(f"doctolib practice {self.practice_id} ({mode} via {account}): {outcome.records} appointments in "
                   f"{outcome.pages} pages, {outcome.elapsed_s:.1f} s, drift {outcome.drift}")
         return outcome
+
+    def _account(self, mode: str) -> str:
+        """The account the practice is synced through; SyncSkipped (recorded) when none can."""
+        with self.engine.connect() as conn:
+            account = choose_accounts(driver_connection(conn), [self.practice_id],
+                                      sorted(self.api_keys)).get(self.practice_id)
+        if account is not None:
+            return account
+        reason = (f"no account with an API key reaches practice {self.practice_id}: set the "
+                  "DOCTOLIB_API_KEY_<ACCOUNT> of an account that lists it, then let the "
+                  "doctolib_practice_partitions sensor rediscover practices.")
+        with self.engine.begin() as conn:
+            run_log_id = record_skipped(conn, reason, practice_id=self.practice_id, run_id=self.run_id, mode=mode)
+        report_failure(log, SyncSkipped(reason), "doctolib sync skipped", practice_id=self.practice_id,
+                       run_log_id=run_log_id)
+        raise SyncSkipped(reason)
+
+    def _note_failure(self, run: Run, error: BaseException, outcome: PracticeOutcome, client: DoctolibClient) -> None:
+        """What the failed run's row keeps; a refused key sets its account aside, so that the next
+        run (a retry, the next schedule) goes through another account that reaches the practice."""
+        run.pages, run.api_requests = outcome.pages, client.requests
+        run.detail.update(self._cursor_detail(outcome))
+        if isinstance(error, ApiError) and error.status == 401:
+            run.side.execute(package_sql(__file__, "mark_accounts_in_error"), {
+                "names": [outcome.account], "reasons": [f"the API refused the key (HTTP 401) during a sync of "
+                                                        f"practice {self.practice_id}"]})
+
+    @staticmethod
+    def _cursor_detail(outcome: PracticeOutcome) -> dict:
+        return {"updated_since": outcome.updated_since, "cursor_before": outcome.cursor_before,
+                "cursor_after": outcome.cursor_after}
 
     def _sync(self, pg: psycopg.Connection, side: psycopg.Connection, client: DoctolibClient,
               lander: BackgroundLander, stager: Stager, outcome: PracticeOutcome, progress: Progress) -> None:
@@ -184,23 +184,15 @@ class PracticeSync:
             progress.merged(name, counts.count)
         if former_patients:
             gone = pg.execute(package_sql(__file__, "delete_orphan_patients"), {"patient_ids": former_patients}).rowcount
-            c = outcome.tables["patients"]
-            outcome.tables["patients"] = MergeCounts(c.count, c.created, c.updated, c.deleted + gone, c.noop)
+            outcome.tables["patients"] = replace(outcome.tables["patients"],
+                                                 deleted=outcome.tables["patients"].deleted + gone)
 
         outcome.cursor_after = high_water
         outcome.api_requests = client.requests
         outcome.elapsed_s = progress.elapsed()
         pg.execute(package_sql(__file__, "save_sync_state"), {
             "practice_id": practice_id, "cursor": high_water, "full_refresh": self.full_refresh,
-            "sync_run_id": outcome.sync_run_id})
-        names = list(outcome.tables)
-        pg.execute(package_sql(__file__, "finish_sync_run"), {
-            "id": outcome.sync_run_id, "account_name": outcome.account, "updated_since": outcome.updated_since,
-            "cursor_before": outcome.cursor_before, "cursor_after": high_water, "pages": outcome.pages,
-            "api_requests": outcome.api_requests, "drift": outcome.drift, "tables": names,
-            "counts": [outcome.tables[n].count for n in names],
-            **{k: [getattr(outcome.tables[n], k) for n in names] for k in ("created", "updated", "deleted", "noop")},
-            "drifts": [outcome.tables[n].drift for n in names]})
+            "sync_run_id": outcome.run_log_id})
 
 
 def table_names() -> list[str]:

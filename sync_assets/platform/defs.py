@@ -98,7 +98,7 @@ def now() -> datetime:
 @dg.op(description=(
     "Deletes the Dagster runs (with their event logs) finished more than SYNC_DAGSTER_RETENTION_DAYS days ago "
     "(90 by default): Dagster keeps every event of every run otherwise. The sync logs in the warehouse "
-    "(rdvsp.sync_logs, doctolib.sync_runs) keep their own history."))
+    "(sync.runs) keeps its own history."))
 def prune_dagster_runs_op(context: dg.OpExecutionContext) -> int:
     days = retention_days("SYNC_DAGSTER_RETENTION_DAYS", DAGSTER_RETENTION_DAYS)
     cutoff = now() - timedelta(days=days)

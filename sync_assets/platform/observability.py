@@ -17,9 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from psycopg import sql
 
-from sync_assets.platform.sql_files import package_sql
 
 REDACTED = "[redacted]"
 
@@ -209,25 +207,6 @@ def report_failure(logger: logging.Logger, error: BaseException, message: str, *
             for key, value in ids.items():
                 scope.set_tag(key, str(value))
             sentry_sdk.capture_exception(error)
-
-
-INTERRUPTED_REASON = ("the process running this sync stopped before it finished (killed, crashed, or cut from "
-                      "the database); nothing of it was applied, and the next run syncs what it would have")
-
-
-def settle_interrupted_runs(conn, logger: logging.Logger, runs: str, tenant: str, reason_column: str) -> int:
-    """Mark `interrupted` the rows of the run log `runs` (schema.table) left `running` by a process
-    that died, and report each as a failure (log line, Sentry). Their rows record the backend of
-    the connection that wrote them (`runner_pid`). Returns how many there were."""
-    from sync_assets.platform.errors import SyncError
-
-    statement = sql.SQL(package_sql(__file__, "settle_interrupted_runs")).format(
-        runs=sql.Identifier(*runs.split(".")), tenant=sql.Identifier(tenant), reason=sql.Identifier(reason_column))
-    settled = conn.execute(statement, {"reason": INTERRUPTED_REASON}).fetchall()
-    for run_id, tenant_id in settled:
-        report_failure(logger, SyncError("a sync run was interrupted before it finished"),
-                       "a sync run was interrupted", **{tenant: tenant_id, "run_log_id": str(run_id)})
-    return len(settled)
 
 
 def safe_error_message(error: BaseException) -> str:

@@ -128,7 +128,7 @@ def rdvsp_account_sync(context: dg.AssetExecutionContext, config: RdvspSyncConfi
             **shapes[f"rdvsp.{name}"],
             "account_id": dg.MetadataValue.int(account_id),
             "organisation_ids": dg.MetadataValue.json(outcome.organisation_ids),
-            "sync_log_id": dg.MetadataValue.text(outcome.log_id),
+            "run_log_id": dg.MetadataValue.text(outcome.run_log_id),
         }
         if name == "rdvs":
             metadata["drift_by_organisation"] = dg.MetadataValue.json(drift_by_organisation)

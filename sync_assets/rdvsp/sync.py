@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timezone
@@ -29,18 +28,21 @@ from sqlalchemy import Engine
 from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
 from sync_assets.platform.errors import ApiError, SyncError
 from sync_assets.platform.http import Page
-from sync_assets.platform.merge import DeleteScope, DeleteWhere, MergeCounts, Stager, delete_rows, lock_tenants
-from sync_assets.platform.observability import (
-    get_logger,
-    report_failure,
-    safe_error_message,
-    settle_interrupted_runs,
+from sync_assets.platform.merge import (
+    DeleteScope,
+    DeleteWhere,
+    MergeCounts,
+    Stager,
+    delete_rows,
+    driver_connection,
+    lock_tenants,
 )
+from sync_assets.platform.observability import get_logger
 from sync_assets.platform.progress import Progress
 from sync_assets.platform.raw import BackgroundLander
+from sync_assets.platform.run import Run
 from sync_assets.platform.secrets import TokenCipher
 from sync_assets.platform.sql_files import package_sql
-from sync_assets.platform.warehouse import libpq_url
 from sync_assets.rdvsp import models, tables
 from sync_assets.rdvsp.client import WEBHOOK_SUBSCRIPTIONS, RdvspClient
 from sync_assets.rdvsp.oauth import AccountError, unusable_account
@@ -57,7 +59,7 @@ class ScopeError(SyncError):
 
 @dataclass
 class SyncOutcome:
-    log_id: str
+    run_log_id: str  # its row in sync.runs
     account_id: int
     organisation_ids: list[int]
     tables: dict[str, MergeCounts] = field(default_factory=dict)
@@ -96,57 +98,47 @@ class RdvspAccountSync:
     # --- the run ------------------------------------------------------------------------
 
     def run(self, organisation_ids: list[int] | None = None) -> SyncOutcome:
-        # A side connection, outside the sync's transaction: the sync log, raw pages and drift
-        # events stay even when the sync rolls back.
-        conninfo = libpq_url(self.engine.url.render_as_string(hide_password=False))
-        with psycopg.connect(conninfo, autocommit=True) as side:
-            account = side.execute(package_sql(__file__, "account_for_sync"), {"account_id": self.account_id}).fetchone()
-            if account is None:
-                raise AccountError(f"RDV Service Public account {self.account_id} is not connected: "
-                                   "run `sync-assets rdvsp connect`.")
-            if account[3] != "active":
-                raise unusable_account(self.account_id, account[3], account[4])
-            sync_from: date = account[2]
-            settle_interrupted_runs(side, log, "rdvsp.sync_logs", "account_id", "error")
-            outcome = self.outcome = SyncOutcome(str(uuid.uuid4()), self.account_id, sorted(organisation_ids or []))
-            side.execute(package_sql(__file__, "start_sync_log"), {
-                "id": outcome.log_id, "account_id": self.account_id, "run_id": self.run_id,
-                "kind": "scoped" if organisation_ids else self.kind, "organisation_ids": organisation_ids})
-            progress = Progress(f"rdvsp account {self.account_id}", self.emit)
-            try:
-                with self.engine.begin() as conn, BackgroundLander(conninfo, CONNECTOR) as lander:
-                    stager = Stager(conn)
-                    try:
-                        self._sync(conn, side, lander, stager, outcome, sync_from, organisation_ids, progress)
-                    finally:
-                        stager.close()
-            except BaseException as error:
-                side.execute(package_sql(__file__, "fail_sync_log"), {"id": outcome.log_id,
-                                                                       "error": safe_error_message(error)})
-                if isinstance(error, Exception):
-                    report_failure(log, error, "rdvsp sync failed", account_id=self.account_id,
-                                   sync_log_id=outcome.log_id)
-                raise
-            outcome.elapsed_s = progress.elapsed()
+        sync_from = self._sync_from()
+        run = Run(self.engine, CONNECTOR, str(self.account_id), kind="scoped" if organisation_ids else self.kind,
+                  dagster_run_id=self.run_id, logger=log, emit=self.emit, label=f"rdvsp account {self.account_id}",
+                  ids={"account_id": self.account_id})
+        if organisation_ids:
+            run.detail["organisation_ids"] = sorted(organisation_ids)
+        outcome = self.outcome = SyncOutcome(run.id, self.account_id, sorted(organisation_ids or []))
+        with run, self.engine.begin() as conn, BackgroundLander(run.conninfo, CONNECTOR) as lander, \
+                Stager(conn) as stager:
+            self._sync(conn, run.side, lander, stager, outcome, sync_from, organisation_ids, run.progress)
+            outcome.elapsed_s = run.progress.elapsed()
+            run.pages, run.api_requests = outcome.pages, self.client.requests
             outcome.api_requests = self.client.requests
-            names = list(outcome.tables)
-            side.execute(package_sql(__file__, "finish_sync_log"), {
-                "id": outcome.log_id, "drift": outcome.drift, "pages": outcome.pages,
-                "api_requests": outcome.api_requests, "organisation_ids": outcome.organisation_ids,
-                "tables": names, "counts": [outcome.tables[n].count for n in names],
-                **{k: [getattr(outcome.tables[n], k) for n in names] for k in ("created", "updated", "deleted", "noop")},
-                "drifts": [outcome.tables[n].drift for n in names]})
-            orgs = sorted(outcome.organisation_drift)
-            side.execute(package_sql(__file__, "record_organisation_drift"), {
-                "sync_log_id": outcome.log_id, "organisation_ids": orgs,
-                "created": [outcome.organisation_drift[o].created for o in orgs],
-                "updated": [outcome.organisation_drift[o].updated for o in orgs],
-                "deleted": [outcome.organisation_drift[o].deleted for o in orgs],
-                "drift": [outcome.organisation_drift[o].drift for o in orgs],
-                "webhook_status": [outcome.webhook_status.get(o) for o in orgs]})
-            self.emit(f"rdvsp account {self.account_id}: {outcome.records} records in {outcome.pages} pages, "
-                      f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}")
-            return outcome
+            run.detail["organisation_ids"] = outcome.organisation_ids
+            run.finish(conn, outcome.tables)  # commits with the rows
+            self._record_organisation_drift(conn, outcome)
+        self.emit(f"rdvsp account {self.account_id}: {outcome.records} records in {outcome.pages} pages, "
+                  f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}")
+        return outcome
+
+    def _sync_from(self) -> date:
+        """The account's first day of RDVs; AccountError when it cannot be synced."""
+        with self.engine.connect() as conn:
+            account = driver_connection(conn).execute(package_sql(__file__, "account_for_sync"),
+                                                      {"account_id": self.account_id}).fetchone()
+        if account is None:
+            raise AccountError(f"RDV Service Public account {self.account_id} is not connected: "
+                               "run `sync-assets rdvsp connect`.")
+        if account[3] != "active":
+            raise unusable_account(self.account_id, account[3], account[4])
+        return account[2]
+
+    def _record_organisation_drift(self, conn, outcome: SyncOutcome) -> None:
+        orgs = sorted(outcome.organisation_drift)
+        driver_connection(conn).execute(package_sql(__file__, "record_organisation_drift"), {
+            "run_id": outcome.run_log_id, "organisation_ids": orgs,
+            "created": [outcome.organisation_drift[o].created for o in orgs],
+            "updated": [outcome.organisation_drift[o].updated for o in orgs],
+            "deleted": [outcome.organisation_drift[o].deleted for o in orgs],
+            "drift": [outcome.organisation_drift[o].drift for o in orgs],
+            "webhook_status": [outcome.webhook_status.get(o) for o in orgs]})
 
     def _sync(self, conn, side: psycopg.Connection, lander: BackgroundLander, stager: Stager, outcome: SyncOutcome,
               sync_from: date, requested: list[int] | None, progress: Progress) -> None:

@@ -70,9 +70,8 @@ def test_the_lookback_rereads_without_double_counting(synced):
     assert counts.noop == counts.count - 1
     assert outcome.tables["patients"].created == 0 and outcome.tables["patients"].updated == 0
     assert synced.query("SELECT count(*) FROM doctolib.appointments")[0][0] == rows_before
-    figures = synced.query("SELECT count, created, updated, noop FROM doctolib.sync_run_tables t "
-                           "JOIN doctolib.sync_runs r ON r.id = t.sync_run_id "
-                           "WHERE r.id = %s AND t.table_name = 'appointments'", [outcome.sync_run_id])
+    figures = synced.query("SELECT count, created, updated, noop FROM sync.run_tables "
+                           "WHERE run_id = %s AND table_name = 'appointments'", [outcome.run_log_id])
     assert figures == [(counts.count, 0, 1, counts.count - 1)]
 
 

@@ -112,3 +112,44 @@ def test_concurrent_upgrades_apply_each_file_once(empty_database_url):
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda _: migrations.upgrade(empty_database_url), range(3)))
     assert sorted(len(r) for r in results) == [0, 0, len(migrations.discover())]
+
+
+def test_the_one_run_log_keeps_the_history_of_both_connectors(empty_database_url, tmp_path):
+    """A warehouse upgraded from the four run tables of each connector loses no run: they move to
+    sync.runs and sync.run_tables, and the old names still answer, as views."""
+    before = tmp_path / "before"
+    before.mkdir()
+    for migration in migrations.discover():
+        if migration.version < 11:
+            shutil.copy(migration.path, before / migration.path.name)
+    migrations.upgrade(empty_database_url, before)
+    with psycopg.connect(libpq_url(empty_database_url)) as conn:
+        conn.execute("""
+            INSERT INTO rdvsp.accounts (id, base_url, sync_from) VALUES (7, 'https://rdv.test', '2024-01-01');
+            INSERT INTO rdvsp.sync_logs (id, account_id, dagster_run_id, kind, organisation_ids, started_at, ended_at,
+                                         status, drift, pages_fetched, api_requests)
+            VALUES ('00000000-0000-0000-0000-00000000000a', 7, 'dagster-a', 'nightly', '{100,101}',
+                    '2026-01-01 03:00+00', '2026-01-01 03:01+00', 'success', 3, 12, 14);
+            INSERT INTO rdvsp.sync_log_tables VALUES ('00000000-0000-0000-0000-00000000000a', 'rdvs', 10, 1, 2, 0, 7, 3);
+            INSERT INTO rdvsp.sync_log_organisations
+            VALUES ('00000000-0000-0000-0000-00000000000a', 100, 1, 2, 0, 3, 'installed');
+            INSERT INTO doctolib.sync_runs (id, practice_id, account_name, mode, started_at, status, reason, updated_since)
+            VALUES ('00000000-0000-0000-0000-00000000000b', 3, 'practice_3', 'incremental', '2026-01-02 03:00+00',
+                    'failed', 'HTTP 503', '2026-01-01 02:00+00');
+            INSERT INTO doctolib.sync_run_tables VALUES ('00000000-0000-0000-0000-00000000000b', 'appointments', 5, 5, 0, 0, 0, 5);
+        """)
+    migrations.upgrade(empty_database_url)
+    assert query(empty_database_url, "SELECT connector, partition_key, kind, status, error, pages, detail FROM sync.runs "
+                                     "ORDER BY started_at") == [
+        ("rdvsp", "7", "nightly", "success", None, 12, {"organisation_ids": [100, 101]}),
+        ("doctolib", "3", "incremental", "failed", "HTTP 503",
+         None, {"account_name": "practice_3", "updated_since": "2026-01-01T02:00:00+00:00"})]
+    assert query(empty_database_url, "SELECT table_name, count, drift FROM sync.run_tables ORDER BY 1") == [
+        ("appointments", 5, 5), ("rdvs", 10, 3)]
+    # What analysts queried still answers, through views.
+    assert query(empty_database_url, "SELECT account_id, organisation_ids, pages_fetched FROM rdvsp.sync_logs") == [
+        (7, [100, 101], 12)]
+    assert query(empty_database_url, "SELECT drift FROM rdvsp.sync_log_tables") == [(3,)]
+    assert query(empty_database_url, "SELECT organisation_id, drift FROM rdvsp.sync_log_organisations") == [(100, 3)]
+    assert query(empty_database_url, "SELECT practice_id, account_name, reason, updated_since::text "
+                                     "FROM doctolib.sync_runs") == [(3, "practice_3", "HTTP 503", "2026-01-01 02:00:00+00")]

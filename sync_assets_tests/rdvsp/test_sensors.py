@@ -32,9 +32,9 @@ def warehouse(rdvsp):
             (103, 2, 'not_configured', 'no url'),     -- no webhook: poll it, through account 2
             (104, 3, 'failed', 'forbidden'),          -- its only account is in error: nothing to run
             (105, 1, 'installed', NULL);              -- installed, silent, no drift: fine
-        INSERT INTO rdvsp.sync_logs (id, account_id, kind, status, started_at) VALUES
-            ('00000000-0000-0000-0000-000000000001', 1, 'nightly', 'success', now() - interval '3 hours');
-        INSERT INTO rdvsp.sync_log_organisations VALUES
+        INSERT INTO sync.runs (id, connector, partition_key, kind, status, started_at) VALUES
+            ('00000000-0000-0000-0000-000000000001', 'rdvsp', '1', 'nightly', 'success', now() - interval '3 hours');
+        INSERT INTO rdvsp.run_organisations VALUES
             ('00000000-0000-0000-0000-000000000001', 101, 2, 1, 0, 3, 'installed'),
             ('00000000-0000-0000-0000-000000000001', 102, 1, 0, 0, 1, 'installed'),
             ('00000000-0000-0000-0000-000000000001', 105, 0, 0, 0, 0, 'installed');

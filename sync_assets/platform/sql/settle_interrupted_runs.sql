@@ -2,10 +2,9 @@
 -- Their transaction rolled back with the connection, so nothing of them was applied. A backend
 -- that started after the row was written is another one with a reused pid; one whose start is
 -- hidden (another role, without pg_read_all_stats) is taken to be alive.
--- {runs}: the connector's run log; {reason}: its column for why; {tenant}: account or practice.
-UPDATE {runs} s
-SET status = 'interrupted', ended_at = now(), {reason} = %(reason)s
+UPDATE sync.runs s
+SET status = 'interrupted', ended_at = now(), error = %(reason)s
 WHERE s.status = 'running'
   AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
                   WHERE a.pid = s.runner_pid AND (a.backend_start IS NULL OR a.backend_start <= s.started_at))
-RETURNING s.id, s.{tenant};
+RETURNING s.id, s.connector, s.partition_key;

@@ -3,5 +3,6 @@
 SELECT a.id, (extract(epoch FROM a.connected_at) * 1000000)::bigint AS connection
 FROM rdvsp.accounts a
 WHERE a.status = 'active'
-  AND NOT EXISTS (SELECT 1 FROM rdvsp.sync_logs l WHERE l.account_id = a.id AND l.started_at >= a.connected_at)
+  AND NOT EXISTS (SELECT 1 FROM sync.runs r
+                  WHERE r.connector = 'rdvsp' AND r.partition_key = a.id::text AND r.started_at >= a.connected_at)
 ORDER BY a.id;

@@ -4,10 +4,10 @@
 -- One active account per organisation (the lowest id).
 WITH latest_drift AS (
     SELECT DISTINCT ON (o.organisation_id) o.organisation_id, o.drift
-    FROM rdvsp.sync_log_organisations o
-    JOIN rdvsp.sync_logs l ON l.id = o.sync_log_id
-    WHERE l.kind = 'nightly' AND l.status = 'success'
-    ORDER BY o.organisation_id, l.started_at DESC
+    FROM rdvsp.run_organisations o
+    JOIN sync.runs r ON r.id = o.run_id
+    WHERE r.connector = 'rdvsp' AND r.kind = 'nightly' AND r.status = 'success'
+    ORDER BY o.organisation_id, r.started_at DESC
 ), candidates AS (
     SELECT w.organisation_id, CASE WHEN w.status <> 'installed' THEN w.status ELSE 'silent' END AS reason
     FROM rdvsp.webhook_installations w
