@@ -27,12 +27,13 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg
 from psycopg import sql
 
-from sync_assets.platform.http import RetryPolicy
+from sync_assets.platform.http import RefreshingBearer, RetryPolicy, dig
+from sync_assets.platform.listing import ListingReader
 from sync_assets.platform.secrets import TokenCipher
 from sync_assets.platform.warehouse import engine_for, libpq_url
-from sync_assets.rdvsp import models, tables
+from sync_assets.rdvsp import listings, tables
 from sync_assets.rdvsp.client import RdvspClient
-from sync_assets.rdvsp.oauth import AccountAuth, AccountTokens, RdvspSettings, connect
+from sync_assets.rdvsp.oauth import AccountTokens, RdvspSettings, connect
 from sync_assets.rdvsp.sync import RdvspAccountSync
 
 from _common import scratch_database, start_command  # noqa: E402  (bench/ is on the path)
@@ -54,21 +55,24 @@ def settings(base_url: str) -> RdvspSettings:
 def client(url: str, base_url: str) -> RdvspClient:
     cipher = TokenCipher(SECRET)
     tokens = AccountTokens(engine_for(url), ACCOUNT, settings(base_url), cipher)
-    return RdvspClient(settings(base_url), AccountAuth(tokens), retry=RetryPolicy(attempts=3))
+    return RdvspClient(settings(base_url), RefreshingBearer(tokens), retry=RetryPolicy(attempts=3))
 
 
 def all_pages(c: RdvspClient):
-    """Every page the sync fetches, in its order."""
+    """Every page the sync fetches, in its order (one after the other, as the API gives them), with
+    its listing and scope."""
+    reader = ListingReader(c.http, {}, prefetch=False)
+    scope = {"account_id": ACCOUNT, "polled_at": NOW, "sync_from": date.today() - timedelta(days=730)}
     organisation_ids = []
-    for page in c.organisations():
+    for page in reader.pages(listings.ORGANISATIONS, scope):
         organisation_ids += [o["id"] for o in page.data["organisations"]]
-        yield "organisations", page
+        yield listings.ORGANISATIONS, scope, page
     for org in organisation_ids:
-        for name, pages in (("motifs", c.motifs(org)), ("lieux", c.lieux(org)), ("agents", c.agents(org)),
-                            ("users", c.organisation_users(org)), ("webhook_endpoints", c.webhook_endpoints(org)),
-                            ("rdvs", c.rdvs(org, date.today() - timedelta(days=730)))):
-            for page in pages:
-                yield name, page
+        org_scope = {**scope, "organisation_id": org}
+        for listing in (listings.MOTIFS, listings.LIEUX, listings.AGENTS, listings.USERS, listings.WEBHOOK_ENDPOINTS,
+                        listings.RDVS):
+            for page in reader.pages(listing, org_scope):
+                yield listing, org_scope, page
 
 
 # --- phases (each in its own process) -----------------------------------------------------
@@ -77,7 +81,7 @@ def phase_fetch(url: str, base_url: str) -> dict:
     c = client(url, base_url)
     started = time.perf_counter()
     pages = size = 0
-    for _, page in all_pages(c):
+    for _, _, page in all_pages(c):
         pages += 1
         size += len(page.body)
     return {"seconds": time.perf_counter() - started, "pages": pages, "mb": round(size / 2**20, 1)}
@@ -121,25 +125,10 @@ def phase_copy(url: str, base_url: str) -> dict:
             if len(buffers[spec.table]) >= 2000:
                 flush(spec.table)
 
-        for name, page in all_pages(c):
-            for item in page.data[name]:
-                if name == "rdvs":
-                    rdv = models.Rdv.model_validate(item)
-                    add(tables.RDVS, tables.rdv_row(rdv, item, NOW))
-                    add(tables.ACCOUNT_RDVS, (ACCOUNT, rdv.id, rdv.organisation.id, rdv.starts_at))
-                    for p in rdv.participations:
-                        add(tables.PARTICIPATIONS, tables.participation_row(rdv.id, p))
-                        add(tables.USERS, tables.user_row(p.user, NOW))
-                elif name == "users":
-                    add(tables.USERS, tables.user_row(models.User.model_validate(item), NOW))
-                elif name == "motifs":
-                    add(tables.MOTIFS, tables.motif_row(models.Motif.model_validate(item), NOW))
-                elif name == "lieux":
-                    add(tables.LIEUX, tables.lieu_row(models.Lieu.model_validate(item), NOW))
-                elif name == "agents":
-                    add(tables.AGENTS, tables.agent_row(models.Agent.model_validate(item), NOW))
-                elif name == "organisations":
-                    add(tables.ORGANISATIONS, tables.organisation_row(models.Organisation.model_validate(item), NOW))
+        for listing, scope, page in all_pages(c):  # mapped by the listings' own row mappers
+            for item in dig(page.data, listing.records):
+                for spec, row in listing.rows(listing.model.model_validate(item), scope, item):
+                    add(spec, row)
         for table in specs:
             flush(table)
         conn.execute("DROP SCHEMA bench_copy CASCADE")

@@ -1,24 +1,23 @@
-"""Doctolib API calls used by the sync, on the platform's HTTP client.
+"""A Doctolib account's client: its key and the API's address from the environment, on the
+platform's HTTP client with one rate limiter per key.
 
-With `models.py`, the only file to change to plug in a partner API. The contract assumed here
-is documented in docs/doctolib-api.md.
+What the sync reads is declared in `listings.py`, with the contract in `models.py`: with this
+file, the ones to change to plug in a partner API. The contract assumed here is documented in
+docs/doctolib-api.md.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
 
 import httpx
 
 from sync_assets.platform.errors import ConfigurationError
-from sync_assets.platform.http import ApiClient, Page, RetryPolicy, Timeouts, paginate_by_cursor, shared_rate_limiter
+from sync_assets.platform.http import ApiClient, BearerKey, RetryPolicy, Timeouts, shared_rate_limiter
 
 KEY_PREFIX = "DOCTOLIB_API_KEY_"
-PAGE_SIZE = 500  # the most the API returns per page
 ACCOUNT_NAME = re.compile(r"^[a-z0-9_]+$")
 
 
@@ -48,15 +47,6 @@ def base_url(environ: Mapping[str, str] | None = None) -> str:
     return url.rstrip("/")
 
 
-@dataclass(frozen=True)
-class BearerKey(httpx.Auth):
-    key: str
-
-    def auth_flow(self, request: httpx.Request):
-        request.headers["Authorization"] = f"Bearer {self.key}"
-        yield request
-
-
 ClientFactory = Callable[[str, str], "DoctolibClient"]  # (account name, API key) -> client
 
 
@@ -76,7 +66,6 @@ class DoctolibClient:
         limiter = shared_rate_limiter(f"doctolib:{account}", requests_per_second, max(1, int(requests_per_second)))
         self.http = ApiClient("doctolib", base_url, auth=BearerKey(api_key), rate_limiter=limiter,
                               retry=retry or RetryPolicy(), timeouts=timeouts or Timeouts(), transport=transport)
-        self.requests = 0
 
     def close(self) -> None:
         self.http.close()
@@ -87,21 +76,6 @@ class DoctolibClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _pages(self, endpoint: str, params: dict | None = None) -> Iterator[Page]:
-        for page in paginate_by_cursor(self.http, endpoint, params):
-            self.requests += 1
-            yield page
-
     def account_profile(self) -> dict:
         """The account behind the key: `{"id", "name", "kind": "practice"|"dentist"}`."""
-        self.requests += 1
         return self.http.get_json("/v1/account")
-
-    def practices(self) -> Iterator[Page]:
-        return self._pages("/v1/practices", {"limit": PAGE_SIZE})
-
-    def appointments(self, practice_id: int, updated_since: datetime | None) -> Iterator[Page]:
-        params: dict = {"limit": PAGE_SIZE}
-        if updated_since is not None:
-            params["updated_since"] = updated_since.astimezone(timezone.utc).isoformat(timespec="microseconds")
-        return self._pages(f"/v1/practices/{practice_id}/appointments", params)

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from sync_assets.doctolib import models, tables
+from sync_assets.doctolib import listings, models, tables
 from sync_assets.doctolib.client import KEY_PREFIX, ClientFactory
 from sync_assets.doctolib.sync import CONNECTOR, choose_accounts
 from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
 from sync_assets.platform.errors import ApiError, ConfigurationError
+from sync_assets.platform.listing import ListingReader
 from sync_assets.platform.merge import driver_connection, merge_rows, merge_values
 from sync_assets.platform.observability import get_logger, report_failure, safe_error_message
 from sync_assets.platform.sql_files import package_sql
@@ -52,14 +53,7 @@ def discover_practices(engine: Engine, clients: ClientFactory, api_keys: Mapping
             with clients(name, api_keys[name]) as client:
                 profile = validate_batch(models.Account, [client.account_profile()], entity="accounts")
                 contracts["accounts"].merge(profile, keep_valid=False)
-                listed = []
-                for page in client.practices():
-                    items = page.data.get("data") if isinstance(page.data, dict) else None
-                    if not isinstance(items, list):
-                        raise ApiError(CONNECTOR, "GET", page.endpoint, "the response has no `data` list")
-                    result = validate_batch(models.Practice, items, entity="practices")
-                    contracts["practices"].merge(result, keep_valid=False)
-                    listed += result.valid
+                listed = ListingReader(client.http, contracts).read(listings.PRACTICES, {}, keep=True).valid
         except ApiError as error:
             found.failed_accounts[name] = safe_error_message(error)
             report_failure(log, error, "doctolib account refused", account=name)

@@ -6,7 +6,7 @@ re-read rows that did not change are counted as noop, never twice. A full refres
 everything and deletes the practice's appointments the API no longer returns.
 
 Everything happens in one transaction: the rows, the cursor and the run's success row commit
-together, so a failed run leaves the tables and the cursor as they were. Its sync_runs row,
+together, so a failed run leaves the tables and the cursor as they were. Its sync.runs row,
 its raw pages and its drift events are written on a side connection and stay.
 
 A practice reached through several accounts is read through one of them (`practice_accounts.sql`),
@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 import psycopg
 from sqlalchemy import Engine
 
-from sync_assets.doctolib import models, tables
+from sync_assets.doctolib import listings, tables
 from sync_assets.doctolib.client import ClientFactory, DoctolibClient
-from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
+from sync_assets.platform.contract import ContractResult, settle_contracts
 from sync_assets.platform.errors import ApiError, SyncError
-from sync_assets.platform.http import prefetched
+from sync_assets.platform.listing import ListingReader
 from sync_assets.platform.merge import MergeCounts, Stager, driver_connection
 from sync_assets.platform.observability import get_logger, report_failure
 from sync_assets.platform.progress import Progress
@@ -36,7 +36,6 @@ from sync_assets.platform.sql_files import package_sql
 
 log = get_logger("doctolib.sync")
 CONNECTOR = "doctolib"
-DEFAULT_LOOKBACK = timedelta(hours=1)
 
 
 class SyncSkipped(SyncError):
@@ -80,9 +79,9 @@ def record_skipped(conn, reason: str, *, practice_id: int | None = None, run_id:
 
 class PracticeSync:
     def __init__(self, engine: Engine, practice_id: int, *, clients: ClientFactory, api_keys: Mapping[str, str],
-                 full_refresh: bool = False, lookback: timedelta = DEFAULT_LOOKBACK, run_id: str | None = None,
+                 full_refresh: bool = False, lookback: timedelta | None = None, run_id: str | None = None,
                  emit: Callable[[str], None] = log.info):
-        if lookback < timedelta(0):
+        if lookback is not None and lookback < timedelta(0):
             raise SyncError("the lookback window cannot be negative")
         self.engine, self.practice_id, self.clients, self.api_keys = engine, practice_id, clients, api_keys
         self.full_refresh, self.lookback, self.run_id, self.emit = full_refresh, lookback, run_id, emit
@@ -91,19 +90,18 @@ class PracticeSync:
     def run(self) -> PracticeOutcome:
         mode = "full_refresh" if self.full_refresh else "incremental"
         account = self._account(mode)
+        client = self.clients(account, self.api_keys[account])
         run = Run(self.engine, CONNECTOR, str(self.practice_id), kind=mode, dagster_run_id=self.run_id, logger=log,
                   emit=self.emit, label=f"doctolib practice {self.practice_id}", detail={"account_name": account},
-                  ids={"practice_id": self.practice_id, "account": account})
+                  ids={"practice_id": self.practice_id, "account": account}, http=client.http)
         outcome = self.outcome = PracticeOutcome(run.id, self.practice_id, mode, account)
-        client = self.clients(account, self.api_keys[account])
         with run, client, self.engine.begin() as conn, BackgroundLander(run.conninfo, CONNECTOR) as lander, \
                 Stager(conn, flush_rows=5000) as stager:
             try:
                 self._sync(conn.connection.driver_connection, run.side, client, lander, stager, outcome, run.progress)
             except BaseException as error:
-                self._note_failure(run, error, outcome, client)
+                self._note_failure(run, error, outcome)
                 raise
-            run.pages, run.api_requests = outcome.pages, outcome.api_requests
             run.detail.update(self._cursor_detail(outcome))
             run.finish(conn, outcome.tables)  # with the rows and the cursor
         self.emit(f"doctolib practice {self.practice_id} ({mode} via {account}): {outcome.records} appointments in "
@@ -126,10 +124,9 @@ class PracticeSync:
                        run_log_id=run_log_id)
         raise SyncSkipped(reason)
 
-    def _note_failure(self, run: Run, error: BaseException, outcome: PracticeOutcome, client: DoctolibClient) -> None:
+    def _note_failure(self, run: Run, error: BaseException, outcome: PracticeOutcome) -> None:
         """What the failed run's row keeps; a refused key sets its account aside, so that the next
         run (a retry, the next schedule) goes through another account that reaches the practice."""
-        run.pages, run.api_requests = outcome.pages, client.requests
         run.detail.update(self._cursor_detail(outcome))
         if isinstance(error, ApiError) and error.status == 401:
             run.side.execute(package_sql(__file__, "mark_accounts_in_error"), {
@@ -147,30 +144,13 @@ class PracticeSync:
         pg.execute(package_sql(__file__, "lock_practice"), {"practice_id": practice_id})
         state = pg.execute(package_sql(__file__, "read_sync_state"), {"practice_id": practice_id}).fetchone()
         outcome.cursor_before = state[0] if state else None
-        if not self.full_refresh and outcome.cursor_before is not None:
-            outcome.updated_since = outcome.cursor_before - self.lookback
-        high_water = None if self.full_refresh else outcome.cursor_before
-        contract = outcome.contract
-        for page in prefetched(client.appointments(practice_id, outcome.updated_since)):
-            lander.land(page)
-            items = page.data.get("data") if isinstance(page.data, dict) else None
-            if not isinstance(items, list):
-                raise ApiError(CONNECTOR, "GET", page.endpoint, "the response has no `data` list")
-            outcome.pages += 1
-            outcome.records += len(items)
-            progress.page(len(items))
-            result = validate_batch(models.Appointment, items, entity="appointments")
-            # A row of another practice in this practice's listing: never stored here.
-            result.keep_tenant(lambda a: a.practice_id, {practice_id}, "practice_id", "other_practice")
-            for a in result.valid:
-                stager.add(tables.APPOINTMENTS, tables.appointment_row(a))
-                stager.add(tables.PATIENTS, tables.patient_row(a.patient))
-                stager.add(tables.PRACTITIONERS, (a.practitioner.id, a.practitioner.name))
-                stager.add(tables.VISIT_MOTIVES, (a.visit_motive.id, a.visit_motive.name))
-                if high_water is None or a.updated_at > high_water:
-                    high_water = a.updated_at
-            contract.merge(result, keep_valid=False)
-        settle_contracts(side, CONNECTOR, [contract], run_id=self.run_id, emit=self.emit)
+        reader = ListingReader(client.http, {"appointments": outcome.contract}, stager=stager, lander=lander,
+                               progress=progress)
+        found = reader.read(listings.APPOINTMENTS, {"practice_id": practice_id}, tenants={practice_id},
+                            cursor=None if self.full_refresh else outcome.cursor_before, lookback=self.lookback)
+        outcome.pages, outcome.records, outcome.updated_since = reader.pages_read, reader.records_read, found.since
+        high_water = found.high_water
+        settle_contracts(side, CONNECTOR, [outcome.contract], run_id=self.run_id, emit=self.emit)
 
         former_patients: list[int] = []
         if self.full_refresh:
@@ -188,7 +168,7 @@ class PracticeSync:
                                                  deleted=outcome.tables["patients"].deleted + gone)
 
         outcome.cursor_after = high_water
-        outcome.api_requests = client.requests
+        outcome.api_requests = client.http.requests
         outcome.elapsed_s = progress.elapsed()
         pg.execute(package_sql(__file__, "save_sync_state"), {
             "practice_id": practice_id, "cursor": high_water, "full_refresh": self.full_refresh,

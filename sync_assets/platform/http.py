@@ -6,7 +6,10 @@
   other 4xx are never retried;
 - a token-bucket rate limiter shared by every client of the same connector (or API key) in
   the process;
-- paginators for page-number envelopes (`meta.next_page`) and cursor envelopes (`next_cursor`).
+- paginators configured by paths into the body: page numbers (`meta.next_page`) and cursors
+  (`next_cursor`);
+- auth helpers: a fixed bearer key, and a bearer token that expires and is refreshed (OAuth);
+- the count of calls each client made (a run's `api_requests`).
 
 Errors name the endpoint path, never its query string: query values can hold personal data.
 """
@@ -19,10 +22,10 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
@@ -141,6 +144,7 @@ class ApiClient:
     rate_limiter: TokenBucket | None = None
     transport: httpx.BaseTransport | None = None
     sleep: Callable[[float], None] = time.sleep
+    requests: int = field(default=0, init=False)  # calls made (each counts once, however many attempts)
 
     def __post_init__(self) -> None:
         self._http = httpx.Client(
@@ -173,6 +177,7 @@ class ApiClient:
         otherwise the ApiError says `outcome_unknown`.
         """
         attempts_made = 0
+        self.requests += 1
 
         def attempt() -> tuple[httpx.Response, Any]:
             nonlocal attempts_made
@@ -315,43 +320,105 @@ def prefetched(pages: Iterator[Page], ahead: int = 2) -> Iterator[Page]:
         thread.join()
 
 
-def paginate_by_page_number(client: ApiClient, endpoint: str, params: Mapping[str, Any] | None = None,
-                            ) -> Iterator[Page]:
-    """Pages of a `{"<items>": [...], "meta": {"next_page": int|null, …}}` listing, in order."""
-    params = dict(params or {})
-    number = int(params.pop("page", 1))
-    while True:
-        page = client.get_page(endpoint, {**params, "page": number})
-        yield page
-        meta = page.data.get("meta") if isinstance(page.data, dict) else None
-        if not isinstance(meta, dict):
-            raise ApiError(client.connector, "GET", endpoint, "the response has no pagination `meta` object")
-        following = meta.get("next_page")
-        if following is None:
-            return
-        try:
-            following = int(following)
-        except (TypeError, ValueError):
-            raise ApiError(client.connector, "GET", endpoint, "`meta.next_page` is not a page number") from None
-        if following <= number:
-            raise ApiError(client.connector, "GET", endpoint,
-                           f"`meta.next_page` went from {number} to {following}; stopping to avoid a loop")
-        number = following
+def dig(body: Any, path: Sequence[str]) -> Any:
+    """The value at `path` in a JSON body (None where the path does not lead)."""
+    for step in path:
+        if not isinstance(body, dict):
+            return None
+        body = body.get(step)
+    return body
 
 
-def paginate_by_cursor(client: ApiClient, endpoint: str, params: Mapping[str, Any] | None = None,
-                       cursor_param: str = "cursor") -> Iterator[Page]:
-    """Pages of a `{"data": [...], "next_cursor": str|null}` listing, in order."""
-    params = dict(params or {})
-    cursor = params.pop(cursor_param, None)
-    seen: set[str] = set()
-    while True:
-        page = client.get_page(endpoint, {**params, **({cursor_param: cursor} if cursor else {})})
-        yield page
-        cursor = page.data.get("next_cursor") if isinstance(page.data, dict) else None
-        if not cursor:
-            return
-        if cursor in seen:
-            raise ApiError(client.connector, "GET", endpoint, "the API returned a cursor it had already "
-                           "returned; stopping to avoid a loop")
-        seen.add(cursor)
+@dataclass(frozen=True)
+class PageNumbers:
+    """A listing paged by number: the body says the next page's number at `next_page` (null on the
+    last page), sent back as the `parameter` query parameter. RDV Service Public's envelope,
+    `{"<items>": [...], "meta": {"next_page": 2, …}}`, is the default."""
+
+    next_page: tuple[str, ...] = ("meta", "next_page")
+    parameter: str = "page"
+
+    def pages(self, client: ApiClient, endpoint: str, params: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        params = dict(params or {})
+        number = int(params.pop(self.parameter, 1))
+        while True:
+            page = client.get_page(endpoint, {**params, self.parameter: number})
+            yield page
+            if not isinstance(page.data, dict) or not isinstance(dig(page.data, self.next_page[:-1]), dict):
+                raise ApiError(client.connector, "GET", endpoint,
+                               f"the response has no pagination `{'.'.join(self.next_page[:-1])}` object")
+            following = dig(page.data, self.next_page)
+            if following is None:
+                return
+            try:
+                following = int(following)
+            except (TypeError, ValueError):
+                raise ApiError(client.connector, "GET", endpoint,
+                               f"`{'.'.join(self.next_page)}` is not a page number") from None
+            if following <= number:
+                raise ApiError(client.connector, "GET", endpoint,
+                               f"`{'.'.join(self.next_page)}` went from {number} to {following}; stopping to avoid a loop")
+            number = following
+
+
+@dataclass(frozen=True)
+class Cursors:
+    """A listing paged by cursor: the body gives the next cursor at `next_cursor` (null or empty on
+    the last page), sent back as the `parameter` query parameter. Doctolib's envelope,
+    `{"data": [...], "next_cursor": "…"}`, is the default."""
+
+    next_cursor: tuple[str, ...] = ("next_cursor",)
+    parameter: str = "cursor"
+
+    def pages(self, client: ApiClient, endpoint: str, params: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        params = dict(params or {})
+        cursor = params.pop(self.parameter, None)
+        seen: set[str] = set()
+        while True:
+            page = client.get_page(endpoint, {**params, **({self.parameter: cursor} if cursor else {})})
+            yield page
+            cursor = dig(page.data, self.next_cursor)
+            if not cursor:
+                return
+            if cursor in seen:
+                raise ApiError(client.connector, "GET", endpoint, "the API returned a cursor it had already "
+                               "returned; stopping to avoid a loop")
+            seen.add(cursor)
+
+
+Paginator = PageNumbers | Cursors
+
+
+# --- Auth -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BearerKey(httpx.Auth):
+    """A fixed API key, sent as `Authorization: Bearer <key>`."""
+
+    key: str
+
+    def auth_flow(self, request: httpx.Request):
+        request.headers["Authorization"] = f"Bearer {self.key}"
+        yield request
+
+
+class TokenSource(Protocol):
+    def access_token(self) -> str: ...
+
+    def after_rejection(self, rejected: str) -> str: ...
+
+
+class RefreshingBearer(httpx.Auth):
+    """A bearer token that expires (OAuth): a valid one on each request, from `source`; after a 401,
+    one retry with the token the source gives in its place (refreshed if need be)."""
+
+    def __init__(self, source: TokenSource):
+        self.source = source
+
+    def auth_flow(self, request: httpx.Request):
+        token = self.source.access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            request.headers["Authorization"] = f"Bearer {self.source.after_rejection(token)}"
+            yield request

@@ -24,6 +24,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
 from sync_assets.platform.errors import SyncError
+from sync_assets.platform.http import ApiClient
 from sync_assets.platform.merge import MergeCounts, driver_connection
 from sync_assets.platform.observability import report_failure, safe_error_message
 from sync_assets.platform.progress import Progress, table_count_lines
@@ -57,18 +58,20 @@ class Run:
     failure leaving the block is recorded and reported, then raised again).
 
     `ids`: what the failure report names besides the run (account, practice…); never personal data.
+    Its `pages` are those reported to its `progress`; its `api_requests`, the calls `http` made.
     """
 
     def __init__(self, engine: Engine, connector: str, partition_key: str | None, *, kind: str,
                  dagster_run_id: str | None, logger: logging.Logger, emit: Callable[[str], None], label: str,
-                 detail: Mapping[str, Any] | None = None, ids: Mapping[str, Any] | None = None):
+                 detail: Mapping[str, Any] | None = None, ids: Mapping[str, Any] | None = None,
+                 http: ApiClient | None = None):
         self.id = str(uuid.uuid4())
         self.conninfo = libpq_url(engine.url.render_as_string(hide_password=False))
         self.connector, self.partition_key, self.kind = connector, partition_key, kind
         self.dagster_run_id, self.logger, self.emit, self.label = dagster_run_id, logger, emit, label
         self.detail = dict(detail or {})  # the connector's own figures, kept with the row
         self.ids = dict(ids or {})
-        self.pages = self.api_requests = 0
+        self.http = http  # the client whose calls the run counts
         self.progress = Progress(label, emit)
         self._side: psycopg.Connection | None = None
 
@@ -104,16 +107,18 @@ class Run:
         """Record the success, in the transaction of `conn` (it commits with the run's rows)."""
         names = list(tables)
         driver_connection(conn).execute(package_sql(__file__, "finish_run"), {
-            "id": self.id, "drift": sum(c.drift for c in tables.values()), "pages": self.pages,
-            "api_requests": self.api_requests, "detail": Jsonb(_plain(self.detail)), "tables": names,
+            "id": self.id, "drift": sum(c.drift for c in tables.values()), **self._counts(), "detail": Jsonb(_plain(self.detail)), "tables": names,
             "counts": [tables[n].count for n in names],
             **{k: [getattr(tables[n], k) for n in names] for k in ("created", "updated", "deleted", "noop")},
             "drifts": [tables[n].drift for n in names]})
 
+    def _counts(self) -> dict:
+        """Pages read (as reported to the run's progress) and calls made, so far."""
+        return {"pages": self.progress.pages, "api_requests": self.http.requests if self.http else 0}
+
     def _record_failure(self, error: BaseException) -> None:
         self.side.execute(package_sql(__file__, "fail_run"), {
-            "id": self.id, "error": safe_error_message(error), "pages": self.pages,
-            "api_requests": self.api_requests, "detail": Jsonb(_plain(self.detail))})
+            "id": self.id, "error": safe_error_message(error), **self._counts(), "detail": Jsonb(_plain(self.detail))})
         if isinstance(error, Exception):
             report_failure(self.logger, error, f"{self.connector} sync failed", **self.ids, run_log_id=self.id)
 

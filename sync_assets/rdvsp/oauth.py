@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlparse
 
-import httpx
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.errors import MismatchingStateException, MissingCodeException
 from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response, prepare_grant_uri
@@ -398,19 +397,3 @@ class AccountTokens:
         pg.execute(package_sql(__file__, "mark_account_error"), {"account_id": self.account_id, "error": reason})
         log.error("account in error", extra={"account_id": self.account_id, "reason": reason})
         return AccountError(f"{message} Reconnect it with `sync-assets rdvsp connect`.")
-
-
-class AccountAuth(httpx.Auth):
-    """Bearer auth for one account: a valid token on each request, one retry after a 401."""
-
-    def __init__(self, tokens: AccountTokens):
-        self.tokens = tokens
-
-    def auth_flow(self, request: httpx.Request):
-        token = self.tokens.access_token()
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code == 401:
-            request.headers["Authorization"] = f"Bearer {self.tokens.after_rejection(token)}"
-            yield request
-

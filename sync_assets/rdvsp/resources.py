@@ -6,10 +6,10 @@ from typing import Optional
 import dagster as dg
 from sqlalchemy import Engine
 
-from sync_assets.platform.http import shared_rate_limiter
+from sync_assets.platform.http import RefreshingBearer, shared_rate_limiter
 from sync_assets.platform.secrets import TokenCipher
 from sync_assets.rdvsp.client import RdvspClient
-from sync_assets.rdvsp.oauth import DEFAULT_REDIRECT_URI, AccountAuth, AccountTokens, RdvspSettings
+from sync_assets.rdvsp.oauth import DEFAULT_REDIRECT_URI, AccountTokens, RdvspSettings
 
 
 class RdvspApiResource(dg.ConfigurableResource):
@@ -40,4 +40,4 @@ class RdvspApiResource(dg.ConfigurableResource):
         settings = self.settings()
         tokens = AccountTokens(engine, account_id, settings, cipher)
         limiter = shared_rate_limiter("rdvsp", self.requests_per_second, max(1, int(self.requests_per_second)))
-        return RdvspClient(settings, AccountAuth(tokens), rate_limiter=limiter)
+        return RdvspClient(settings, RefreshingBearer(tokens), rate_limiter=limiter)

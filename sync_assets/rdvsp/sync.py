@@ -26,8 +26,9 @@ from psycopg import sql
 from sqlalchemy import Engine
 
 from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
-from sync_assets.platform.errors import ApiError, SyncError
-from sync_assets.platform.http import Page
+from sync_assets.platform.errors import SyncError
+from sync_assets.platform.http import dig
+from sync_assets.platform.listing import ListingRead, ListingReader
 from sync_assets.platform.merge import (
     DeleteScope,
     DeleteWhere,
@@ -43,7 +44,7 @@ from sync_assets.platform.raw import BackgroundLander
 from sync_assets.platform.run import Run
 from sync_assets.platform.secrets import TokenCipher
 from sync_assets.platform.sql_files import package_sql
-from sync_assets.rdvsp import models, tables
+from sync_assets.rdvsp import listings, models, tables
 from sync_assets.rdvsp.client import WEBHOOK_SUBSCRIPTIONS, RdvspClient
 from sync_assets.rdvsp.oauth import AccountError, unusable_account
 
@@ -101,7 +102,7 @@ class RdvspAccountSync:
         sync_from = self._sync_from()
         run = Run(self.engine, CONNECTOR, str(self.account_id), kind="scoped" if organisation_ids else self.kind,
                   dagster_run_id=self.run_id, logger=log, emit=self.emit, label=f"rdvsp account {self.account_id}",
-                  ids={"account_id": self.account_id})
+                  ids={"account_id": self.account_id}, http=self.client.http)
         if organisation_ids:
             run.detail["organisation_ids"] = sorted(organisation_ids)
         outcome = self.outcome = SyncOutcome(run.id, self.account_id, sorted(organisation_ids or []))
@@ -109,8 +110,7 @@ class RdvspAccountSync:
                 Stager(conn) as stager:
             self._sync(conn, run.side, lander, stager, outcome, sync_from, organisation_ids, run.progress)
             outcome.elapsed_s = run.progress.elapsed()
-            run.pages, run.api_requests = outcome.pages, self.client.requests
-            outcome.api_requests = self.client.requests
+            outcome.api_requests = self.client.http.requests
             run.detail["organisation_ids"] = outcome.organisation_ids
             run.finish(conn, outcome.tables)  # commits with the rows
             self._record_organisation_drift(conn, outcome)
@@ -143,137 +143,47 @@ class RdvspAccountSync:
     def _sync(self, conn, side: psycopg.Connection, lander: BackgroundLander, stager: Stager, outcome: SyncOutcome,
               sync_from: date, requested: list[int] | None, progress: Progress) -> None:
         polled_at = datetime.now(timezone.utc)  # the version of every state this poll reads
+        self._check_identity()
+        reader = ListingReader(self.client.http, outcome.contracts, stager=stager, lander=lander, progress=progress)
+        account_scope = {"account_id": self.account_id, "polled_at": polled_at, "sync_from": sync_from}
+        found = reader.read(listings.ORGANISATIONS, account_scope, keep=True)
+        outcome.organisations_api_total = found.total
+        scope = self._scope(requested, [o.id for o in found.valid])
+        outcome.organisation_ids = scope
+        installations = {row[0]: row for row in side.execute(package_sql(__file__, "webhook_installations"),
+                                                             {"organisation_ids": scope})}
+        rdvs = RdvListing(self, reader, stager, side)
+        for org_id in scope:
+            org_scope = {**account_scope, "organisation_id": org_id}
+            for listing in (listings.MOTIFS, listings.LIEUX, listings.AGENTS, listings.USERS):
+                reader.read(listing, org_scope, tenants={org_id})
+            endpoints = reader.read(listings.WEBHOOK_ENDPOINTS, org_scope, keep=True).valid
+            for endpoint in self._install_webhook(side, org_id, endpoints, installations.get(org_id), outcome):
+                stager.add(tables.WEBHOOK_ENDPOINTS, tables.webhook_endpoint_row(endpoint))
+            outcome.rdvs_api_total_count += rdvs.read(org_scope, set(scope))
+        sync_from_at = datetime.combine(sync_from, time.min, PARIS)
+        rdvs.look_up_unlisted(conn, account_scope, scope, sync_from_at, outcome)
+        outcome.pages, outcome.records = reader.pages_read, reader.records_read
+
+        settle_contracts(side, CONNECTOR, outcome.contracts.values(), run_id=self.run_id, emit=self.emit)
+        self._merge(conn, stager, outcome, scope, sync_from_at, progress, as_of=polled_at)
+        stager.merge(tables.APPLIED_PAGES, None)
+        for name, count in rdvs.skipped.items():  # rows of skipped pages were seen, and unchanged
+            c = outcome.tables[name]
+            outcome.tables[name] = replace(c, count=c.count + count, noop=c.noop + count)
+        self._close_scope(conn, outcome, scope, sync_from_at)
+
+    def _check_identity(self) -> None:
         me = self.client.me()
         agent_id = (me.get("agent") or {}).get("id") if isinstance(me, dict) else None
         if agent_id != self.account_id:
             raise AccountError(f"The token stored for account {self.account_id} belongs to agent {agent_id}: "
                                "reconnect the account with `sync-assets rdvsp connect`.")
-        contracts = outcome.contracts
 
-        def listed_items(page: Page, key: str) -> list:
-            lander.land(page)
-            items = page.data.get(key) if isinstance(page.data, dict) else None
-            if not isinstance(items, list):
-                raise ApiError(CONNECTOR, "GET", page.endpoint, f"the response has no `{key}` list")
-            outcome.pages += 1
-            outcome.records += len(items)
-            progress.page(len(items))
-            return items
-
-        def consume(page: Page, key: str, model, entity: str, keep_payloads: bool = False,
-                    organisations: set[int] | None = None) -> ContractResult:
-            """A page's rows that hold to the contract; with `organisations`, only rows of those
-            (an account writes rows of its own organisations only)."""
-            items = listed_items(page, key)
-            result = validate_batch(model, items, entity=entity, keep_payloads=keep_payloads)
-            if organisations is not None:
-                result.keep_tenant(_organisation_of, organisations, "organisation_id", "other_organisation")
-            contracts.setdefault(entity, ContractResult(entity)).merge(result, keep_valid=False)
-            return result
-
-        listed_organisations: list[int] = []
-        for page in self.client.organisations():
-            for o in consume(page, "organisations", models.Organisation, "organisations").valid:
-                stager.add(tables.ORGANISATIONS, tables.organisation_row(o, polled_at))
-                stager.add(tables.ACCOUNT_ORGANISATIONS, (self.account_id, o.id))
-                listed_organisations.append(o.id)
-            outcome.organisations_api_total = page.data["meta"].get("total_count", 0)
-        scope = self._scope(requested, listed_organisations)
-        outcome.organisation_ids = scope
-        sync_from_at = datetime.combine(sync_from, time.min, PARIS)
-        installations = {row[0]: row for row in side.execute(package_sql(__file__, "webhook_installations"),
-                                                             {"organisation_ids": scope})}
-        listed_rdvs: set[int] = set()
-        rejected_rdvs: set[int] = set()  # listed, but broke the contract: present, never "missing"
-        # Pages a successful sync applied, by (endpoint, parameters). Polling runs skip a page
-        # whose body is the same; the nightly run re-applies everything.
-        applied = {} if self.kind == "nightly" else {
-            (endpoint, _canonical(params)): sha for endpoint, params, sha in
-            side.execute(package_sql(__file__, "applied_pages"), {"account_id": self.account_id})}
-        skipped = {"rdvs": 0, "participations": 0}
-
-        def stage_listing_page(page: Page) -> set[int]:
-            """An RDV listing page: fully processed, or, if already applied, only its links staged."""
-            stager.add(tables.APPLIED_PAGES, (self.account_id, page.endpoint, dict(page.params), page.sha256))
-            if applied.get((page.endpoint, _canonical(page.params))) != page.sha256:
-                return stage_rdvs(page)
-            ids = set()
-            for item in listed_items(page, "rdvs"):
-                ids.add(item["id"])
-                stager.add(tables.ACCOUNT_RDVS, (self.account_id, item["id"], item["organisation"]["id"],
-                                                 models.parse_timestamp(item["starts_at"])))
-                skipped["participations"] += len(item["participations"])
-            skipped["rdvs"] += len(ids)
-            return ids
-
-        def stage_rdvs(page: Page) -> set[int]:
-            result = consume(page, "rdvs", models.Rdv, "rdvs", keep_payloads=True, organisations=set(scope))
-            if result.rejected:
-                valid_ids = {rdv.id for rdv in result.valid}
-                rejected_rdvs.update(p["id"] for p in page.data["rdvs"]
-                                     if isinstance(p, dict) and isinstance(p.get("id"), int) and p["id"] not in valid_ids)
-            ids = set()
-            for rdv, raw in zip(result.valid, result.valid_payloads):
-                ids.add(rdv.id)
-                stager.add(tables.RDVS, tables.rdv_row(rdv, raw, polled_at))
-                stager.add(tables.ACCOUNT_RDVS, (self.account_id, rdv.id, rdv.organisation.id, rdv.starts_at))
-                stager.add(tables.MOTIFS, tables.motif_row(rdv.motif, polled_at))
-                if rdv.lieu is not None:
-                    stager.add(tables.LIEUX, tables.lieu_row(rdv.lieu, polled_at))
-                for agent in rdv.agents:
-                    stager.add(tables.AGENTS, tables.agent_row(agent, polled_at))
-                for participation in rdv.participations:
-                    stager.add(tables.PARTICIPATIONS, tables.participation_row(rdv.id, participation))
-                    stager.add(tables.USERS, tables.user_row(participation.user, polled_at))
-            return ids
-
-        for org_id in scope:
-            for page in self.client.motifs(org_id):
-                for m in consume(page, "motifs", models.Motif, "motifs", organisations={org_id}).valid:
-                    stager.add(tables.MOTIFS, tables.motif_row(m, polled_at))
-            for page in self.client.lieux(org_id):
-                for lieu in consume(page, "lieux", models.Lieu, "lieux", organisations={org_id}).valid:
-                    stager.add(tables.LIEUX, tables.lieu_row(lieu, polled_at))
-            for page in self.client.agents(org_id):
-                for a in consume(page, "agents", models.Agent, "agents").valid:
-                    stager.add(tables.AGENTS, tables.agent_row(a, polled_at))
-                    stager.add(tables.AGENT_ROLES, (org_id, a.id, polled_at))
-            for page in self.client.organisation_users(org_id):
-                for u in consume(page, "users", models.User, "users").valid:
-                    stager.add(tables.USERS, tables.user_row(u, polled_at))
-                    stager.add(tables.USER_PROFILES, (org_id, u.id, polled_at))
-            endpoints: list[models.WebhookEndpoint] = []
-            for page in self.client.webhook_endpoints(org_id):
-                endpoints += consume(page, "webhook_endpoints", models.WebhookEndpoint, "webhook_endpoints").valid
-            for endpoint in self._install_webhook(side, org_id, endpoints, installations.get(org_id), outcome):
-                stager.add(tables.WEBHOOK_ENDPOINTS, tables.webhook_endpoint_row(endpoint))
-            total_count = 0
-            for page in self.client.rdvs(org_id, sync_from):
-                listed_rdvs |= stage_listing_page(page)
-                total_count = page.data["meta"].get("total_count", 0)
-            outcome.rdvs_api_total_count += total_count
-
-        # RDVs seen before but missing from this listing: look them up before deleting anything.
-        stager.flush(tables.ACCOUNT_RDVS)
-        unlisted_sql = sql.SQL(package_sql(__file__, "unlisted_account_rdvs")).format(
-            stage=stager.stage(tables.ACCOUNT_RDVS).stage)
-        unlisted = [r[0] for r in conn.connection.driver_connection.execute(unlisted_sql, {
-            "account_id": self.account_id, "organisation_ids": scope, "sync_from": sync_from_at})
-            if r[0] not in rejected_rdvs]
-        outcome.rdvs_looked_up = len(unlisted)
-        found: set[int] = set()
-        for page in self.client.rdvs_by_id(unlisted):
-            found |= stage_rdvs(page)
-        outcome.rdvs_found_on_lookup = len(found & set(unlisted))
-        outcome.rdvs_listed = len(listed_rdvs | found)
-
-        settle_contracts(side, CONNECTOR, contracts.values(), run_id=self.run_id, emit=self.emit)
-        self._merge(conn, stager, outcome, scope, sync_from_at, progress, as_of=polled_at)
-        stager.merge(tables.APPLIED_PAGES, None)
-        for name, count in skipped.items():  # rows of skipped pages were seen, and unchanged
-            c = outcome.tables[name]
-            outcome.tables[name] = replace(c, count=c.count + count, noop=c.noop + count)
-        pg = conn.connection.driver_connection
+    def _close_scope(self, conn, outcome: SyncOutcome, scope: list[int], sync_from_at: datetime) -> None:
+        """The account's end of sync (refused if it was disconnected meanwhile), and the warehouse's
+        count of its scope, for the reconciliation checks."""
+        pg = driver_connection(conn)
         if pg.execute(package_sql(__file__, "touch_account_synced"), {"account_id": self.account_id}).fetchone() is None:
             # Disconnected while this run fetched: nothing of it is applied.
             raise AccountError(f"RDV Service Public account {self.account_id} was disconnected during this sync: "
@@ -376,9 +286,8 @@ class RdvspAccountSync:
                     status, reason = "failed", f"refused with HTTP {response.status_code}"
                 else:
                     # Re-list: an endpoint creation may answer 200 and not take.
-                    relisted = [e for page in self.client.webhook_endpoints(org_id, target_url=target)
-                                for e in validate_batch(models.WebhookEndpoint, page.data.get("webhook_endpoints", []),
-                                                        entity="webhook_endpoints").valid]
+                    relisted = validate_batch(models.WebhookEndpoint, self.client.webhook_endpoints(org_id, target),
+                                              entity="webhook_endpoints").valid
                     mine = next((e for e in relisted if e.target_url == target), None)
                     if mine is None:
                         status, reason = "not_taken", "the API accepted the endpoint but does not list it"
@@ -396,9 +305,65 @@ class RdvspAccountSync:
 
 
 
-def _organisation_of(row) -> int:
-    """The organisation a listed row belongs to (an RDV's is nested, a motif's or lieu's is an id)."""
-    return row.organisation.id if isinstance(row, models.Rdv) else row.organisation_id
+class RdvListing:
+    """What is RDV Service Public's own in reading RDVs: a polling run skips the pages whose body is
+    the one the last successful sync applied (`rdvsp.applied_pages`; the nightly run re-applies
+    everything), and RDVs seen before but missing from the unordered listing are looked up by id
+    before anything is deleted."""
+
+    def __init__(self, sync: RdvspAccountSync, reader: ListingReader, stager: Stager, side: psycopg.Connection):
+        self.account_id, self.reader, self.stager = sync.account_id, reader, stager
+        self.applied = {} if sync.kind == "nightly" else {
+            (endpoint, _canonical(params)): sha for endpoint, params, sha in
+            side.execute(package_sql(__file__, "applied_pages"), {"account_id": sync.account_id})}
+        self.found = ListingRead()  # rejected ids: listed, but broke the contract (present, never "missing")
+        self.listed: set[int] = set()
+        self.skipped = {"rdvs": 0, "participations": 0}
+
+    def read(self, scope, tenants: set[int]) -> int:
+        """Stage one organisation's RDVs; the API's total count for it."""
+        found = ListingRead()
+        for page in self.reader.pages(listings.RDVS, scope):
+            self.stager.add(tables.APPLIED_PAGES, (self.account_id, page.endpoint, dict(page.params), page.sha256))
+            if self.applied.get((page.endpoint, _canonical(page.params))) != page.sha256:
+                result = self.reader.stage(listings.RDVS, page, scope, found, tenants=tenants)
+                self.listed |= {rdv.id for rdv in result.valid}
+            else:
+                self._stage_links_only(page)
+            found.total = dig(page.data, listings.RDVS.total) or 0
+        self.found.rejected_ids |= found.rejected_ids
+        return found.total
+
+    def _stage_links_only(self, page) -> None:
+        """A page applied before, unchanged: only its RDVs' links to the account are staged."""
+        ids = set()
+        for item in self.reader.items(listings.RDVS, page):
+            ids.add(item["id"])
+            self.stager.add(tables.ACCOUNT_RDVS, (self.account_id, item["id"], item["organisation"]["id"],
+                                                  models.parse_timestamp(item["starts_at"])))
+            self.skipped["participations"] += len(item["participations"])
+        self.skipped["rdvs"] += len(ids)
+        self.listed |= ids
+
+    def look_up_unlisted(self, conn, scope, organisation_ids: list[int], sync_from_at: datetime,
+                         outcome: SyncOutcome) -> None:
+        """RDVs seen before but missing from this listing, looked up by id before anything is deleted."""
+        self.stager.flush(tables.ACCOUNT_RDVS)
+        unlisted_sql = sql.SQL(package_sql(__file__, "unlisted_account_rdvs")).format(
+            stage=self.stager.stage(tables.ACCOUNT_RDVS).stage)
+        unlisted = [r[0] for r in driver_connection(conn).execute(unlisted_sql, {
+            "account_id": self.account_id, "organisation_ids": organisation_ids, "sync_from": sync_from_at})
+            if r[0] not in self.found.rejected_ids]
+        outcome.rdvs_looked_up = len(unlisted)
+        found: set[int] = set()
+        for start in range(0, len(unlisted), listings.IDS_PER_LOOKUP):
+            lookup = {**scope, "ids": unlisted[start:start + listings.IDS_PER_LOOKUP]}
+            for page in self.reader.pages(listings.RDVS_BY_ID, lookup):
+                result = self.reader.stage(listings.RDVS_BY_ID, page, lookup, ListingRead(),
+                                           tenants=set(organisation_ids))
+                found |= {rdv.id for rdv in result.valid}
+        outcome.rdvs_found_on_lookup = len(found & set(unlisted))
+        outcome.rdvs_listed = len(self.listed | found)
 
 
 def _canonical(params) -> str:

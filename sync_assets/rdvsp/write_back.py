@@ -191,8 +191,7 @@ class WriteBack:
             return Outcome("failed", _refusal(f"PATCH /api/v1/rdvs/{rdv_id}/update_status", response))
         read_at = datetime.now(timezone.utc)
         try:
-            payload = next((r for page in client.rdvs_by_id([rdv_id]) for r in page.data.get("rdvs", [])
-                            if isinstance(r, dict) and r.get("id") == rdv_id), None)
+            payload = client.rdv(rdv_id)
         except ApiError as error:
             log.warning("RDV not read back after its status changed", extra={"rdv_id": rdv_id, "reason": str(error)})
             payload = None

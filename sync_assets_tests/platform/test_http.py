@@ -13,10 +13,10 @@ import pytest
 from sync_assets.platform.errors import ApiError
 from sync_assets.platform.http import (
     ApiClient,
+    Cursors,
+    PageNumbers,
     RetryPolicy,
     TokenBucket,
-    paginate_by_cursor,
-    paginate_by_page_number,
     shared_rate_limiter,
 )
 
@@ -211,7 +211,7 @@ def test_page_number_pagination_follows_next_page_and_keeps_params():
         return httpx.Response(200, json=pages[int(request.url.params["page"])])
 
     client, _ = client_for(api)
-    result = list(paginate_by_page_number(client, "/api/v1/rdvs", {"organisation_id": 7}))
+    result = list(PageNumbers().pages(client, "/api/v1/rdvs", {"organisation_id": 7}))
     assert [i["id"] for p in result for i in p.data["rdvs"]] == [1, 2, 3, 4, 5]
     assert seen == [{"organisation_id": "7", "page": str(n)} for n in (1, 2, 3)]
     assert result[0].sha256 == __import__("hashlib").sha256(result[0].body).hexdigest()
@@ -229,7 +229,7 @@ def test_page_number_pagination_retries_a_429_mid_way():
         return httpx.Response(200, json=envelope([{"id": page}], page, 3))
 
     client, sleeps = client_for(api)
-    result = list(paginate_by_page_number(client, "/rdvs"))
+    result = list(PageNumbers().pages(client, "/rdvs"))
     assert [p.data["rdvs"][0]["id"] for p in result] == [1, 2, 3]
     assert calls == ["1", "2", "2", "3"] and sleeps == [2.0]
 
@@ -237,7 +237,7 @@ def test_page_number_pagination_retries_a_429_mid_way():
 def test_page_number_pagination_refuses_to_loop():
     client, _ = client_for(lambda r: httpx.Response(200, json=envelope([], 1, 3) | {"meta": {"next_page": 1}}))
     with pytest.raises(ApiError, match="went from 1 to 1"):
-        list(paginate_by_page_number(client, "/rdvs"))
+        list(PageNumbers().pages(client, "/rdvs"))
 
 
 def test_cursor_pagination_follows_next_cursor():
@@ -249,7 +249,7 @@ def test_cursor_pagination_follows_next_cursor():
         return httpx.Response(200, json=answers[request.url.params.get("cursor")])
 
     client, _ = client_for(api)
-    pages = list(paginate_by_cursor(client, "/v1/practices/1/appointments", {"updated_since": "2025-01-01T00:00:00Z"}))
+    pages = list(Cursors().pages(client, "/v1/practices/1/appointments", {"updated_since": "2025-01-01T00:00:00Z"}))
     assert [x for p in pages for x in p.data["data"]] == [1, 2, 3]
 
 
@@ -258,7 +258,7 @@ def test_cursor_pagination_refuses_a_repeated_cursor():
                     {"data": [3], "next_cursor": "a"}])
     client, _ = client_for(lambda r: httpx.Response(200, json=next(answers)))
     with pytest.raises(ApiError, match="already returned"):
-        list(paginate_by_cursor(client, "/v1/practices"))
+        list(Cursors().pages(client, "/v1/practices"))
 
 
 def test_prefetched_pages_arrive_in_order_while_the_next_is_fetched():

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from sync_assets.platform.errors import SyncError
+from sync_assets.platform.http import ApiClient
 from sync_assets.platform.merge import MergeCounts
 from sync_assets.platform.run import Run, record_skipped_run, runs_of_dagster_run
 from sync_assets.platform.views import apply_view
@@ -29,11 +30,13 @@ def a_run(url, partition_key="1", **kwargs) -> Run:
 
 def test_a_run_is_recorded_from_its_start_and_its_success_commits_with_its_rows(database_url):
     engine = engine_for(database_url)
-    run = a_run(database_url, detail={"cursor": "2026-01-01"})
+    run = a_run(database_url, detail={"cursor": "2026-01-01"}, http=ApiClient("example", "http://127.0.0.1:9"))
     with run, engine.begin() as conn:
         assert query(database_url, "SELECT status FROM sync.runs") == [("running",)]  # seen by others at once
         conn.exec_driver_sql("CREATE TABLE sync.example_rows (n int)")
-        run.pages, run.api_requests = 3, 4
+        for records in (10, 10, 3):
+            run.progress.page(records)
+        run.http.requests = 4
         run.finish(conn, {"rows": MergeCounts(count=5, created=2, noop=3)})
         assert query(database_url, "SELECT status FROM sync.runs") == [("running",)]  # not before the commit
     [record] = runs_of_dagster_run(engine, "dagster-1")
@@ -46,7 +49,8 @@ def test_a_failed_run_keeps_why_while_its_rows_roll_back(database_url, caplog):
     engine = engine_for(database_url)
     with pytest.raises(SyncError), a_run(database_url, ids={"practice_id": 1}) as run, engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE sync.example_rows (n int)")
-        run.pages = 2
+        run.progress.page(10)
+        run.progress.page(7)
         raise SyncError("example GET /v1/things failed after 5 attempts: HTTP 503")
     assert query(database_url, "SELECT status, error, pages FROM sync.runs") == [
         ("failed", "example GET /v1/things failed after 5 attempts: HTTP 503", 2)]

@@ -8,11 +8,11 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
-from sync_assets.platform.http import RetryPolicy
+from sync_assets.platform.http import RefreshingBearer, RetryPolicy
 from sync_assets.platform.secrets import TokenCipher
 from sync_assets.platform.warehouse import engine_for, libpq_url
 from sync_assets.rdvsp.client import RdvspClient
-from sync_assets.rdvsp.oauth import AccountAuth, AccountTokens, RdvspSettings, connect
+from sync_assets.rdvsp.oauth import AccountTokens, RdvspSettings, connect
 from sync_assets.rdvsp.sync import RdvspAccountSync, SyncOutcome
 from sync_assets.sandbox.server import Sandbox
 
@@ -47,7 +47,7 @@ class Rdvsp:
     def client(self, account_id: int | None = None, **kwargs) -> RdvspClient:
         tokens = AccountTokens(self.engine, account_id or self.account_id, self.settings, self.cipher)
         kwargs.setdefault("retry", RetryPolicy(attempts=4, backoff_multiplier=0.01, jitter=0))
-        return RdvspClient(self.settings, AccountAuth(tokens), **kwargs)
+        return RdvspClient(self.settings, RefreshingBearer(tokens), **kwargs)
 
     def sync(self, organisation_ids: list[int] | None = None, account_id: int | None = None,
              **client_kwargs) -> SyncOutcome:

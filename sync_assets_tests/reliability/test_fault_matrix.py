@@ -181,7 +181,7 @@ class DoctolibRunner:
 def runners(request, sandbox, database_url, monkeypatch):
     """Builds the runner of a connector, after a first clean sync when `synced`."""
     # Doctolib pages of 50 rather than 500, so that practice 1's 200 appointments take 5 requests.
-    monkeypatch.setattr("sync_assets.doctolib.client.PAGE_SIZE", 50)
+    monkeypatch.setattr("sync_assets.doctolib.listings.PAGE_SIZE", 50)
 
     def build(connector: str):
         if connector == "rdvsp":
