@@ -94,7 +94,7 @@ def phase_copy(url: str, base_url: str) -> dict:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS bench_copy CASCADE; CREATE SCHEMA bench_copy")
         for spec in specs.values():
-            name = tables.short_name(spec)
+            name = spec.name
             conn.execute(f"CREATE TABLE bench_copy.{name} (LIKE {spec.table})")
             conn.execute(f"ALTER TABLE bench_copy.{name} ALTER COLUMN synced_at DROP NOT NULL")
         types = {table: [r[0] for r in conn.execute(
@@ -112,7 +112,7 @@ def phase_copy(url: str, base_url: str) -> dict:
             spec = specs[table]
             started = time.perf_counter()
             with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    sql.Identifier("bench_copy", tables.short_name(spec)),
+                    sql.Identifier("bench_copy", spec.name),
                     sql.SQL(", ").join(map(sql.Identifier, spec.columns)))) as copy:
                 copy.set_types(types[table])
                 for row in rows:

@@ -246,7 +246,7 @@ def _doctolib(url: str, sandbox, dagster) -> bool:
 
 def _report_practice(title: str, run) -> None:
     detail = run.record.detail if run.record else {}
-    since = (f", updated since {detail['updated_since'][:16].replace('T', ' ')}" if detail.get("updated_since")
+    since = (f", updated since {detail['since'][:16].replace('T', ' ')}" if detail.get("since")
              else ", everything" if run.record else "")
     print(f"{title:<12}run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}"
           + (f" via {detail['account_name']}{since}" if detail.get("account_name") else ""))

@@ -33,7 +33,7 @@ DESCRIPTIONS = {
     "patients": ("Patients of synced appointments. Personal data: names, birth dates, phones and emails live "
                  "only here; analysts use analytics.doctolib_patients."),
     "appointments": ("Appointments of one practice per partition, incremental from the practice's cursor "
-                     "(doctolib.sync_state); a full refresh also deletes what Doctolib no longer returns."),
+                     "(sync.cursors); a full refresh also deletes what Doctolib no longer returns."),
 }
 
 
@@ -112,7 +112,7 @@ def _contract_check(result: ContractResult | None) -> dg.AssetCheckResult:
 
 
 def _summary(outcome: PracticeOutcome) -> str:
-    since = outcome.updated_since.isoformat() if outcome.updated_since else "the beginning"
+    since = outcome.since.isoformat() if outcome.since else "the beginning"
     return "\n".join([
         f"practice {outcome.practice_id} ({outcome.mode} via {outcome.account}, updated since {since}): "
         f"{outcome.records} appointments, {outcome.pages} pages, {outcome.api_requests} requests, "

@@ -20,9 +20,6 @@ APPOINTMENTS = TableSpec("doctolib.appointments", ("id",), (
 PRACTICE_TABLES = (PRACTITIONERS, VISIT_MOTIVES, PATIENTS, APPOINTMENTS)
 
 
-def short_name(spec: TableSpec) -> str:
-    return spec.table.split(".", 1)[1]
-
 
 def appointment_row(a: models.Appointment) -> tuple:
     return (a.id, a.practice_id, a.agenda_id, a.practitioner.id, a.patient.id, a.visit_motive.id, a.start_at,

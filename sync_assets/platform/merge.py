@@ -96,6 +96,11 @@ class TableSpec:
             raise ValueError(f"{self.table}: column(s) {missing} must be among the columns")
 
     @property
+    def name(self) -> str:
+        """The table's name without its schema ("rdvs")."""
+        return self.table.split(".", 1)[1]
+
+    @property
     def value_columns(self) -> tuple[str, ...]:
         return tuple(c for c in self.columns if c not in self.key)
 

@@ -240,8 +240,8 @@ class RdvspAccountSync:
         counts = outcome.tables
         for spec in tables.MERGE_ORDER:
             group_by = "organisation_id" if spec is tables.RDVS else None
-            counts[tables.short_name(spec)] = stager.merge(spec, scopes.get(spec.table), group_by, as_of)
-            progress.merged(tables.short_name(spec), counts[tables.short_name(spec)].count)
+            counts[spec.name] = stager.merge(spec, scopes.get(spec.table), group_by, as_of)
+            progress.merged(spec.name, counts[spec.name].count)
         by_organisation = dict(stager.stage(tables.RDVS).groups)
 
         def delete_unseen(spec, condition: str, params: list, group_by: str | None = None) -> list[tuple]:
@@ -371,4 +371,4 @@ def _canonical(params) -> str:
 
 
 def table_names() -> list[str]:
-    return [tables.short_name(spec) for spec in tables.MERGE_ORDER]
+    return [spec.name for spec in tables.MERGE_ORDER]

@@ -62,9 +62,6 @@ MERGE_ORDER = (ORGANISATIONS, ACCOUNT_ORGANISATIONS, AGENTS, AGENT_ROLES, USERS,
                WEBHOOK_ENDPOINTS, RDVS, ACCOUNT_RDVS, PARTICIPATIONS)
 
 
-def short_name(spec: TableSpec) -> str:
-    return spec.table.split(".", 1)[1]
-
 
 # `at`: the version of the state (an event's timestamp, or a poll's start).
 

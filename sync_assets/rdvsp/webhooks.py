@@ -174,14 +174,14 @@ def _destroy(pg: psycopg.Connection, spec: TableSpec, event: WebhookEvent, key: 
         raise EventRejected(f"a destroyed {event.model} without an id")
     gone = destroy_record(pg, spec, key or (event.record_id,), event.event_at)
     reason = None if gone else "no such record (already deleted, never synced, or newer in the warehouse)"
-    return Applied("applied", reason, {tables.short_name(spec): MergeCounts(deleted=gone)})
+    return Applied("applied", reason, {spec.name: MergeCounts(deleted=gone)})
 
 
 def _upsert(pg: psycopg.Connection, spec: TableSpec, row: tuple, record_id: int, event_at: datetime,
             stored_version) -> Applied:
     if _is_stale(pg, spec, record_id, event_at, stored_version):
         return Applied("stale", "the warehouse holds a newer state of this record")
-    return Applied("applied", None, {tables.short_name(spec): merge_values(pg, spec, [row])})
+    return Applied("applied", None, {spec.name: merge_values(pg, spec, [row])})
 
 
 # --- models -------------------------------------------------------------------------------
@@ -265,8 +265,8 @@ def _membership(model, entity: str, link: TableSpec, link_with_details: TableSpe
         if event.event == "destroyed":
             return _destroy(pg, link, event, key)
         return Applied("applied", None, {
-            tables.short_name(member_spec): merge_values(pg, member_spec, [member_row(person, event.event_at)]),
-            tables.short_name(link): merge_values(pg, link_with_details, [(*key, *details(record), event.event_at)]),
+            member_spec.name: merge_values(pg, member_spec, [member_row(person, event.event_at)]),
+            link.name: merge_values(pg, link_with_details, [(*key, *details(record), event.event_at)]),
         })
     return Handler(handle, versioned=None)
 

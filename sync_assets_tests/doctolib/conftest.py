@@ -63,7 +63,8 @@ class Doctolib:
                 for a in self.world.appointments_of(practice_id, None)}
 
     def cursor(self, practice_id: int):
-        rows = self.query("SELECT cursor_updated_at FROM doctolib.sync_state WHERE practice_id = %s", [practice_id])
+        rows = self.query("SELECT cursor FROM sync.cursors WHERE connector = 'doctolib' AND partition_key = %s",
+                          [str(practice_id)])
         return rows[0][0] if rows else None
 
 

@@ -157,8 +157,8 @@ def test_the_freshness_check_fails_for_practices_without_a_recent_success(keys_i
     for practice_id in (1, 2, 3):
         doctolib.sync(practice_id)
     assert evaluate().passed
-    doctolib.query("UPDATE doctolib.sync_state SET last_success_at = now() - interval '27 hours' "
-                   "WHERE practice_id = 2 RETURNING 1")
+    doctolib.query("UPDATE sync.cursors SET last_success_at = now() - interval '27 hours' "
+                   "WHERE connector = 'doctolib' AND partition_key = '2' RETURNING 1")
     stale = evaluate()
     assert not stale.passed and list(stale.metadata["hours_since_success"].value) == ["2"]
     assert stale.severity == dg.AssetCheckSeverity.ERROR

@@ -47,7 +47,7 @@ def test_an_incremental_run_picks_up_exactly_the_changed_appointments(synced):
 
     outcome = synced.sync(1)
 
-    assert outcome.updated_since == before - timedelta(hours=1)
+    assert outcome.since == before - timedelta(hours=1)
     counts = outcome.tables["appointments"]
     assert (counts.created, counts.updated, counts.deleted) == (1, 2, 0)
     assert counts.count == 3 + len(lookback_rows) and counts.noop == len(lookback_rows)
@@ -91,7 +91,7 @@ def test_a_failed_run_does_not_advance_the_cursor(synced):
     assert status == "failed" and "/v1/practices/1/appointments" in reason and "503" in reason
     synced.api.faults.clear()
     outcome = synced.sync(1)  # the next run starts from the same cursor and finds the change
-    assert outcome.updated_since == cursor - timedelta(hours=1)
+    assert outcome.since == cursor - timedelta(hours=1)
     assert outcome.tables["appointments"].updated == 1
     assert synced.appointments(1)[changed][1] == "cancelled"
 
@@ -155,15 +155,15 @@ def test_a_full_refresh_removes_what_no_longer_exists_in_its_practice_only(synce
 
     full = synced.sync(1, full_refresh=True)
 
-    assert full.updated_since is None and full.mode == "full_refresh"
+    assert full.since is None and full.mode == "full_refresh"
     assert full.tables["appointments"].deleted == 2 and full.tables["appointments"].count == len(
         world.appointments_of(1, None))
     assert full.tables["patients"].deleted == 1  # the patient with no appointment left
     assert synced.query("SELECT count(*) FROM doctolib.patients WHERE id = %s", [lone.patient_id]) == [(0,)]
     assert stored_matches_sandbox(synced, 1)
     assert synced.appointments(2) == others  # practice 2's vanished row waits for practice 2's full refresh
-    assert synced.query("SELECT last_full_refresh_at IS NOT NULL FROM doctolib.sync_state WHERE practice_id = 1") == [
-        (True,)]
+    assert synced.query("SELECT last_full_refresh_at IS NOT NULL FROM sync.cursors "
+                        "WHERE connector = 'doctolib' AND partition_key = '1'") == [(True,)]
 
 
 def test_a_practice_reached_by_two_accounts_is_synced_once_through_the_chosen_one(doctolib):
@@ -229,7 +229,7 @@ def test_a_second_run_of_the_same_practice_waits_for_the_first(synced):
     synced.world.cancel(next(a.id for a in synced.world.appointments_of(1, None) if a.status == "confirmed"))
     outcome: list = []
     with psycopg.connect(libpq_url(synced.database_url)) as holder:
-        holder.execute("SELECT pg_advisory_xact_lock(hashtextextended('doctolib.practice:1', 0))")  # a run in progress
+        holder.execute("SELECT pg_advisory_xact_lock(hashtextextended('doctolib:1', 0))")  # a run in progress
         worker = threading.Thread(target=lambda: outcome.append(synced.sync(1)))
         worker.start()
         deadline = time.monotonic() + 30

@@ -116,7 +116,8 @@ def test_concurrent_upgrades_apply_each_file_once(empty_database_url):
 
 def test_the_one_run_log_keeps_the_history_of_both_connectors(empty_database_url, tmp_path):
     """A warehouse upgraded from the four run tables of each connector loses no run: they move to
-    sync.runs and sync.run_tables, and the old names still answer, as views."""
+    sync.runs and sync.run_tables, and the old names still answer, as views. So do the cursors of
+    Doctolib's practices, to sync.cursors."""
     before = tmp_path / "before"
     before.mkdir()
     for migration in migrations.discover():
@@ -137,13 +138,15 @@ def test_the_one_run_log_keeps_the_history_of_both_connectors(empty_database_url
             VALUES ('00000000-0000-0000-0000-00000000000b', 3, 'practice_3', 'incremental', '2026-01-02 03:00+00',
                     'failed', 'HTTP 503', '2026-01-01 02:00+00');
             INSERT INTO doctolib.sync_run_tables VALUES ('00000000-0000-0000-0000-00000000000b', 'appointments', 5, 5, 0, 0, 0, 5);
+            INSERT INTO doctolib.sync_state (practice_id, cursor_updated_at, last_success_at)
+            VALUES (3, '2026-01-01 02:30+00', '2026-01-01 03:00+00');
         """)
     migrations.upgrade(empty_database_url)
     assert query(empty_database_url, "SELECT connector, partition_key, kind, status, error, pages, detail FROM sync.runs "
                                      "ORDER BY started_at") == [
         ("rdvsp", "7", "nightly", "success", None, 12, {"organisation_ids": [100, 101]}),
         ("doctolib", "3", "incremental", "failed", "HTTP 503",
-         None, {"account_name": "practice_3", "updated_since": "2026-01-01T02:00:00+00:00"})]
+         None, {"account_name": "practice_3", "since": "2026-01-01T02:00:00+00:00"})]
     assert query(empty_database_url, "SELECT table_name, count, drift FROM sync.run_tables ORDER BY 1") == [
         ("appointments", 5, 5), ("rdvs", 10, 3)]
     # What analysts queried still answers, through views.
@@ -153,3 +156,8 @@ def test_the_one_run_log_keeps_the_history_of_both_connectors(empty_database_url
     assert query(empty_database_url, "SELECT organisation_id, drift FROM rdvsp.sync_log_organisations") == [(100, 3)]
     assert query(empty_database_url, "SELECT practice_id, account_name, reason, updated_since::text "
                                      "FROM doctolib.sync_runs") == [(3, "practice_3", "HTTP 503", "2026-01-01 02:00:00+00")]
+    # The practices' cursors moved to sync.cursors, with the other connectors' to come.
+    assert query(empty_database_url, "SELECT connector, partition_key, cursor::text FROM sync.cursors") == [
+        ("doctolib", "3", "2026-01-01 02:30:00+00")]
+    assert query(empty_database_url, "SELECT practice_id, cursor_updated_at::text FROM doctolib.sync_state") == [
+        (3, "2026-01-01 02:30:00+00")]

@@ -1,0 +1,1 @@
+SELECT cursor FROM sync.cursors WHERE connector = %(connector)s AND partition_key = %(partition_key)s;
