@@ -62,7 +62,7 @@ def run_demo() -> int:
 def _with_sandbox(url: str, sandbox) -> int:
     from sync_assets.platform.secrets import TokenCipher
     from sync_assets.rdvsp.oauth import RdvspSettings, connect
-    from sync_assets.runs import instance, run_job, run_rdvsp_sync
+    from sync_assets.runs import instance, run_job, sync_partition
 
     oauth = sandbox.rdvsp.oauth
     receiver = start_receiver(url)
@@ -78,7 +78,7 @@ def _with_sandbox(url: str, sandbox) -> int:
         schema_run = run_job(dagster, "sync_warehouse_schema")
         print(f"dagster     run {schema_run.run_id[:8]} {'SUCCESS' if schema_run.success else 'FAILURE'}: "
               f"sync/warehouse_schema (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-        first = run_rdvsp_sync(dagster, url, account.account_id, kind="initial")
+        first = sync_partition(dagster, url, "rdvsp", account.account_id, kind="initial")
         _report("first sync", first)
         rdvsp_ok = first.success and _webhook_path(url, sandbox, dagster, account.account_id)
         write_back_ok = _write_back(url, sandbox, dagster, account.account_id)
@@ -117,7 +117,7 @@ def _webhook_path(url: str, sandbox, dagster, account_id: int) -> bool:
     """Changes made in the sandbox arrive as signed deliveries; a nightly run finds no drift; one
     delivery dropped on purpose is exactly the drift of the next nightly, and the fallback sensor
     would poll its organisation."""
-    from sync_assets.runs import run_rdvsp_sync
+    from sync_assets.runs import sync_partition
 
     installed = [e.organisation_id for e in sandbox.world.webhook_endpoints.values()]
     print(f"webhooks    endpoints installed for organisations {_ids(installed)} (trigger: false: nothing replayed)")
@@ -125,7 +125,7 @@ def _webhook_path(url: str, sandbox, dagster, account_id: int) -> bool:
     print(f"webhooks    {len(latencies)} changes made in the sandbox (3 RDVs created, 1 cancelled, 1 deleted, 1 user "
           f"renamed), each delivered signed and applied: latency p50 {statistics.median(latencies):.0f} ms, max "
           f"{max(latencies):.0f} ms (sandbox change to committed row)")
-    calm = run_rdvsp_sync(dagster, url, account_id, kind="nightly")
+    calm = sync_partition(dagster, url, "rdvsp", account_id, kind="nightly")
     _report_drift("nightly", url, calm)
     world = sandbox.world
     rescheduled = next(r for r in world.rdvs.values() if r.organisation_id == SILENT and r.status == "unknown")
@@ -133,7 +133,7 @@ def _webhook_path(url: str, sandbox, dagster, account_id: int) -> bool:
     world.update_rdv(rescheduled.id, starts_at=rescheduled.starts_at + timedelta(days=1))
     sandbox.deliverer.drop_rate = 0.0
     print(f"webhooks    1 delivery dropped on purpose: RDV {rescheduled.id} of organisation {SILENT} rescheduled")
-    found = run_rdvsp_sync(dagster, url, account_id, kind="nightly")
+    found = sync_partition(dagster, url, "rdvsp", account_id, kind="nightly")
     _report_drift("nightly", url, found)
     _report_fallback(url, dagster)
     return calm.success and found.success
@@ -223,14 +223,14 @@ def _doctolib(url: str, sandbox, dagster) -> bool:
 
     from sync_assets.doctolib.client import api_keys, client_factory
     from sync_assets.doctolib.practices import discover_practices
-    from sync_assets.runs import run_doctolib_sync
+    from sync_assets.runs import sync_partition
 
     os.environ.update(sandbox.doctolib.environment(sandbox.base_url))
     found = discover_practices(engine_for(url), client_factory(sandbox.base_url), api_keys(), emit=lambda _: None)
     print(f"doctolib    {len(found.accounts)} accounts, {len(found.practices)} practices: "
           + ", ".join(f"{p} via {a}" for p, a in sorted(found.sync_accounts.items())))
     # In full, so that a warehouse left by an earlier demo matches this sandbox exactly.
-    runs = [run_doctolib_sync(dagster, url, practice_id, full_refresh=True) for practice_id in found.practices]
+    runs = [sync_partition(dagster, url, "doctolib", practice_id, full_refresh=True) for practice_id in found.practices]
     for run in runs:
         _report_practice(f"practice {run.partition_key}", run)
     world = sandbox.doctolib.world
@@ -239,7 +239,7 @@ def _doctolib(url: str, sandbox, dagster) -> bool:
     world.cancel(changed.id)
     world.add_appointment(practice_id, datetime.now(timezone.utc).replace(microsecond=0, second=0, minute=0))
     print(f"sandbox     practice {practice_id}: 1 appointment cancelled, 1 added")
-    again = run_doctolib_sync(dagster, url, practice_id)
+    again = sync_partition(dagster, url, "doctolib", practice_id)
     _report_practice("incremental", again)
     return all(r.success for r in runs) and again.success
 

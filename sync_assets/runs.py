@@ -6,15 +6,16 @@ as `make dev`), with the same definitions the schedules use.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import dagster as dg
 
-from sync_assets.doctolib.partitions import doctolib_practices
 from sync_assets.platform.instance import prepare_dagster_environment
+from sync_assets.platform.registry import Connector, SyncRequest, find
 from sync_assets.platform.run import RunRecord, runs_of_dagster_run
 from sync_assets.platform.warehouse import engine_for
-from sync_assets.rdvsp.partitions import rdvsp_accounts
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,10 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def ensure_partition(dagster: dg.DagsterInstance, partitions: dg.DynamicPartitionsDefinition, key: str) -> None:
-    if not dagster.has_dynamic_partition(partitions.name, key):
-        dagster.add_dynamic_partitions(partitions.name, [key])
+def ensure_partition(dagster: dg.DagsterInstance, partitions: str, key: str) -> None:
+    """The partition `key` of the dynamic partitions named `partitions`, added if new."""
+    if not dagster.has_dynamic_partition(partitions, key):
+        dagster.add_dynamic_partitions(partitions, [key])
 
 
 @dataclass(frozen=True)
@@ -64,37 +66,40 @@ def run_job(dagster: dg.DagsterInstance, name: str, ops_config: dict | None = No
     return JobRun(result.run_id, result.success, _failure_of(result), metadata)
 
 
-def run_rdvsp_sync(dagster: dg.DagsterInstance, database_url: str, account_id: int,
-                   organisation_ids: list[int] | None = None, kind: str = "polling") -> SyncRun:
+def run_sync(dagster: dg.DagsterInstance, database_url: str, connector: Connector, request: SyncRequest) -> SyncRun:
+    """One partition of `connector`, through the job its schedules use."""
     from sync_assets.definitions import defs
 
-    ensure_partition(dagster, rdvsp_accounts, str(account_id))
-    job = defs.resolve_job_def("rdvsp_sync")
-    result = job.execute_in_process(
-        instance=dagster, partition_key=str(account_id), raise_on_error=False,
-        run_config={"ops": {"rdvsp_account_sync": {"config": {"organisation_ids": organisation_ids or []}}},
-                    "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        tags={"sync_assets/kind": "scoped" if organisation_ids else kind, "sync_assets/account": str(account_id),
-              "sync_assets/organisations": ",".join(map(str, organisation_ids)) if organisation_ids else "all"},
-    )
-    return _sync_run(database_url, str(account_id), result)
+    ensure_partition(dagster, connector.partitions, request.partition_key)
+    result = defs.resolve_job_def(connector.sync_job).execute_in_process(
+        instance=dagster, partition_key=request.partition_key, raise_on_error=False, tags=dict(request.tags),
+        run_config={"ops": dict(request.ops_config), "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    return _sync_run(database_url, request.partition_key, result)
 
 
-def run_doctolib_sync(dagster: dg.DagsterInstance, database_url: str, practice_id: int,
-                      full_refresh: bool = False) -> SyncRun:
-    """One practice, through the job the daily schedule uses."""
-    from sync_assets.definitions import defs
+def sync_partition(dagster: dg.DagsterInstance, database_url: str, connector: str, partition_key: int | str,
+                   **options) -> SyncRun:
+    """`run_sync` by the connector's name, with its options (`sync_partition(…, "rdvsp", 7, kind="nightly")`)."""
+    from sync_assets.connectors import CONNECTORS
 
-    ensure_partition(dagster, doctolib_practices, str(practice_id))
-    job = defs.resolve_job_def("doctolib_sync")
-    result = job.execute_in_process(
-        instance=dagster, partition_key=str(practice_id), raise_on_error=False,
-        run_config={"ops": {"doctolib_practice_sync": {"config": {"full_refresh": full_refresh}}},
-                    "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        tags={"sync_assets/kind": "manual", "sync_assets/practice": str(practice_id),
-              "sync_assets/mode": "full_refresh" if full_refresh else "incremental"},
-    )
-    return _sync_run(database_url, str(practice_id), result)
+    found = find(CONNECTORS, connector)
+    return run_sync(dagster, database_url, found, found.request(partition_key, **options))
+
+
+def print_runs(connector: Connector, runs: Iterable[SyncRun]) -> int:
+    """Each sync's outcome and table counts; 1 when one failed."""
+    failed = 0
+    for run in runs:
+        account = run.record.detail.get("account_name") if run.record else None
+        via = f" via {account}" if account else ""
+        print(f"{connector.partition} {run.partition_key}{via}: {'success' if run.success else 'FAILED'} "
+              f"(Dagster run {run.run_id[:8]})")
+        if run.record and run.success:
+            print("\n".join(run.record.table_lines()))
+        if not run.success:
+            failed += 1
+            print(f"  {run.reason}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _sync_run(database_url: str, partition_key: str, result: dg.ExecuteInProcessResult) -> SyncRun:

@@ -11,6 +11,7 @@ import dagster as dg
 import psycopg
 import pytest
 
+from sync_assets.connectors import CONNECTORS
 from sync_assets.definitions import defs
 from sync_assets.platform import migrations
 from sync_assets.platform.defs import raw_responses_retention_job, raw_responses_retention_schedule, warehouse_schema
@@ -25,6 +26,17 @@ def test_definitions_load():
     assert dg.AssetKey(["sync", "warehouse_schema"]) in defs.resolve_all_asset_keys()
     assert defs.resolve_job_def("sync_raw_responses_retention")
     assert defs.resolve_schedule_def("sync_raw_responses_retention_daily")
+
+
+@pytest.mark.parametrize("connector", CONNECTORS, ids=lambda c: c.name)
+def test_each_registered_connector_is_in_the_definitions_and_its_sync_requests_fit_its_job(connector):
+    job = defs.resolve_job_def(connector.sync_job)
+    assert job.partitions_def is not None and job.partitions_def.name == connector.partitions
+    dg.validate_run_config(job, {"ops": dict(connector.request(7).ops_config)})  # raises on a config the job refuses
+    assert connector.resources() and all(key in defs.resources for key in connector.resources())
+    materialized = {key.path[0] for key in job.asset_layer.executable_asset_keys}
+    assert materialized == {connector.name}  # its assets live under its own name
+    assert {spec.table.split(".")[0] for spec in connector.tables} == {connector.name}
 
 
 def test_warehouse_schema_asset_applies_the_migrations(empty_database_url):

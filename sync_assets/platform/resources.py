@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,3 +28,10 @@ class WarehouseResource(dg.ConfigurableResource):
         """A connection in a transaction, committed when the block ends without error."""
         with self.engine().begin() as conn:
             yield conn
+
+
+def set_or_none(name: str) -> dg.EnvVar | None:
+    """The variable when it is set. Unset, a resource is built without it, so that the UI, the
+    warehouse's jobs and the other sources still work. The schedules and sensors that need it skip
+    their tick, naming the variable, and a run that needs it fails with the same message."""
+    return dg.EnvVar(name) if os.environ.get(name, "").strip() else None

@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from sync_assets.platform.observability import init_sentry
-from sync_assets.runs import run_doctolib_sync, run_job, run_rdvsp_sync
+from sync_assets.runs import run_job, sync_partition
 from sync_assets.sandbox.faults import Fault, set_field
 
 from ..personal_data import PersonalValues
@@ -96,7 +96,7 @@ def test_an_end_to_end_run_leaks_no_personal_data_and_no_credential(hooked, capt
         monkeypatch.setenv(name, value)
 
     with dg.instance_for_test() as dagster:
-        assert run_rdvsp_sync(dagster, url, hooked.account_id, kind="nightly").success
+        assert sync_partition(dagster, url, "rdvsp", hooked.account_id, kind="nightly").success
         # Webhooks carrying people's data: a renamed user, new and cancelled RDVs.
         user = next(iter(world.users.values()))
         world.update_user(user.id, first_name="Apolline", last_name="Vasseur-Lemoine")
@@ -109,10 +109,10 @@ def test_an_end_to_end_run_leaks_no_personal_data_and_no_credential(hooked, capt
         # Failures of the polling sync: breaking drift, then the API down.
         sandbox.faults.add(Fault(kind="drift", path="/api/v1/rdvs", transform=set_field("status", "rescheduled"),
                                  times=-1))
-        assert not run_rdvsp_sync(dagster, url, hooked.account_id).success
+        assert not sync_partition(dagster, url, "rdvsp", hooked.account_id).success
         sandbox.faults.clear()
         sandbox.faults.add(Fault(kind="status", path="/api/v1/rdvs", status=503, times=-1))
-        assert not run_rdvsp_sync(dagster, url, hooked.account_id).success
+        assert not sync_partition(dagster, url, "rdvsp", hooked.account_id).success
         sandbox.faults.clear()
         # Doctolib: every practice in full, then one practice with patients' data retyped.
         from sync_assets.doctolib.client import api_keys, client_factory
@@ -120,10 +120,10 @@ def test_an_end_to_end_run_leaks_no_personal_data_and_no_credential(hooked, capt
         from sync_assets.platform.warehouse import engine_for
 
         found = discover_practices(engine_for(url), client_factory(sandbox.base_url), api_keys())
-        assert all(run_doctolib_sync(dagster, url, p, full_refresh=True).success for p in found.practices)
+        assert all(sync_partition(dagster, url, "doctolib", p, full_refresh=True).success for p in found.practices)
         sandbox.faults.add(Fault(kind="drift", path="/v1/practices/1/appointments", times=-1, transform=set_field(
             "patient", {"id": "cinq", "first_name": 5, "email": ["x"], "phone": {}, "birth_date": "hier"})))
-        assert not run_doctolib_sync(dagster, url, 1).success
+        assert not sync_partition(dagster, url, "doctolib", 1).success
         sandbox.faults.clear()
         # The analyst layer over it all.
         assert run_job(dagster, "coop_activities_from_rdvs",
