@@ -119,7 +119,7 @@ def test_the_asset_graph_shows_every_group_all_materialized(ui, browser):
 
     graph = defs.resolve_asset_graph()
     unpartitioned = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is None]
-    assert catalog.count("Materialized") == len(unpartitioned) == 7  # schema, beneficiaries, the views
+    assert catalog.count("Materialized") == len(unpartitioned) == 8  # schema, beneficiaries, the views, sync history
     assert "Failed" not in catalog, catalog
     runs = page_text(browser, f"{ui.url}/runs", lambda text: "rdvsp_sync" in text and "doctolib_sync" in text)
     assert "Failure" not in runs, runs
