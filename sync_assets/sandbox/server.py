@@ -70,11 +70,17 @@ def build_sandbox(seed: int = 1, scale: int = 1000, port: int | None = None, hos
 
 def start_in_thread(seed: int = 1, scale: int = 1000, port: int | None = None, **doctolib_sizes) -> Sandbox:
     sandbox = build_sandbox(seed, scale, port, **doctolib_sizes)
-    sandbox.thread = threading.Thread(target=sandbox.server.run, name="sandbox", daemon=True)
-    sandbox.thread.start()
-    deadline = time.monotonic() + 10
-    while not sandbox.server.started:
-        if time.monotonic() > deadline or not sandbox.thread.is_alive():
-            raise RuntimeError("the sandbox did not start")
-        time.sleep(0.01)
+    sandbox.thread = serve_in_thread(sandbox.server, "sandbox")
     return sandbox
+
+
+def serve_in_thread(server: uvicorn.Server, name: str) -> threading.Thread:
+    """Run `server` in a daemon thread; return once it accepts connections."""
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the {name} did not start")
+        time.sleep(0.01)
+    return thread

@@ -9,8 +9,11 @@ from datetime import date, datetime, timedelta, timezone
 import httpx
 import pytest
 
+from sync_assets.platform.errors import SyncError
 from sync_assets.rdvsp.oauth import AccountError, AccountTokens, RdvspSettings, connect, receive_callback
 from sync_assets.sandbox.server import free_port
+
+from .conformance import RdvspHarness
 
 
 def stored_tokens(rdvsp):
@@ -134,6 +137,21 @@ def test_a_revoked_refresh_token_puts_the_account_in_error_and_fails_loudly(conn
     with pytest.raises(AccountError, match="is in error"):
         connected.sync()  # refused at once, without calling the API
     assert connected.sandbox.rdvsp.api_requests == requests
+
+
+def test_a_grant_revoked_after_a_first_sync_fails_loudly_and_changes_nothing(connected):
+    harness = RdvspHarness(connected)
+    harness.run()
+    before = harness.digest()
+    harness.change_source(1)
+    connected.sandbox.rdvsp.oauth.revoke_agent(1)
+    connected.sandbox.rdvsp.oauth.expire_access_tokens()
+    with pytest.raises(SyncError, match="refresh token was refused"):
+        harness.run()
+    assert connected.query("SELECT status FROM rdvsp.accounts WHERE id = 1") == [("error",)]
+    status, error = harness.last_run()
+    assert status == "failed" and "refresh token was refused" in error
+    assert harness.digest() == before
 
 
 def test_reconnecting_an_account_in_error_makes_it_active_again(connected):

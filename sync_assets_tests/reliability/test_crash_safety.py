@@ -27,10 +27,11 @@ from sync_assets.rdvsp.receiver import signature_of
 from sync_assets.sandbox.faults import Fault
 from sync_assets.sandbox.server import free_port, start_in_thread
 
+from ..doctolib.conformance import DoctolibHarness
 from ..doctolib.conftest import Doctolib, environment_keys
+from ..rdvsp.conformance import RdvspHarness
 from ..rdvsp.conftest import SECRET_KEY, connected, rdvsp  # noqa: F401  (fixtures)
 from ..rdvsp.test_webhooks import rdv_event, secret_of
-from .test_fault_matrix import DoctolibRunner, RdvspRunner, tables_digest
 
 COMMAND = str(Path(sys.executable).with_name("sync-assets"))
 
@@ -77,21 +78,19 @@ def rdvsp_case(request, database_url, tmp_path):
     environment = command_environment(database_url, tmp_path, RDVSP_BASE_URL=settings.base_url,
                                       RDVSP_CLIENT_ID=settings.client_id, RDVSP_CLIENT_SECRET=settings.client_secret,
                                       RDVSP_WEBHOOK_URL=settings.webhook_url)
-    return RdvspRunner(helper), ["rdvsp", "sync", "--account", str(helper.account_id)], environment
+    return RdvspHarness(helper), ["rdvsp", "sync", "--account", str(helper.account_id)], environment
 
 
 def doctolib_case(request, database_url, tmp_path):
     sandbox = request.getfixturevalue("big_sandbox")
     helper = Doctolib(sandbox, database_url, environment_keys(sandbox))
-    helper.discover()
     environment = command_environment(database_url, tmp_path, **sandbox.doctolib.environment(sandbox.base_url))
-    return DoctolibRunner(helper), ["doctolib", "sync", "--practice", "1", "--full-refresh"], environment
+    return DoctolibHarness(helper), ["doctolib", "sync", "--practice", "1", "--full-refresh"], environment
 
 
 def run_rows(runner) -> list[tuple[str, str | None]]:
-    if isinstance(runner, RdvspRunner):
-        return runner.helper.query("SELECT status, error FROM rdvsp.sync_logs ORDER BY started_at")
-    return runner.helper.query("SELECT status, reason FROM doctolib.sync_runs WHERE practice_id = 1 ORDER BY started_at")
+    return runner.query("SELECT status, error FROM sync.runs WHERE connector = %s AND partition_key = %s "
+                        "ORDER BY started_at", [runner.connector.name, runner.partition_key])
 
 
 @pytest.mark.slow
@@ -101,18 +100,18 @@ def test_a_sync_killed_between_two_pages_applies_nothing_and_the_next_run_conver
     runner, arguments, environment = (rdvsp_case if connector == "rdvsp" else doctolib_case)(
         request, database_url, tmp_path)
     runner.run()  # a first, clean sync
-    before, cursor = tables_digest(runner), runner.cursor()
-    runner.change_source()
+    before, cursor = runner.digest(), runner.cursor()
+    runner.change_source(1)
     # The second listing request hangs: the process has read a page and staged it, and waits.
-    hang = runner.helper.sandbox.faults.add(Fault(kind="timeout", path=runner.path, after=1, seconds=5))
+    hang = runner.add_fault(dict(kind="timeout", after=1, seconds=5))
     process = start(arguments, environment)
     try:
         wait_for(lambda: hang.hits >= 1, 120, "the second page", process)
     finally:
         kill(process)
-    runner.helper.sandbox.faults.clear()
+    runner.faults.clear()
 
-    assert tables_digest(runner) == before, "the killed run applied something"
+    assert runner.digest() == before, "the killed run applied something"
     assert runner.cursor() == cursor
     assert run_rows(runner)[-1][0] == "running"  # nobody was left to write its end
 
@@ -120,14 +119,14 @@ def test_a_sync_killed_between_two_pages_applies_nothing_and_the_next_run_conver
     statuses = [status for status, _ in run_rows(runner)]
     assert statuses[-2:] == ["interrupted", "success"], statuses
     assert "stopped before it finished" in run_rows(runner)[-2][1]
-    converged = tables_digest(runner)
+    converged = runner.digest()
     assert converged != before  # the change made before the killed run is in
-    assert runner.verify_clean().drift == 0
-    assert tables_digest(runner) == converged
+    assert runner.run(full=True).drift == 0
+    assert runner.digest() == converged
 
 
 def test_a_run_that_fails_after_installing_a_webhook_keeps_the_secret_the_api_signs_with(connected):
-    runner = RdvspRunner(connected)
+    runner = RdvspHarness(connected)
     runner.run()  # installs our endpoints, one secret per organisation
     secret_of(connected, 100)  # installed
     ours = next(e for e in connected.world.webhook_endpoints.values() if e.organisation_id == 100)

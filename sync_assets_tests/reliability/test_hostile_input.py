@@ -13,11 +13,12 @@ import httpx
 import pytest
 
 from sync_assets.rdvsp.receiver import MAX_BODY_BYTES, signature_of
-from sync_assets.sandbox.faults import Fault, each_item
+from sync_assets.sandbox.faults import each_item
 
+from ..doctolib.conformance import DoctolibHarness
+from ..rdvsp.conformance import RdvspHarness
 from ..rdvsp.conftest import connected, rdvsp  # noqa: F401  (fixtures)
 from ..rdvsp.test_webhooks import hooked, post, rdv_event, secret_of, warehouse_rdvs  # noqa: F401
-from .test_fault_matrix import runners  # noqa: F401  (fixture)
 
 SQL_LOOKING = "Robert'); DROP TABLE rdvsp.rdvs; -- \" OR 1=1; SELECT pg_sleep(5); $$ \\x00"
 VERY_LONG = "é" * 20_000
@@ -188,20 +189,20 @@ def test_hostile_strings_in_every_text_field_are_stored_verbatim_or_refused(hook
                         "('applied', 'ignored', 'failed', 'rejected')") == [(0,)]
 
 
-@pytest.mark.parametrize("connector", ["rdvsp", "doctolib"])
-def test_a_nul_character_in_a_polled_text_field_does_not_fail_the_sync(runners, connector):
+@pytest.mark.parametrize("harness", [RdvspHarness, DoctolibHarness], ids=["rdvsp", "doctolib"])
+def test_a_nul_character_in_a_polled_text_field_does_not_fail_the_sync(request, harness):
     """PostgreSQL text cannot hold NUL: without care, one user's address would fail every sync."""
-    runner = runners(connector)
+    runner = harness.build(request)
     text = "avant\u0000après"
-    if connector == "rdvsp":
+    if harness is RdvspHarness:
         change, stored = each_item(lambda rdv: rdv.__setitem__("context", text)), "rdvsp.rdvs WHERE context = %s"
     else:
         change = each_item(lambda appointment: appointment["patient"].__setitem__("first_name", text))
         stored = "doctolib.patients WHERE first_name = %s"
-    fault = runner.helper.sandbox.faults.add(Fault(kind="drift", path=runner.path, transform=change, times=-1))
+    fault = runner.add_fault(dict(kind="drift", transform=change, times=-1))
     runner.run()  # succeeds
     assert fault.hits >= 1
-    assert runner.helper.query(f"SELECT count(*) FROM {stored}", ["avant\ufffdaprès"])[0][0] > 0
+    assert runner.query(f"SELECT count(*) FROM {stored}", ["avant\ufffdaprès"])[0][0] > 0
 
 
 # --- Forged floods --------------------------------------------------------------------------
