@@ -11,7 +11,7 @@ PYTHON ?= $(shell for candidate in python3 python3.12 python3.11 python3.10; do 
 	$$candidate -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null && \
 	{ echo $$candidate; break; }; done)
 
-.PHONY: install run dev test test-fast e2e bench clean stop
+.PHONY: install run dev lint format test test-fast e2e bench clean stop
 
 install: $(STAMP)
 
@@ -34,7 +34,15 @@ run: install  ## the demo: embedded PostgreSQL + every asset materialized once +
 dev: install  ## the Dagster UI on the same data as `make run` (http://127.0.0.1:3000)
 	@$(BIN)/sync-assets dev
 
-test: install  ## the whole suite, slow end-to-end tests included (what CI runs)
+lint: install  ## ruff: the lint, and the formatting checked
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+format: install  ## apply ruff's safe fixes and its formatting in place
+	@$(BIN)/ruff check --fix .
+	@$(BIN)/ruff format .
+
+test: lint  ## the lint, then the whole suite, slow end-to-end tests included (what CI runs)
 	@$(BIN)/python -m pytest -m 'not e2e' $(PYTEST_ARGS)
 
 e2e: install  ## the browser test of the Dagster UI; installs Debian's chromium and chromium-driver if missing
@@ -49,7 +57,7 @@ e2e: install  ## the browser test of the Dagster UI; installs Debian's chromium 
 	fi
 	@$(BIN)/python -m pytest -m e2e sync_assets_tests/e2e $(PYTEST_ARGS)
 
-test-fast: install  ## the quick suite, without the slow end-to-end tests
+test-fast: lint  ## the lint, then the quick suite, without the slow end-to-end tests
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install  ## every benchmark under bench/; each prints a JSON object on its last line

@@ -16,8 +16,9 @@ from sync_assets.platform import migrations
 from sync_assets.platform.warehouse import database_url, libpq_url, normalize_database_url
 
 
-def start_command(args: list[str], ready_url: str, *, env: dict | None = None, timeout_s: float = 300,
-                  what: str = "the server") -> subprocess.Popen:
+def start_command(
+    args: list[str], ready_url: str, *, env: dict | None = None, timeout_s: float = 300, what: str = "the server"
+) -> subprocess.Popen:
     """Start `sync-assets ARGS` in its own process; return once `ready_url` answers 200."""
     command = [str(Path(sys.executable).with_name("sync-assets")), *args]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -22,11 +22,10 @@ import time
 from pathlib import Path
 
 import psycopg
+from _common import drop_database, scratch_database  # noqa: E402  (bench/ is on the path)
 
 from sync_assets.platform.views import analyst_query, apply_view
 from sync_assets.platform.warehouse import libpq_url
-
-from _common import drop_database, scratch_database  # noqa: E402  (bench/ is on the path)
 
 DATABASE = "sync_assets_bench_analyst"
 VIEWS = ("activity_listing", "account_dashboard", "rdv_statistics")
@@ -55,11 +54,14 @@ def queries() -> dict[str, str]:
 
 def parameters(conn: psycopg.Connection, account_id: int) -> dict[str, dict]:
     """Each query's parameters for one mediator (a page's key is read from the listing)."""
-    listing = conn.execute(analyst_query("03_activity_listing_offset_page").replace("LIMIT 20", "LIMIT 520"),
-                           {"account_id": account_id, "offset": 0}).fetchall()
+    listing = conn.execute(
+        analyst_query("03_activity_listing_offset_page").replace("LIMIT 20", "LIMIT 520"),
+        {"account_id": account_id, "offset": 0},
+    ).fetchall()
     first, deep = listing[19], listing[499]
-    beneficiary = conn.execute("SELECT id FROM coop.beneficiaires WHERE account_id = %s LIMIT 1",
-                               [account_id]).fetchone()[0]
+    beneficiary = conn.execute(
+        "SELECT id FROM coop.beneficiaires WHERE account_id = %s LIMIT 1", [account_id]
+    ).fetchone()[0]
     base = {"account_id": account_id}
     return {
         "listing_next_page": base | {"last_date": first[0], "last_kind": first[1], "last_item_id": first[2]},
@@ -95,8 +97,12 @@ def measure(conn: psycopg.Connection, statement: str, accounts: list[int], param
         timings.append((time.perf_counter() - started) * 1000)
     top, scans = plan_summary(conn, statement, params_for(accounts[0]))
     sequential = [s for s in scans if s.startswith("Seq Scan") and s.split()[-1] in LARGE_TABLES]
-    return {"p50_ms": round(statistics.median(timings), 2), "p95_ms": round(statistics.quantiles(timings, n=20)[18], 2),
-            "plan": f"{top}: {', '.join(dict.fromkeys(scans))}", "index_driven": not sequential}
+    return {
+        "p50_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(statistics.quantiles(timings, n=20)[18], 2),
+        "plan": f"{top}: {', '.join(dict.fromkeys(scans))}",
+        "index_driven": not sequential,
+    }
 
 
 def main() -> None:
@@ -114,8 +120,15 @@ def main() -> None:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         data = (Path(__file__).parent / "sql" / "analyst_data.sql").read_text(encoding="utf-8")
         # Whole numbers only, substituted here: a script of several statements takes no parameters.
-        conn.execute(data % {"accounts": int(args.accounts), "rdvs": int(args.rdvs),
-                             "activities": int(args.activities), "users": int(users)})
+        conn.execute(
+            data
+            % {
+                "accounts": int(args.accounts),
+                "rdvs": int(args.rdvs),
+                "activities": int(args.activities),
+                "users": int(users),
+            }
+        )
         load_s = time.perf_counter() - started
         conn.execute("VACUUM ANALYZE")  # what autovacuum does to a live warehouse: visibility map, statistics
         view_started = time.perf_counter()
@@ -129,21 +142,34 @@ def main() -> None:
         params = {a: parameters(conn, a) for a in set(accounts)}
         results = {}
         for name, statement in queries().items():
-            results[name] = measure(conn, statement, accounts, lambda a, name=name: params[a].get(name, {"account_id": a}))
+            results[name] = measure(
+                conn, statement, accounts, lambda a, name=name: params[a].get(name, {"account_id": a})
+            )
             print(f"  {name}: {results[name]}", file=sys.stderr)
         # Mediators who did not choose to list their RDVs among their activities (the default).
         conn.execute("UPDATE coop.account_settings SET include_rdvs_in_activity_listing = false")
         for name in ("listing_first_page", "listing_filtered"):
             hidden = f"{name}_without_rdvs"
-            results[hidden] = measure(conn, queries()[name], accounts,
-                                      lambda a, name=name: params[a].get(name, {"account_id": a}))
+            results[hidden] = measure(
+                conn, queries()[name], accounts, lambda a, name=name: params[a].get(name, {"account_id": a})
+            )
             print(f"  {hidden}: {results[hidden]}", file=sys.stderr)
     if args.keep:
         print(f"kept: {url}", file=sys.stderr)
     else:
         drop_database(DATABASE)
-    print(json.dumps({"queries": results, "rdvs": args.rdvs, "activities": args.activities,
-                      "accounts": args.accounts, "load_s": round(load_s, 1), "views_s": round(views_s, 1)}))
+    print(
+        json.dumps(
+            {
+                "queries": results,
+                "rdvs": args.rdvs,
+                "activities": args.activities,
+                "accounts": args.accounts,
+                "load_s": round(load_s, 1),
+                "views_s": round(views_s, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

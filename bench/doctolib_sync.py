@@ -24,13 +24,12 @@ import sys
 import time
 
 import httpx
+from _common import drop_database, scratch_database, start_command  # noqa: E402  (bench/ is on the path)
 
 from sync_assets.doctolib.client import client_factory
 from sync_assets.doctolib.practices import discover_practices
 from sync_assets.doctolib.sync import PracticeSync
 from sync_assets.platform.warehouse import engine_for
-
-from _common import drop_database, scratch_database, start_command  # noqa: E402  (bench/ is on the path)
 
 DATABASE = "sync_assets_bench_doctolib"
 
@@ -57,14 +56,31 @@ def main() -> None:
     args = parser.parse_args()
 
     base_url = f"http://127.0.0.1:{args.port}"
-    sandbox = start_command(["sandbox", "--scale", "10", "--port", str(args.port), "--doctolib-practices",
-                             str(args.practices), "--doctolib-appointments", str(args.appointments),
-                             "--doctolib-rate", "1000"], f"{base_url}/sandbox/doctolib/environment",
-                            what="the sandbox", timeout_s=600)
+    sandbox = start_command(
+        [
+            "sandbox",
+            "--scale",
+            "10",
+            "--port",
+            str(args.port),
+            "--doctolib-practices",
+            str(args.practices),
+            "--doctolib-appointments",
+            str(args.appointments),
+            "--doctolib-rate",
+            "1000",
+        ],
+        f"{base_url}/sandbox/doctolib/environment",
+        what="the sandbox",
+        timeout_s=600,
+    )
     try:
         environment = httpx.get(f"{base_url}/sandbox/doctolib/environment").json()
-        keys = {name.removeprefix("DOCTOLIB_API_KEY_").lower(): value for name, value in environment.items()
-                if name.startswith("DOCTOLIB_API_KEY_")}
+        keys = {
+            name.removeprefix("DOCTOLIB_API_KEY_").lower(): value
+            for name, value in environment.items()
+            if name.startswith("DOCTOLIB_API_KEY_")
+        }
         url = scratch_database(DATABASE)
         clients = client_factory(base_url, requests_per_second=100)
         found = discover_practices(engine_for(url), clients, keys, emit=lambda _: None)
@@ -85,20 +101,24 @@ def main() -> None:
         sandbox.terminate()
         sandbox.wait(timeout=30)
 
-    print(json.dumps({
-        "practices": len(found.practices),
-        "appointments": full["created"],
-        "full_sync_s": full["seconds"],
-        "full_rows_per_s": round(full["created"] / full["seconds"]),
-        "incremental_noop_s": noop["seconds"],
-        "incremental_noop_rows_reread": noop["count"],
-        "incremental_changed_s": changed["seconds"],
-        "changed": changed["updated"],
-        "noop_ratio": round(noop["seconds"] / full["seconds"], 3),
-        "changed_ratio": round(changed["seconds"] / full["seconds"], 3),
-        "api_requests_full": full["requests"],
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "practices": len(found.practices),
+                "appointments": full["created"],
+                "full_sync_s": full["seconds"],
+                "full_rows_per_s": round(full["created"] / full["seconds"]),
+                "incremental_noop_s": noop["seconds"],
+                "incremental_noop_rows_reread": noop["count"],
+                "incremental_changed_s": changed["seconds"],
+                "changed": changed["updated"],
+                "noop_ratio": round(noop["seconds"] / full["seconds"], 3),
+                "changed_ratio": round(changed["seconds"] / full["seconds"], 3),
+                "api_requests_full": full["requests"],
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ from sync_assets.platform.merge import WHOLE_TABLE, TableSpec, merge_rows
 from sync_assets.platform.warehouse import database_url, engine_for, libpq_url, normalize_database_url
 
 SCRATCH = "sync_assets_bench"
-SPEC = TableSpec("bench.rdvs", key=("id",),
-                 columns=("id", "organisation_id", "status", "starts_at", "duration_in_min", "name", "raw"))
+SPEC = TableSpec(
+    "bench.rdvs",
+    key=("id",),
+    columns=("id", "organisation_id", "status", "starts_at", "duration_in_min", "name", "raw"),
+)
 TABLE = """
 CREATE SCHEMA IF NOT EXISTS bench;
 DROP TABLE IF EXISTS bench.rdvs;
@@ -43,8 +46,15 @@ def rows(count: int, changed_every: int = 0, generation: int = 0):
     for i in range(count):
         status = statuses[(i + (generation if changed_every and i % changed_every == 0 else 0)) % 5]
         starts_at = start + timedelta(minutes=30 * i)
-        yield (i, i % 50, status, starts_at, 30, None,
-               {"id": i, "status": status, "starts_at": starts_at.isoformat(), "motif": {"id": i % 40}})
+        yield (
+            i,
+            i % 50,
+            status,
+            starts_at,
+            30,
+            None,
+            {"id": i, "status": status, "starts_at": starts_at.isoformat(), "motif": {"id": i % 40}},
+        )
 
 
 def timed(function) -> tuple[float, object]:
@@ -75,8 +85,10 @@ def main() -> None:
     def copy_only():
         with engine.begin() as conn:
             pg = conn.connection.driver_connection
-            with pg.cursor().copy("COPY bench.rdvs (id, organisation_id, status, starts_at, duration_in_min, name, raw,"
-                                  " synced_at) FROM STDIN") as copy:
+            with pg.cursor().copy(
+                "COPY bench.rdvs (id, organisation_id, status, starts_at, duration_in_min, name, raw,"
+                " synced_at) FROM STDIN"
+            ) as copy:
                 copy.set_types(["int8", "int8", "text", "timestamptz", "int4", "text", "jsonb", "timestamptz"])
                 now = datetime.now(timezone.utc)
                 for row in initial:
@@ -86,8 +98,12 @@ def main() -> None:
         with engine.begin() as conn:
             return merge_rows(conn, SPEC, batch, delete_scope=scope)
 
-    results: dict[str, list[float]] = {"copy_only_s": [], "merge_initial_s": [], "merge_noop_s": [],
-                                       "merge_changes_s": []}
+    results: dict[str, list[float]] = {
+        "copy_only_s": [],
+        "merge_initial_s": [],
+        "merge_noop_s": [],
+        "merge_changes_s": [],
+    }
     counts = {}
     for _ in range(args.repeat):
         reset()

@@ -25,6 +25,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 
 import psycopg
+from _common import scratch_database, start_command  # noqa: E402  (bench/ is on the path)
 from psycopg import sql
 
 from sync_assets.platform.http import RefreshingBearer, RetryPolicy, dig
@@ -35,8 +36,6 @@ from sync_assets.rdvsp import listings, tables
 from sync_assets.rdvsp.client import RdvspClient
 from sync_assets.rdvsp.oauth import AccountTokens, RdvspSettings, connect
 from sync_assets.rdvsp.sync import RdvspAccountSync
-
-from _common import scratch_database, start_command  # noqa: E402  (bench/ is on the path)
 
 SECRET = "bench-secret-key-0123456789abcdef"
 NOW = datetime.now(timezone.utc)
@@ -69,13 +68,20 @@ def all_pages(c: RdvspClient):
         yield listings.ORGANISATIONS, scope, page
     for org in organisation_ids:
         org_scope = {**scope, "organisation_id": org}
-        for listing in (listings.MOTIFS, listings.LIEUX, listings.AGENTS, listings.USERS, listings.WEBHOOK_ENDPOINTS,
-                        listings.RDVS):
+        for listing in (
+            listings.MOTIFS,
+            listings.LIEUX,
+            listings.AGENTS,
+            listings.USERS,
+            listings.WEBHOOK_ENDPOINTS,
+            listings.RDVS,
+        ):
             for page in reader.pages(listing, org_scope):
                 yield listing, org_scope, page
 
 
 # --- phases (each in its own process) -----------------------------------------------------
+
 
 def phase_fetch(url: str, base_url: str) -> dict:
     c = client(url, base_url)
@@ -97,10 +103,17 @@ def phase_copy(url: str, base_url: str) -> dict:
             name = spec.name
             conn.execute(f"CREATE TABLE bench_copy.{name} (LIKE {spec.table})")
             conn.execute(f"ALTER TABLE bench_copy.{name} ALTER COLUMN synced_at DROP NOT NULL")
-        types = {table: [r[0] for r in conn.execute(
-            "SELECT a.atttypid FROM pg_attribute a JOIN unnest(%s::text[]) WITH ORDINALITY AS c(name, n) "
-            "ON a.attname = c.name WHERE a.attrelid = %s::regclass ORDER BY c.n", [list(s.columns), s.table])]
-            for table, s in specs.items()}
+        types = {
+            table: [
+                r[0]
+                for r in conn.execute(
+                    "SELECT a.atttypid FROM pg_attribute a JOIN unnest(%s::text[]) WITH ORDINALITY AS c(name, n) "
+                    "ON a.attname = c.name WHERE a.attrelid = %s::regclass ORDER BY c.n",
+                    [list(s.columns), s.table],
+                )
+            ]
+            for table, s in specs.items()
+        }
         timed = 0.0
         buffers: dict[str, list[tuple]] = {t: [] for t in specs}
 
@@ -111,9 +124,11 @@ def phase_copy(url: str, base_url: str) -> dict:
                 return
             spec = specs[table]
             started = time.perf_counter()
-            with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    sql.Identifier("bench_copy", spec.name),
-                    sql.SQL(", ").join(map(sql.Identifier, spec.columns)))) as copy:
+            with conn.cursor().copy(
+                sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    sql.Identifier("bench_copy", spec.name), sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+                )
+            ) as copy:
                 copy.set_types(types[table])
                 for row in rows:
                     copy.write_row(row)
@@ -138,19 +153,34 @@ def phase_copy(url: str, base_url: str) -> dict:
 def phase_sync(url: str, base_url: str) -> dict:
     c = client(url, base_url)
     started = time.perf_counter()
-    outcome = RdvspAccountSync(engine_for(url), c, ACCOUNT, cipher=TokenCipher(SECRET), webhook_url=None,
-                               emit=lambda m: print(m, file=sys.stderr)).run()
+    outcome = RdvspAccountSync(
+        engine_for(url),
+        c,
+        ACCOUNT,
+        cipher=TokenCipher(SECRET),
+        webhook_url=None,
+        emit=lambda m: print(m, file=sys.stderr),
+    ).run()
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": sum(t.count for t in outcome.tables.values()),
-            "rdvs": outcome.tables["rdvs"].count, "drift": outcome.drift, "pages": outcome.pages}
+    return {
+        "seconds": seconds,
+        "rows": sum(t.count for t in outcome.tables.values()),
+        "rdvs": outcome.tables["rdvs"].count,
+        "drift": outcome.drift,
+        "pages": outcome.pages,
+    }
 
 
 PHASES = {"fetch": phase_fetch, "copy": phase_copy, "sync": phase_sync}
 
 
 def run_phase(name: str, url: str, base_url: str) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--phase", name, "--db", url, "--base-url", base_url],
-                            capture_output=True, text=True, timeout=3600)
+    result = subprocess.run(
+        [sys.executable, __file__, "--phase", name, "--db", url, "--base-url", base_url],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if result.returncode != 0:
         raise SystemExit(f"phase {name} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -158,9 +188,13 @@ def run_phase(name: str, url: str, base_url: str) -> dict:
 
 # --- orchestration ------------------------------------------------------------------------
 
+
 def start_sandbox(scale: int, port: int) -> subprocess.Popen:
-    return start_command(["sandbox", "--scale", str(scale), "--port", str(port)],
-                         f"http://127.0.0.1:{port}/sandbox/state", what="the sandbox")
+    return start_command(
+        ["sandbox", "--scale", str(scale), "--port", str(port)],
+        f"http://127.0.0.1:{port}/sandbox/state",
+        what="the sandbox",
+    )
 
 
 def measure(scale: int, port: int, phases: list[str]) -> dict:
@@ -168,8 +202,14 @@ def measure(scale: int, port: int, phases: list[str]) -> dict:
     base_url = f"http://127.0.0.1:{port}"
     try:
         url = scratch_database(f"sync_assets_bench_rdvsp_{scale}")
-        connect(engine_for(url), settings(base_url), TokenCipher(SECRET), sync_from=date.today() - timedelta(days=730),
-                unattended=True, show=lambda _: None)
+        connect(
+            engine_for(url),
+            settings(base_url),
+            TokenCipher(SECRET),
+            sync_from=date.today() - timedelta(days=730),
+            unattended=True,
+            show=lambda _: None,
+        )
         results = {}
         for phase in phases:
             name = {"fetch": "fetch_only", "copy": "copy_only", "sync": "full_sync", "noop": "noop_sync"}[phase]

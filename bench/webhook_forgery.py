@@ -25,14 +25,13 @@ import threading
 import time
 
 import psycopg
+from _common import drop_database, scratch_database  # noqa: E402  (bench/ is on the path)
+from webhook_latency import ENDPOINT_SECRET, ORGANISATION, SECRET_KEY, events, start_receiver  # noqa: E402
 
 from sync_assets.platform.secrets import TokenCipher
 from sync_assets.platform.warehouse import libpq_url
 from sync_assets.sandbox.rdvsp_world import RdvspWorld
 from sync_assets.sandbox.server import free_port
-
-from _common import drop_database, scratch_database  # noqa: E402  (bench/ is on the path)
-from webhook_latency import ENDPOINT_SECRET, ORGANISATION, SECRET_KEY, events, start_receiver  # noqa: E402
 
 SCRATCH = "sync_assets_bench_webhook_forgery"
 FORGED_BYTES = 1024 * 1024
@@ -42,11 +41,14 @@ def prepared_database(endpoints: int) -> str:
     url = scratch_database(SCRATCH)
     cipher = TokenCipher(SECRET_KEY)
     rows = [(ORGANISATION + n, cipher.encrypt(ENDPOINT_SECRET if n == 0 else f"secret-{n}")) for n in range(endpoints)]
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        with conn.cursor().copy("COPY rdvsp.webhook_installations (organisation_id, secret_encrypted, status) "
-                                "FROM STDIN") as copy:
-            for organisation, secret in rows:
-                copy.write_row((organisation, secret, "installed"))
+    with (
+        psycopg.connect(libpq_url(url), autocommit=True) as conn,
+        conn.cursor().copy(
+            "COPY rdvsp.webhook_installations (organisation_id, secret_encrypted, status) FROM STDIN"
+        ) as copy,
+    ):
+        for organisation, secret in rows:
+            copy.write_row((organisation, secret, "installed"))
     return url
 
 
@@ -62,8 +64,12 @@ def signed_latencies(port: int, batch: list, stop: threading.Event | None = None
         for _, body, signature in batch:
             started = time.perf_counter()
             try:
-                client.request("POST", f"/webhooks/rdvsp/{ORGANISATION}", body=body, headers={
-                    "Content-Type": "application/json; charset=utf-8", "X-Lapin-Signature": signature})
+                client.request(
+                    "POST",
+                    f"/webhooks/rdvsp/{ORGANISATION}",
+                    body=body,
+                    headers={"Content-Type": "application/json; charset=utf-8", "X-Lapin-Signature": signature},
+                )
                 response = client.getresponse()
                 response.read()
             except TimeoutError:
@@ -89,8 +95,12 @@ def forged_stream(port: int, path_of, stop: threading.Event, seconds: list[float
         while not stop.is_set():
             started = time.perf_counter()
             try:
-                client.request("POST", path_of(rng), body=body, headers={
-                    "Content-Type": "application/json", "X-Lapin-Signature": f"{rng.getrandbits(256):064x}"})
+                client.request(
+                    "POST",
+                    path_of(rng),
+                    body=body,
+                    headers={"Content-Type": "application/json", "X-Lapin-Signature": f"{rng.getrandbits(256):064x}"},
+                )
                 response = client.getresponse()
                 response.read()
                 reconnect = response.will_close
@@ -116,16 +126,23 @@ def under_flood(port: int, batch: list, streams: int, seconds: float, path_of) -
     stop.set()
     for thread in threads:
         thread.join()
-    return {**summary(signed), "forged_requests": len(forged),
-            "forged_p50_ms": round(statistics.median(forged), 1) if forged else None}
+    return {
+        **summary(signed),
+        "forged_requests": len(forged),
+        "forged_p50_ms": round(statistics.median(forged), 1) if forged else None,
+    }
 
 
 def summary(latencies: list[float]) -> dict:
     ordered = sorted(latencies)
     answered = [x for x in ordered if x != float("inf")]
-    return {"signed": len(ordered), "timed_out": len(ordered) - len(answered),
-            "p50_ms": round(statistics.median(ordered), 2) if answered else None,
-            "p95_ms": round(ordered[int(len(ordered) * 0.95)], 2), "max_ms": round(ordered[-1], 2)}
+    return {
+        "signed": len(ordered),
+        "timed_out": len(ordered) - len(answered),
+        "p50_ms": round(statistics.median(ordered), 2) if answered else None,
+        "p95_ms": round(ordered[int(len(ordered) * 0.95)], 2),
+        "max_ms": round(ordered[-1], 2),
+    }
 
 
 def stop(receiver: subprocess.Popen) -> None:
@@ -148,8 +165,9 @@ def main() -> None:
     scenarios = {
         "alone": None,
         "forged_to_the_path_without_organisation": lambda rng: "/webhooks/rdvsp",
-        "forged_to_organisations_endpoints":
-            lambda rng: f"/webhooks/rdvsp/{ORGANISATION + rng.randrange(args.endpoints)}",
+        "forged_to_organisations_endpoints": lambda rng: (
+            f"/webhooks/rdvsp/{ORGANISATION + rng.randrange(args.endpoints)}"
+        ),
     }
     measured = {}
     for n, (name, path_of) in enumerate(scenarios.items()):
@@ -159,8 +177,11 @@ def main() -> None:
         try:
             signed_latencies(port, events(world, 8_000_000 + n * 10_000, 100))  # warm-up
             batch = events(world, 10_000_000 * (n + 1), 2000 if path_of else 200)
-            measured[name] = (summary(signed_latencies(port, batch)) if path_of is None
-                              else under_flood(port, batch, args.streams, args.seconds, path_of))
+            measured[name] = (
+                summary(signed_latencies(port, batch))
+                if path_of is None
+                else under_flood(port, batch, args.streams, args.seconds, path_of)
+            )
         finally:
             stop(receiver)
     drop_database(SCRATCH)

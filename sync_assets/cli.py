@@ -54,16 +54,23 @@ def _parser() -> argparse.ArgumentParser:
     stop.set_defaults(handler=_db_stop)
     db.set_defaults(handler=lambda _: db.print_help() or 2)
 
-    sandbox = commands.add_parser("sandbox", help="serve the local stand-ins of the RDV Service Public and Doctolib APIs")
+    sandbox = commands.add_parser(
+        "sandbox", help="serve the local stand-ins of the RDV Service Public and Doctolib APIs"
+    )
     sandbox.add_argument("--port", type=int, default=8900)
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--seed", type=int, default=1, help="same seed, same data")
     sandbox.add_argument("--scale", type=positive_int, default=1000, help="number of RDVs")
     sandbox.add_argument("--doctolib-practices", type=positive_int, default=3, help="number of Doctolib practices")
-    sandbox.add_argument("--doctolib-appointments", type=positive_int, default=200,
-                         help="appointments per Doctolib practice")
-    sandbox.add_argument("--doctolib-rate", type=float, default=200.0,
-                         help="requests per second allowed per Doctolib API key (above: 429)")
+    sandbox.add_argument(
+        "--doctolib-appointments", type=positive_int, default=200, help="appointments per Doctolib practice"
+    )
+    sandbox.add_argument(
+        "--doctolib-rate",
+        type=float,
+        default=200.0,
+        help="requests per second allowed per Doctolib API key (above: 429)",
+    )
     sandbox.set_defaults(handler=_sandbox)
 
     webhooks = commands.add_parser("webhooks", help="the webhook receiver")
@@ -71,8 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = webhooks_commands.add_parser("serve", help="receive RDV Service Public webhooks and OAuth callbacks")
     serve.add_argument("--port", type=int, default=8787)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--workers", type=positive_int, default=2,
-                       help="receiver processes, each applying one delivery at a time (default 2)")
+    serve.add_argument(
+        "--workers",
+        type=positive_int,
+        default=2,
+        help="receiver processes, each applying one delivery at a time (default 2)",
+    )
     serve.set_defaults(handler=_webhooks_serve)
     webhooks.set_defaults(handler=lambda _: webhooks.print_help() or 2)
 
@@ -93,8 +104,9 @@ def _add_connector_commands(commands, connector: Connector) -> None:
     group = commands.add_parser(connector.name, help=connector.help or f"{connector.title}: sync it")
     subcommands = group.add_subparsers(title=f"{connector.name} commands", metavar="COMMAND")
     sync = subcommands.add_parser(
-        "sync", help=f"sync {connector.partition}s now, through Dagster (the job its schedules use); prints per-table "
-                     "counts")
+        "sync",
+        help=f"sync {connector.partition}s now, through Dagster (the job its schedules use); prints per-table counts",
+    )
     connector.sync_arguments(sync)
     sync.set_defaults(handler=functools.partial(_sync, connector))
     if connector.commands is not None:
@@ -141,28 +153,43 @@ def _db_stop(args: argparse.Namespace) -> int:
         print("SYNC_DATABASE_URL is set: there is no embedded server to stop.")
         return 0
     server = embedded_server()
-    print(f"stopped the embedded PostgreSQL in {server.pgdata}" if server.stop()
-          else "the embedded PostgreSQL was not running")
+    print(
+        f"stopped the embedded PostgreSQL in {server.pgdata}"
+        if server.stop()
+        else "the embedded PostgreSQL was not running"
+    )
     return 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:
     from sync_assets.sandbox.server import build_sandbox
 
-    print(f"building the sandbox data (seed {args.seed}, {args.scale} RDVs, {args.doctolib_practices} Doctolib "
-          f"practices of {args.doctolib_appointments} appointments)…", flush=True)
-    sandbox = build_sandbox(seed=args.seed, scale=args.scale, port=args.port, host=args.host,
-                            doctolib_practices=args.doctolib_practices,
-                            doctolib_appointments=args.doctolib_appointments, doctolib_rate=args.doctolib_rate)
+    print(
+        f"building the sandbox data (seed {args.seed}, {args.scale} RDVs, {args.doctolib_practices} Doctolib "
+        f"practices of {args.doctolib_appointments} appointments)…",
+        flush=True,
+    )
+    sandbox = build_sandbox(
+        seed=args.seed,
+        scale=args.scale,
+        port=args.port,
+        host=args.host,
+        doctolib_practices=args.doctolib_practices,
+        doctolib_appointments=args.doctolib_appointments,
+        doctolib_rate=args.doctolib_rate,
+    )
     oauth = sandbox.rdvsp.oauth
-    print(f"RDV Service Public sandbox on {sandbox.base_url}\n"
-          f"  RDVSP_BASE_URL={sandbox.base_url} RDVSP_CLIENT_ID={oauth.client_id} "
-          f"RDVSP_CLIENT_SECRET={oauth.client_secret}\n"
-          f"  changes at runtime: POST/PATCH/DELETE {sandbox.base_url}/sandbox/rdvs, /sandbox/users\n"
-          f"Doctolib sandbox on {sandbox.base_url}\n"
-          f"  {' '.join(f'{k}={v}' for k, v in sandbox.doctolib.environment(sandbox.base_url).items())}\n"
-          f"  changes at runtime: PATCH/DELETE {sandbox.base_url}/sandbox/doctolib/appointments/<id>\n"
-          f"Faults of both APIs: POST/GET/DELETE {sandbox.base_url}/sandbox/faults (see the README)", flush=True)
+    print(
+        f"RDV Service Public sandbox on {sandbox.base_url}\n"
+        f"  RDVSP_BASE_URL={sandbox.base_url} RDVSP_CLIENT_ID={oauth.client_id} "
+        f"RDVSP_CLIENT_SECRET={oauth.client_secret}\n"
+        f"  changes at runtime: POST/PATCH/DELETE {sandbox.base_url}/sandbox/rdvs, /sandbox/users\n"
+        f"Doctolib sandbox on {sandbox.base_url}\n"
+        f"  {' '.join(f'{k}={v}' for k, v in sandbox.doctolib.environment(sandbox.base_url).items())}\n"
+        f"  changes at runtime: PATCH/DELETE {sandbox.base_url}/sandbox/doctolib/appointments/<id>\n"
+        f"Faults of both APIs: POST/GET/DELETE {sandbox.base_url}/sandbox/faults (see the README)",
+        flush=True,
+    )
     sandbox.server.run()
     return 0
 
@@ -182,10 +209,20 @@ def _webhooks_serve(args: argparse.Namespace) -> int:
         RdvspSettings.from_environment()
     except ConfigurationError as error:
         print(f"OAuth callback disabled: {error}", file=sys.stderr)
-    print(f"webhook receiver on http://{args.host}:{args.port}/webhooks/rdvsp/<organisation id> "
-          f"({args.workers} worker process{'es' if args.workers > 1 else ''})", flush=True)
-    config = uvicorn.Config("sync_assets.rdvsp.receiver:app_from_environment", factory=True, host=args.host,
-                            port=args.port, workers=args.workers, log_level="warning", access_log=False)
+    print(
+        f"webhook receiver on http://{args.host}:{args.port}/webhooks/rdvsp/<organisation id> "
+        f"({args.workers} worker process{'es' if args.workers > 1 else ''})",
+        flush=True,
+    )
+    config = uvicorn.Config(
+        "sync_assets.rdvsp.receiver:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+    )
     if args.workers == 1:
         uvicorn.Server(config).run()
         return 0

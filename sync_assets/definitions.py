@@ -16,8 +16,10 @@ defs = dg.Definitions.merge(
     platform.defs,
     *(connector.definitions() for connector in CONNECTORS),
     coop.defs,
-    dg.Definitions(resources={
-        "warehouse": WarehouseResource(),
-        **{key: resource for connector in CONNECTORS for key, resource in connector.resources().items()},
-    }),
+    dg.Definitions(
+        resources={
+            "warehouse": WarehouseResource(),
+            **{key: resource for connector in CONNECTORS for key, resource in connector.resources().items()},
+        }
+    ),
 )

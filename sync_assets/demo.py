@@ -44,7 +44,8 @@ def run_demo() -> int:
     if not uses_embedded_server():
         raise ConfigurationError(
             "The demo fills the warehouse with sandbox data, so it runs on the embedded PostgreSQL only: "
-            "unset SYNC_DATABASE_URL to run it.")
+            "unset SYNC_DATABASE_URL to run it."
+        )
     url = database_url()
     print(f"warehouse   {redacted_url(url)} (embedded, under .local/)")
     applied = migrations.upgrade(url)
@@ -66,18 +67,32 @@ def _with_sandbox(url: str, sandbox) -> int:
 
     oauth = sandbox.rdvsp.oauth
     receiver = start_receiver(url)
-    os.environ.update({"RDVSP_BASE_URL": sandbox.base_url, "RDVSP_CLIENT_ID": oauth.client_id,
-                       "RDVSP_CLIENT_SECRET": oauth.client_secret, "RDVSP_WEBHOOK_URL": receiver.webhook_url})
+    os.environ.update(
+        {
+            "RDVSP_BASE_URL": sandbox.base_url,
+            "RDVSP_CLIENT_ID": oauth.client_id,
+            "RDVSP_CLIENT_SECRET": oauth.client_secret,
+            "RDVSP_WEBHOOK_URL": receiver.webhook_url,
+        }
+    )
     print(f"sandbox     {sandbox.base_url} ({DEMO_SCALE} RDVs, seed 1)")
     print(f"receiver    {receiver.webhook_url}/<organisation id> (RDV Service Public's webhooks)")
     try:
-        account = connect(engine_for(url), RdvspSettings.from_environment(), TokenCipher.from_environment(),
-                          sync_from=date.today() - timedelta(days=730), unattended=True, show=lambda _: None)
+        account = connect(
+            engine_for(url),
+            RdvspSettings.from_environment(),
+            TokenCipher.from_environment(),
+            sync_from=date.today() - timedelta(days=730),
+            unattended=True,
+            show=lambda _: None,
+        )
         print(f"rdvsp       account {account.account_id} connected (RDVs from {account.sync_from} on)")
         dagster = instance()
         schema_run = run_job(dagster, "sync_warehouse_schema")
-        print(f"dagster     run {schema_run.run_id[:8]} {'SUCCESS' if schema_run.success else 'FAILURE'}: "
-              f"sync/warehouse_schema (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+        print(
+            f"dagster     run {schema_run.run_id[:8]} {'SUCCESS' if schema_run.success else 'FAILURE'}: "
+            f"sync/warehouse_schema (DAGSTER_HOME={os.environ['DAGSTER_HOME']})"
+        )
         first = sync_partition(dagster, url, "rdvsp", account.account_id, kind="initial")
         _report("first sync", first)
         rdvsp_ok = first.success and _webhook_path(url, sandbox, dagster, account.account_id)
@@ -86,13 +101,18 @@ def _with_sandbox(url: str, sandbox) -> int:
         receiver.stop()
 
     doctolib_ok = _doctolib(url, sandbox, dagster)
-    activities_run = run_job(dagster, "coop_activities_from_rdvs",
-                             {"create_activities_from_rdvs": {"config": {"account_id": account.account_id}}})
+    activities_run = run_job(
+        dagster,
+        "coop_activities_from_rdvs",
+        {"create_activities_from_rdvs": {"config": {"account_id": account.account_id}}},
+    )
     with engine_for(url).begin() as conn:  # this mediator lists its RDVs among its activities
         list_rdvs_in_activity_listing(conn, account.account_id)
     views_run = run_job(dagster, "analyst_layer")
-    print(f"analytics   run {views_run.run_id[:8]} {'SUCCESS' if views_run.success else 'FAILURE'}: coop.beneficiaires "
-          "merged, analytics views created")
+    print(
+        f"analytics   run {views_run.run_id[:8]} {'SUCCESS' if views_run.success else 'FAILURE'}: coop.beneficiaires "
+        "merged, analytics views created"
+    )
     views_ok = views_run.success and activities_run.success
     if views_ok:
         _report_dashboard(url, account.account_id)
@@ -122,9 +142,11 @@ def _webhook_path(url: str, sandbox, dagster, account_id: int) -> bool:
     installed = [e.organisation_id for e in sandbox.world.webhook_endpoints.values()]
     print(f"webhooks    endpoints installed for organisations {_ids(installed)} (trigger: false: nothing replayed)")
     latencies = _deliveries(url, sandbox)
-    print(f"webhooks    {len(latencies)} changes made in the sandbox (3 RDVs created, 1 cancelled, 1 deleted, 1 user "
-          f"renamed), each delivered signed and applied: latency p50 {statistics.median(latencies):.0f} ms, max "
-          f"{max(latencies):.0f} ms (sandbox change to committed row)")
+    print(
+        f"webhooks    {len(latencies)} changes made in the sandbox (3 RDVs created, 1 cancelled, 1 deleted, 1 user "
+        f"renamed), each delivered signed and applied: latency p50 {statistics.median(latencies):.0f} ms, max "
+        f"{max(latencies):.0f} ms (sandbox change to committed row)"
+    )
     calm = sync_partition(dagster, url, "rdvsp", account_id, kind="nightly")
     _report_drift("nightly", url, calm)
     world = sandbox.world
@@ -147,11 +169,17 @@ def _deliveries(url: str, sandbox) -> list[float]:
     deleted = next(i for i in rdv_ids if i != cancelled)
     user = next(u for u in world.users.values() if u.organisation_ids == [HOOKED])  # delivered to HOOKED only
     created = (lambda: world.create_rdv(HOOKED).id, "SELECT count(*) = 1 FROM rdvsp.rdvs WHERE id = %(id)s")
-    changes = [created, created, created,
-               (lambda: world.cancel_rdv(cancelled).id, "SELECT status = 'revoked' FROM rdvsp.rdvs WHERE id = %(id)s"),
-               (lambda: world.delete_rdv(deleted) or deleted, "SELECT count(*) = 0 FROM rdvsp.rdvs WHERE id = %(id)s"),
-               (lambda: world.update_user(user.id, first_name=f"{user.first_name}-Demo").id,
-                "SELECT first_name LIKE '%%-Demo' FROM rdvsp.users WHERE id = %(id)s")]
+    changes = [
+        created,
+        created,
+        created,
+        (lambda: world.cancel_rdv(cancelled).id, "SELECT status = 'revoked' FROM rdvsp.rdvs WHERE id = %(id)s"),
+        (lambda: world.delete_rdv(deleted) or deleted, "SELECT count(*) = 0 FROM rdvsp.rdvs WHERE id = %(id)s"),
+        (
+            lambda: world.update_user(user.id, first_name=f"{user.first_name}-Demo").id,
+            "SELECT first_name LIKE '%%-Demo' FROM rdvsp.users WHERE id = %(id)s",
+        ),
+    ]
     latencies = []
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         for change, visible in changes:
@@ -172,8 +200,10 @@ def _report_drift(title: str, url: str, run) -> None:
         _report(title, run)
         return
     figures = organisation_drift(engine_for(url), run.record.id)
-    print(f"{title:<12}run {run.run_id[:8]} SUCCESS: " + "; ".join(
-        f"organisation {o.organisation_id}: drift {o.drift} (webhook {o.webhook_status})" for o in figures))
+    print(
+        f"{title:<12}run {run.run_id[:8]} SUCCESS: "
+        + "; ".join(f"organisation {o.organisation_id}: drift {o.drift} (webhook {o.webhook_status})" for o in figures)
+    )
 
 
 def _report_fallback(url: str, dagster) -> None:
@@ -191,10 +221,12 @@ def _report_fallback(url: str, dagster) -> None:
         print(f"fallback    the rdvsp_failed_webhook_organisations sensor would poll nothing: {decision.skip_message}")
         return
     for request in decision:
-        print(f"fallback    the rdvsp_failed_webhook_organisations sensor would poll organisation(s) "
-              f"{request.tags['sync_assets/organisations']} of account {request.partition_key} "
-              f"(reason: {request.tags['sync_assets/reasons']}; silent = no delivery for a day while the nightly "
-              "found drift)")
+        print(
+            f"fallback    the rdvsp_failed_webhook_organisations sensor would poll organisation(s) "
+            f"{request.tags['sync_assets/organisations']} of account {request.partition_key} "
+            f"(reason: {request.tags['sync_assets/reasons']}; silent = no delivery for a day while the nightly "
+            "found drift)"
+        )
 
 
 def _write_back(url: str, sandbox, dagster, account_id: int) -> bool:
@@ -203,13 +235,18 @@ def _write_back(url: str, sandbox, dagster, account_id: int) -> bool:
     from sync_assets.runs import run_job
 
     engine = engine_for(url)
-    rdv = next(r for r in sandbox.world.rdvs.values()
-               if r.organisation_id == HOOKED and r.status == "unknown" and r.starts_at.date() < date.today())
+    rdv = next(
+        r
+        for r in sandbox.world.rdvs.values()
+        if r.organisation_id == HOOKED and r.status == "unknown" and r.starts_at.date() < date.today()
+    )
     request_id = queue_write_request(engine, account_id, "rdv_status", {"rdv_id": rdv.id, "status": "seen"})
     run = run_job(dagster, "rdvsp_write_back", {"deliver_write_requests": {"config": {"request_ids": [request_id]}}})
     request = write_request(engine, request_id)
-    print(f"write-back  run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}: RDV {rdv.id} marked 'seen' at "
-          f"RDV Service Public through the outbox (rdvsp.write_requests {request_id}: {request.status})")
+    print(
+        f"write-back  run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}: RDV {rdv.id} marked 'seen' at "
+        f"RDV Service Public through the outbox (rdvsp.write_requests {request_id}: {request.status})"
+    )
     return run.success and request.status == "done"
 
 
@@ -227,8 +264,10 @@ def _doctolib(url: str, sandbox, dagster) -> bool:
 
     os.environ.update(sandbox.doctolib.environment(sandbox.base_url))
     found = discover_practices(engine_for(url), client_factory(sandbox.base_url), api_keys(), emit=lambda _: None)
-    print(f"doctolib    {len(found.accounts)} accounts, {len(found.practices)} practices: "
-          + ", ".join(f"{p} via {a}" for p, a in sorted(found.sync_accounts.items())))
+    print(
+        f"doctolib    {len(found.accounts)} accounts, {len(found.practices)} practices: "
+        + ", ".join(f"{p} via {a}" for p, a in sorted(found.sync_accounts.items()))
+    )
     # In full, so that a warehouse left by an earlier demo matches this sandbox exactly.
     runs = [sync_partition(dagster, url, "doctolib", practice_id, full_refresh=True) for practice_id in found.practices]
     for run in runs:
@@ -246,10 +285,17 @@ def _doctolib(url: str, sandbox, dagster) -> bool:
 
 def _report_practice(title: str, run) -> None:
     detail = run.record.detail if run.record else {}
-    since = (f", updated since {detail['since'][:16].replace('T', ' ')}" if detail.get("since")
-             else ", everything" if run.record else "")
-    print(f"{title:<12}run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}"
-          + (f" via {detail['account_name']}{since}" if detail.get("account_name") else ""))
+    since = (
+        f", updated since {detail['since'][:16].replace('T', ' ')}"
+        if detail.get("since")
+        else ", everything"
+        if run.record
+        else ""
+    )
+    print(
+        f"{title:<12}run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}"
+        + (f" via {detail['account_name']}{since}" if detail.get("account_name") else "")
+    )
     if run.record and run.success:
         print("\n".join(run.record.table_lines()))
     elif run.reason:
@@ -260,16 +306,23 @@ def _report_dashboard(url: str, account_id: int) -> None:
     from sync_assets.platform.views import analyst_query
 
     with engine_for(url).connect() as conn:
-        future, next_at, past, to_convert, activities = driver_connection(conn).execute(
-            analyst_query("05_account_dashboard"), {"account_id": account_id}).fetchone()
+        future, next_at, past, to_convert, activities = (
+            driver_connection(conn)
+            .execute(analyst_query("05_account_dashboard"), {"account_id": account_id})
+            .fetchone()
+        )
     following = f" (next {next_at:%Y-%m-%d %H:%M})" if next_at else ""
-    print(f"coop        account {account_id}: {activities} activities made from its attended RDVs; dashboard: "
-          f"{future} RDVs to come{following}, {past} past, {to_convert} to convert")
+    print(
+        f"coop        account {account_id}: {activities} activities made from its attended RDVs; dashboard: "
+        f"{future} RDVs to come{following}, {past} past, {to_convert} to convert"
+    )
 
 
 def _report(title: str, run) -> None:
-    print(f"{title:<12}run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}"
-          + (f", drift {run.record.drift}" if run.record and run.record.drift is not None else ""))
+    print(
+        f"{title:<12}run {run.run_id[:8]} {'SUCCESS' if run.success else 'FAILURE'}"
+        + (f", drift {run.record.drift}" if run.record and run.record.drift is not None else "")
+    )
     if run.record and run.success:
         print("\n".join(run.record.table_lines()))
     elif run.reason:
@@ -280,12 +333,15 @@ def table_row_counts(url: str) -> list[tuple[str, int]]:
     """Exact row counts of every table in the warehouse's schemas, in one statement."""
     with engine_for(url).connect() as conn:
         pg = driver_connection(conn)
-        tables = [(schema, table) for schema, table, _ in pg.execute(package_sql(migrations.__file__, "warehouse_tables"))]
+        tables = [
+            (schema, table) for schema, table, _ in pg.execute(package_sql(migrations.__file__, "warehouse_tables"))
+        ]
         if not tables:
             return []
         counts = sql.SQL(" UNION ALL ").join(
             sql.SQL("SELECT {name}, count(*) FROM {table}").format(
-                name=sql.Literal(f"{schema}.{table}"), table=sql.Identifier(schema, table))
+                name=sql.Literal(f"{schema}.{table}"), table=sql.Identifier(schema, table)
+            )
             for schema, table in tables
         )
         return sorted((name, count) for name, count in pg.execute(counts))

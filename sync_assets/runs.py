@@ -53,16 +53,24 @@ class JobRun:
     metadata: dict = field(default_factory=dict)  # the output metadata of the job's ops, merged
 
 
-def run_job(dagster: dg.DagsterInstance, name: str, ops_config: dict | None = None,
-            tags: dict[str, str] | None = None) -> JobRun:
+def run_job(
+    dagster: dg.DagsterInstance, name: str, ops_config: dict | None = None, tags: dict[str, str] | None = None
+) -> JobRun:
     """An unpartitioned job of the definitions, run once (`ops_config`: the run config's `ops`)."""
     from sync_assets.definitions import defs
 
     result = defs.resolve_job_def(name).execute_in_process(
-        instance=dagster, raise_on_error=False, tags=tags,
-        run_config={"ops": ops_config or {}, "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
-    metadata = {key: value.value for event in result.all_events if event.is_successful_output
-                for key, value in event.step_output_data.metadata.items()}
+        instance=dagster,
+        raise_on_error=False,
+        tags=tags,
+        run_config={"ops": ops_config or {}, "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    metadata = {
+        key: value.value
+        for event in result.all_events
+        if event.is_successful_output
+        for key, value in event.step_output_data.metadata.items()
+    }
     return JobRun(result.run_id, result.success, _failure_of(result), metadata)
 
 
@@ -72,13 +80,18 @@ def run_sync(dagster: dg.DagsterInstance, database_url: str, connector: Connecto
 
     ensure_partition(dagster, connector.partitions, request.partition_key)
     result = defs.resolve_job_def(connector.sync_job).execute_in_process(
-        instance=dagster, partition_key=request.partition_key, raise_on_error=False, tags=dict(request.tags),
-        run_config={"ops": dict(request.ops_config), "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+        instance=dagster,
+        partition_key=request.partition_key,
+        raise_on_error=False,
+        tags=dict(request.tags),
+        run_config={"ops": dict(request.ops_config), "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
     return _sync_run(database_url, request.partition_key, result)
 
 
-def sync_partition(dagster: dg.DagsterInstance, database_url: str, connector: str, partition_key: int | str,
-                   **options) -> SyncRun:
+def sync_partition(
+    dagster: dg.DagsterInstance, database_url: str, connector: str, partition_key: int | str, **options
+) -> SyncRun:
     """`run_sync` by the connector's name, with its options (`sync_partition(…, "rdvsp", 7, kind="nightly")`)."""
     from sync_assets.connectors import CONNECTORS
 
@@ -92,8 +105,10 @@ def print_runs(connector: Connector, runs: Iterable[SyncRun]) -> int:
     for run in runs:
         account = run.record.detail.get("account_name") if run.record else None
         via = f" via {account}" if account else ""
-        print(f"{connector.partition} {run.partition_key}{via}: {'success' if run.success else 'FAILED'} "
-              f"(Dagster run {run.run_id[:8]})")
+        print(
+            f"{connector.partition} {run.partition_key}{via}: {'success' if run.success else 'FAILED'} "
+            f"(Dagster run {run.run_id[:8]})"
+        )
         if run.record and run.success:
             print("\n".join(run.record.table_lines()))
         if not run.success:

@@ -38,6 +38,8 @@ def no_patient_data_in_logs():
     guard.uninstall()
     leaks = guard.leaks()
     assert not leaks, f"{len(leaks)} personal value(s) of sandbox people reached the logs during the test run"
+
+
 _database_numbers = itertools.count(1)
 
 
@@ -95,8 +97,11 @@ def warehouse_env(database_url, monkeypatch, tmp_path) -> str:
 def _new_database(admin_url: str, template: str) -> Iterator[str]:
     name = f"sync_assets_test_{os.getpid()}_{next(_database_numbers)}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-            sql.Identifier(name), sql.Identifier(template)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
     try:
         yield _database_url(admin_url, name)
     finally:
@@ -124,7 +129,7 @@ class StatementCounter:
 
     def __init__(self, conn: psycopg.Connection):
         self._conn = conn
-        self._file = tempfile.TemporaryFile("w+")
+        self._file = tempfile.TemporaryFile("w+")  # noqa: SIM115  (open as long as the counter)
         self.count = 0
 
     def __enter__(self) -> StatementCounter:

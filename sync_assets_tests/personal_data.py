@@ -16,8 +16,11 @@ _EMAILS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONES = re.compile(r"\+?\d[\d .-]{7,}\d")
 _ISO_DATES = re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b")
 _FRENCH_DATES = re.compile(r"\b(\d\d)/(\d\d)/((?:19|20)\d\d)\b")
-_STREETS = re.compile(r"\b\d+(?: ?(?:bis|ter))? (?:rue|avenue|boulevard|place|chemin|allée|impasse|route|quai|cours)"
-                      r"\b[^,\n\"'}\]]*", re.IGNORECASE)
+_STREETS = re.compile(
+    r"\b\d+(?: ?(?:bis|ter))? (?:rue|avenue|boulevard|place|chemin|allée|impasse|route|quai|cours)"
+    r"\b[^,\n\"'}\]]*",
+    re.IGNORECASE,
+)
 _WORDS = re.compile(r"\b[A-ZÀ-Þ][\w'-]+\b")
 UNKNOWN_BIRTH_DATE = date(1900, 1, 1)  # RDV Service Public's placeholder, not a person's
 
@@ -68,8 +71,9 @@ class PersonalValues:
 
     def add_doctolib_world(self, world) -> None:
         for patient in world.patients.values():
-            self.add(patient["first_name"], patient["last_name"], patient["email"], patient["phone"],
-                     patient["birth_date"])
+            self.add(
+                patient["first_name"], patient["last_name"], patient["email"], patient["phone"], patient["birth_date"]
+            )
         for practitioner in world.practitioners.values():  # "Dr First Last"
             first, _, last = practitioner.removeprefix("Dr ").partition(" ")
             self.add(first, last)
@@ -83,7 +87,7 @@ class PersonalValues:
             "address": {_street(s) for s in _STREETS.findall(text)} & self.streets,
         }
         words = [w.lower() for w in _WORDS.findall(text)]
-        found["name"] = {f"{a} {b}" for a, b in zip(words, words[1:])} & self.names
+        found["name"] = {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)} & self.names
         found["last name"] = set(words) & self.last_names
         return {kind: values for kind, values in found.items() if values}
 

@@ -31,8 +31,9 @@ class PersonalDataGuard(logging.Handler):
 
     def register(self, patients) -> None:
         for patient in patients:
-            self.people.add(patient["first_name"], patient["last_name"], patient["email"], patient["phone"],
-                            patient["birth_date"])
+            self.people.add(
+                patient["first_name"], patient["last_name"], patient["email"], patient["phone"], patient["birth_date"]
+            )
 
     def install(self) -> None:
         doctolib_init, rdvsp_init = DoctolibWorld.__post_init__, RdvspWorld.__init__

@@ -42,11 +42,14 @@ def test_db_url_prints_the_configured_url(monkeypatch, capsys):
     assert capsys.readouterr().out.strip() == "postgresql+psycopg2://analyst:secret@db.example:5432/warehouse"
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("mysql://u@h/db", "must be PostgreSQL"),
-    ("not a url", "not a valid database URL"),
-    ("postgresql+asyncpg://u@h/db", "use postgresql+psycopg://"),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("mysql://u@h/db", "must be PostgreSQL"),
+        ("not a url", "not a valid database URL"),
+        ("postgresql+asyncpg://u@h/db", "use postgresql+psycopg://"),
+    ],
+)
 def test_a_bad_database_url_is_a_clear_error(monkeypatch, capsys, url, expected):
     monkeypatch.setenv("SYNC_DATABASE_URL", url)
     assert main(["db", "upgrade"]) == 2
@@ -68,8 +71,11 @@ def test_no_command_prints_help(capsys):
 @pytest.mark.slow
 def test_demo_on_a_fresh_embedded_warehouse(tmp_path):
     """`make run` as a new user runs it: nothing but a folder for local state."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("SYNC_DATABASE_URL", "DAGSTER_HOME", "DAGSTER_POSTGRES_URL", "SYNC_SECRET_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SYNC_DATABASE_URL", "DAGSTER_HOME", "DAGSTER_POSTGRES_URL", "SYNC_SECRET_KEY")
+    }
     env["SYNC_LOCAL_DIR"] = str(tmp_path / "local")
     command = [str(Path(sys.executable).with_name("sync-assets"))]
     try:
@@ -87,7 +93,9 @@ def test_demo_on_a_fresh_embedded_warehouse(tmp_path):
         assert "organisation 100: drift 0" in second_nightly and "organisation 101: drift 1" in second_nightly
         assert "sensor would poll organisation(s) 101 of account 1 (reason: silent" in out
         assert "marked 'seen' at RDV Service Public through the outbox" in out
-        tables = dict(line.rsplit(None, 1) for line in out.splitlines() if line.startswith(("rdvsp.", "sync.", "coop.")))
+        tables = dict(
+            line.rsplit(None, 1) for line in out.splitlines() if line.startswith(("rdvsp.", "sync.", "coop."))
+        )
         assert int(tables["sync.webhook_inbox"]) == 7  # the six changes and the written-back status
         assert "rdvsp.rdvs" in tables and "sync.schema_migrations" in tables
         # A second demo reuses the server, the database and the Dagster instance.

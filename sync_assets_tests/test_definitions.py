@@ -40,7 +40,9 @@ def test_each_registered_connector_is_in_the_definitions_and_its_sync_requests_f
 
 
 def test_warehouse_schema_asset_applies_the_migrations(empty_database_url):
-    result = dg.materialize([warehouse_schema], resources={"warehouse": WarehouseResource(database_url=empty_database_url)})
+    result = dg.materialize(
+        [warehouse_schema], resources={"warehouse": WarehouseResource(database_url=empty_database_url)}
+    )
     assert result.success
     [materialization] = result.asset_materializations_for_node("sync__warehouse_schema")
     latest = migrations.discover()[-1]
@@ -49,8 +51,13 @@ def test_warehouse_schema_asset_applies_the_migrations(empty_database_url):
     assert "sync.raw_responses" in materialization.metadata["tables"].value
     assert [v for v, _ in migrations.applied(empty_database_url)][-1] == latest.version
 
-    again = dg.materialize([warehouse_schema], resources={"warehouse": WarehouseResource(database_url=empty_database_url)})
-    assert again.asset_materializations_for_node("sync__warehouse_schema")[0].metadata["migrations_applied_now"].value == []
+    again = dg.materialize(
+        [warehouse_schema], resources={"warehouse": WarehouseResource(database_url=empty_database_url)}
+    )
+    assert (
+        again.asset_materializations_for_node("sync__warehouse_schema")[0].metadata["migrations_applied_now"].value
+        == []
+    )
 
 
 def test_retention_job_prunes_old_raw_responses(database_url, monkeypatch):
@@ -59,9 +66,11 @@ def test_retention_job_prunes_old_raw_responses(database_url, monkeypatch):
         conn.execute(
             "INSERT INTO sync.raw_responses (connector, endpoint, params, status, body_sha256, body, last_fetched_at) "
             "VALUES ('rdvsp', '/a', '{}', 200, repeat('a', 64), '{}', now() - interval '11 days'),"
-            "       ('rdvsp', '/b', '{}', 200, repeat('b', 64), '{}', now() - interval '9 days')")
+            "       ('rdvsp', '/b', '{}', 200, repeat('b', 64), '{}', now() - interval '9 days')"
+        )
     result = raw_responses_retention_job.execute_in_process(
-        resources={"warehouse": WarehouseResource(database_url=database_url)})
+        resources={"warehouse": WarehouseResource(database_url=database_url)}
+    )
     assert result.success and result.output_for_node("prune_raw_responses_op") == 1
     with psycopg.connect(libpq_url(database_url)) as conn:
         assert conn.execute("SELECT endpoint FROM sync.raw_responses").fetchall() == [("/b",)]
@@ -82,7 +91,12 @@ def test_dagster_cli_validates_the_workspace(tmp_path):
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     result = subprocess.run(
         [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -97,7 +111,9 @@ def test_every_asset_check_sensor_and_schedule_explains_itself_in_the_ui():
         node, prefix = graph.get(key), key.path[0]
         assert node.description and len(node.description) > 20, key
         assert node.group_name == prefix, key
-        assert "postgres" in node.kinds and (prefix not in CONNECTOR_KINDS or CONNECTOR_KINDS[prefix] in node.kinds), key
+        assert "postgres" in node.kinds and (prefix not in CONNECTOR_KINDS or CONNECTOR_KINDS[prefix] in node.kinds), (
+            key
+        )
         assert node.owners, key
     for check_key in graph.asset_check_keys:  # what it holds, and what to do when it fails
         description = graph.get_check_spec(check_key).description
@@ -135,10 +151,29 @@ def test_the_one_machine_dagster_yaml_runs_a_job_with_the_multiprocess_executor(
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "SYNC_DATABASE_URL": database_url}
     env["DAGSTER_POSTGRES_URL"] = subprocess.run(
         [sys.executable, "-c", "from sync_assets.platform.warehouse import dagster_storage_url as u; print(u())"],
-        env=env, capture_output=True, text=True, check=True).stdout.strip()
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m", "sync_assets.definitions",
-         "-a", "defs", "-j", "analyst_layer"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "job",
+            "execute",
+            "-m",
+            "sync_assets.definitions",
+            "-a",
+            "defs",
+            "-j",
+            "analyst_layer",
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     monkeypatch.setenv("DAGSTER_POSTGRES_URL", env["DAGSTER_POSTGRES_URL"])
     instance = dg.DagsterInstance.from_config(str(tmp_path))
@@ -149,8 +184,11 @@ def test_the_one_machine_dagster_yaml_runs_a_job_with_the_multiprocess_executor(
         steps = instance.get_run_step_stats(run.run_id)
         layer = len(defs.resolve_job_def("analyst_layer").nodes)  # coop/beneficiaires and each analytics view
         assert layer == 7 and len(steps) == layer and {step.status.value for step in steps} == {"SUCCESS"}
-        workers = [e for e in instance.all_logs(run.run_id)
-                   if e.dagster_event and e.dagster_event.event_type_value == "STEP_WORKER_STARTED"]
+        workers = [
+            e
+            for e in instance.all_logs(run.run_id)
+            if e.dagster_event and e.dagster_event.event_type_value == "STEP_WORKER_STARTED"
+        ]
         assert len(workers) == layer  # each step in a process of its own
     finally:
         instance.dispose()

@@ -47,7 +47,10 @@ def merge_beneficiaires(conn, account_id: int | None = None) -> BeneficiaryMerge
     pg = driver_connection(conn)
     scope = {"account_id": account_id}
     phones, unparsed = international_phones(
-        raw for (raw,) in pg.execute(package_sql(__file__, "beneficiaire_phones"), scope))
-    row = pg.execute(package_sql(__file__, "merge_beneficiaires"), {
-        **scope, "phones_from": list(phones), "phones_to": list(phones.values())}).fetchone()
+        raw for (raw,) in pg.execute(package_sql(__file__, "beneficiaire_phones"), scope)
+    )
+    row = pg.execute(
+        package_sql(__file__, "merge_beneficiaires"),
+        {**scope, "phones_from": list(phones), "phones_to": list(phones.values())},
+    ).fetchone()
     return BeneficiaryMerge(*row, phones_unparsed=unparsed)

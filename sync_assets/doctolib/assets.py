@@ -20,8 +20,8 @@ from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.observability import safe_error_message
 from sync_assets.platform.progress import table_count_lines
 from sync_assets.platform.resources import WarehouseResource
-from sync_assets.platform.table_metadata import table_metadata
 from sync_assets.platform.sql_files import package_sql
+from sync_assets.platform.table_metadata import table_metadata
 
 OWNERS = ["team:data-engineering"]
 KINDS = {"postgres", "doctolib"}
@@ -30,10 +30,14 @@ STALE_AFTER_HOURS = 26
 DESCRIPTIONS = {
     "practitioners": "Practitioners seen on synced appointments (id and name).",
     "visit_motives": "Visit motives seen on synced appointments (id and name).",
-    "patients": ("Patients of synced appointments. Personal data: names, birth dates, phones and emails live "
-                 "only here; analysts use analytics.doctolib_patients."),
-    "appointments": ("Appointments of one practice per partition, incremental from the practice's cursor "
-                     "(sync.cursors); a full refresh also deletes what Doctolib no longer returns."),
+    "patients": (
+        "Patients of synced appointments. Personal data: names, birth dates, phones and emails live "
+        "only here; analysts use analytics.doctolib_patients."
+    ),
+    "appointments": (
+        "Appointments of one practice per partition, incremental from the practice's cursor "
+        "(sync.cursors); a full refresh also deletes what Doctolib no longer returns."
+    ),
 }
 
 
@@ -50,16 +54,28 @@ class DoctolibSyncConfig(dg.Config):
 
 
 SPECS = [
-    dg.AssetSpec(_key(name), group_name="doctolib", kinds=KINDS, owners=OWNERS, description=DESCRIPTIONS[name],
-                 partitions_def=doctolib_practices)
+    dg.AssetSpec(
+        _key(name),
+        group_name="doctolib",
+        kinds=KINDS,
+        owners=OWNERS,
+        description=DESCRIPTIONS[name],
+        partitions_def=doctolib_practices,
+    )
     for name in table_names()
 ]
 CHECK_SPECS = [
-    dg.AssetCheckSpec("schema_contract", asset=_key("appointments"), blocking=True, description=(
-        "Every appointment payload matched its contract (docs/doctolib-api.md). Fails (ERROR) on breaking drift: a "
-        "field missing, retyped, an unknown status, or a row of another practice; nothing of that run was applied "
-        "and the cursor did not move. Warns on unknown fields. The field paths are in the metadata and in "
-        "sync.drift_events. To do: read them, update doctolib/models.py, deploy, sync again (docs/runbook.md).")),
+    dg.AssetCheckSpec(
+        "schema_contract",
+        asset=_key("appointments"),
+        blocking=True,
+        description=(
+            "Every appointment payload matched its contract (docs/doctolib-api.md). Fails (ERROR) on breaking drift: a "
+            "field missing, retyped, an unknown status, or a row of another practice; nothing of that run was applied "
+            "and the cursor did not move. Warns on unknown fields. The field paths are in the metadata and in "
+            "sync.drift_events. To do: read them, update doctolib/models.py, deploy, sync again (docs/runbook.md)."
+        ),
+    ),
 ]
 
 
@@ -70,14 +86,25 @@ CHECK_SPECS = [
     pool="doctolib_api",
     description="Syncs the appointments of one Doctolib practice (a partition) in one transaction.",
 )
-def doctolib_practice_sync(context: dg.AssetExecutionContext, config: DoctolibSyncConfig,
-                           warehouse: WarehouseResource, doctolib: DoctolibApiResource):
+def doctolib_practice_sync(
+    context: dg.AssetExecutionContext,
+    config: DoctolibSyncConfig,
+    warehouse: WarehouseResource,
+    doctolib: DoctolibApiResource,
+):
     practice_id = int(context.partition_key)
     if config.lookback_minutes < 0:
         raise dg.Failure(description="lookback_minutes cannot be negative.", allow_retries=False)
-    sync = PracticeSync(warehouse.engine(), practice_id, clients=doctolib.clients(), api_keys=doctolib.api_keys(),
-                        full_refresh=config.full_refresh, lookback=timedelta(minutes=config.lookback_minutes),
-                        run_id=context.run.run_id, emit=context.log.info)
+    sync = PracticeSync(
+        warehouse.engine(),
+        practice_id,
+        clients=doctolib.clients(),
+        api_keys=doctolib.api_keys(),
+        full_refresh=config.full_refresh,
+        lookback=timedelta(minutes=config.lookback_minutes),
+        run_id=context.run.run_id,
+        emit=context.log.info,
+    )
     try:
         outcome = sync.run()
     except ContractBreach as breach:
@@ -95,14 +122,17 @@ def doctolib_practice_sync(context: dg.AssetExecutionContext, config: DoctolibSy
         shapes = table_metadata(conn, [f"doctolib.{name}" for name in table_names()])
     for name in table_names():
         counts = outcome.tables[name]
-        yield dg.MaterializeResult(asset_key=_key(name), metadata={
-            **{k: dg.MetadataValue.int(v) for k, v in counts.as_dict().items()},
-            **shapes[f"doctolib.{name}"],
-            "practice_id": dg.MetadataValue.int(practice_id),
-            "account": dg.MetadataValue.text(outcome.account or ""),
-            "mode": dg.MetadataValue.text(outcome.mode),
-            "run_log_id": dg.MetadataValue.text(outcome.run_log_id),
-        })
+        yield dg.MaterializeResult(
+            asset_key=_key(name),
+            metadata={
+                **{k: dg.MetadataValue.int(v) for k, v in counts.as_dict().items()},
+                **shapes[f"doctolib.{name}"],
+                "practice_id": dg.MetadataValue.int(practice_id),
+                "account": dg.MetadataValue.text(outcome.account or ""),
+                "mode": dg.MetadataValue.text(outcome.mode),
+                "run_log_id": dg.MetadataValue.text(outcome.run_log_id),
+            },
+        )
     yield _contract_check(outcome.contract)
     context.log.info(_summary(outcome))
 
@@ -113,29 +143,45 @@ def _contract_check(result: ContractResult | None) -> dg.AssetCheckResult:
 
 def _summary(outcome: PracticeOutcome) -> str:
     since = outcome.since.isoformat() if outcome.since else "the beginning"
-    return "\n".join([
-        f"practice {outcome.practice_id} ({outcome.mode} via {outcome.account}, updated since {since}): "
-        f"{outcome.records} appointments, {outcome.pages} pages, {outcome.api_requests} requests, "
-        f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}",
-        *table_count_lines((name, *counts.table_line()) for name, counts in outcome.tables.items())])
+    return "\n".join(
+        [
+            f"practice {outcome.practice_id} ({outcome.mode} via {outcome.account}, updated since {since}): "
+            f"{outcome.records} appointments, {outcome.pages} pages, {outcome.api_requests} requests, "
+            f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}",
+            *table_count_lines((name, *counts.table_line()) for name, counts in outcome.tables.items()),
+        ]
+    )
 
 
 @dg.asset_check(
     asset=_key("appointments"),
     name="freshness",
-    description=(f"Every practice still reached by an account had a successful sync in the last {STALE_AFTER_HOURS} "
-                 "hours. When it fails, the metadata lists the stale practices: look at their latest rows in "
-                 "sync.runs (connector doctolib: status and error), then run `sync-assets doctolib sync --practice ID`."),
+    description=(
+        f"Every practice still reached by an account had a successful sync in the last {STALE_AFTER_HOURS} "
+        "hours. When it fails, the metadata lists the stale practices: look at their latest rows in "
+        "sync.runs (connector doctolib: status and error), then run `sync-assets doctolib sync --practice ID`."
+    ),
 )
 def doctolib_appointments_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.begin() as conn:
         rows = driver_connection(conn).execute(package_sql(__file__, "practice_freshness")).fetchall()
-    stale = {str(practice): (None if hours is None else round(float(hours), 1))
-             for practice, _, hours in rows if hours is None or hours > STALE_AFTER_HOURS}
+    stale = {
+        str(practice): (None if hours is None else round(float(hours), 1))
+        for practice, _, hours in rows
+        if hours is None or hours > STALE_AFTER_HOURS
+    }
     return dg.AssetCheckResult(
-        passed=not stale, severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"practices": len(rows), "stale_practices": len(stale),
-                  "hours_since_success": dg.MetadataValue.json(stale)},
-        description=None if not stale else (
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "practices": len(rows),
+            "stale_practices": len(stale),
+            "hours_since_success": dg.MetadataValue.json(stale),
+        },
+        description=None
+        if not stale
+        else (
             f"{len(stale)} practice(s) without a successful sync for more than {STALE_AFTER_HOURS} hours "
-            "(null: never synced)."))
+            "(null: never synced)."
+        ),
+    )

@@ -30,10 +30,11 @@ def api_keys(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     keys = {}
     for variable, value in environ.items():
         if variable.startswith(KEY_PREFIX) and value.strip():
-            name = variable[len(KEY_PREFIX):].lower()
+            name = variable[len(KEY_PREFIX) :].lower()
             if not ACCOUNT_NAME.match(name):
-                raise ConfigurationError(f"{variable}: the account name after {KEY_PREFIX} may hold only letters, "
-                                         "digits and underscores.")
+                raise ConfigurationError(
+                    f"{variable}: the account name after {KEY_PREFIX} may hold only letters, digits and underscores."
+                )
             keys[name] = value.strip()
     return keys
 
@@ -42,8 +43,10 @@ def base_url(environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     url = (environ.get("DOCTOLIB_BASE_URL") or "").strip()
     if not url:
-        raise ConfigurationError("DOCTOLIB_BASE_URL is not set: set it to the Doctolib API's base URL "
-                                 "(the sandbox's is printed by `sync-assets sandbox`).")
+        raise ConfigurationError(
+            "DOCTOLIB_BASE_URL is not set: set it to the Doctolib API's base URL "
+            "(the sandbox's is printed by `sync-assets sandbox`)."
+        )
     return url.rstrip("/")
 
 
@@ -51,21 +54,37 @@ ClientFactory = Callable[[str, str], "DoctolibClient"]  # (account name, API key
 
 
 def client_factory(base_url: str, requests_per_second: float = 20.0, **options) -> ClientFactory:
-    return lambda account, key: DoctolibClient(base_url, account, key, requests_per_second=requests_per_second,
-                                               **options)
+    return lambda account, key: DoctolibClient(
+        base_url, account, key, requests_per_second=requests_per_second, **options
+    )
 
 
 class DoctolibClient:
     """One account's view of the API (one API key)."""
 
-    def __init__(self, base_url: str, account: str, api_key: str, *, requests_per_second: float = 20.0,
-                 retry: RetryPolicy | None = None, timeouts: Timeouts | None = None,
-                 transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        account: str,
+        api_key: str,
+        *,
+        requests_per_second: float = 20.0,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
         self.account = account
         # The API limits each key: one limiter per key, shared by every run in the process.
         limiter = shared_rate_limiter(f"doctolib:{account}", requests_per_second, max(1, int(requests_per_second)))
-        self.http = ApiClient("doctolib", base_url, auth=BearerKey(api_key), rate_limiter=limiter,
-                              retry=retry or RetryPolicy(), timeouts=timeouts or Timeouts(), transport=transport)
+        self.http = ApiClient(
+            "doctolib",
+            base_url,
+            auth=BearerKey(api_key),
+            rate_limiter=limiter,
+            retry=retry or RetryPolicy(),
+            timeouts=timeouts or Timeouts(),
+            transport=transport,
+        )
 
     def close(self) -> None:
         self.http.close()

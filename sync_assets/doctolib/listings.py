@@ -23,18 +23,32 @@ def _page_size(scope) -> dict:
 
 def appointment_rows(a: models.Appointment, scope, _) -> list:
     """An appointment and the patient, practitioner and visit motive it embeds."""
-    return [(tables.APPOINTMENTS, tables.appointment_row(a)),
-            (tables.PATIENTS, tables.patient_row(a.patient)),
-            (tables.PRACTITIONERS, (a.practitioner.id, a.practitioner.name)),
-            (tables.VISIT_MOTIVES, (a.visit_motive.id, a.visit_motive.name))]
+    return [
+        (tables.APPOINTMENTS, tables.appointment_row(a)),
+        (tables.PATIENTS, tables.patient_row(a.patient)),
+        (tables.PRACTITIONERS, (a.practitioner.id, a.practitioner.name)),
+        (tables.VISIT_MOTIVES, (a.visit_motive.id, a.visit_motive.name)),
+    ]
 
 
 APPOINTMENTS = Listing(
-    "appointments", "/v1/practices/{practice_id}/appointments", ("data",), models.Appointment,
-    rows=appointment_rows, paginator=Cursors(), params=_page_size,
+    "appointments",
+    "/v1/practices/{practice_id}/appointments",
+    ("data",),
+    models.Appointment,
+    rows=appointment_rows,
+    paginator=Cursors(),
+    params=_page_size,
     tenant=Tenant(lambda a: a.practice_id, "practice_id", "other_practice"),
-    incremental=Incremental("updated_at", "updated_since", lookback=timedelta(hours=1)))
+    incremental=Incremental("updated_at", "updated_since", lookback=timedelta(hours=1)),
+)
 # The practices an account reaches (discovery keeps the records; no rows are staged from here).
 PRACTICES = Listing(
-    "practices", "/v1/practices", ("data",), models.Practice, rows=lambda practice, scope, _: [],
-    paginator=Cursors(), params=_page_size)
+    "practices",
+    "/v1/practices",
+    ("data",),
+    models.Practice,
+    rows=lambda practice, scope, _: [],
+    paginator=Cursors(),
+    params=_page_size,
+)

@@ -40,11 +40,14 @@ class Discovery:
     sync_accounts: dict[int, str] = field(default_factory=dict)  # practice -> the account it is synced through
 
 
-def discover_practices(engine: Engine, clients: ClientFactory, api_keys: Mapping[str, str], *,
-                       emit: Callable[[str], None] = log.info) -> Discovery:
+def discover_practices(
+    engine: Engine, clients: ClientFactory, api_keys: Mapping[str, str], *, emit: Callable[[str], None] = log.info
+) -> Discovery:
     if not api_keys:
-        raise ConfigurationError(f"no {KEY_PREFIX}<ACCOUNT> variable is set: set one per Doctolib account, "
-                                 f"e.g. {KEY_PREFIX}CABINET_NORD=<its API key>.")
+        raise ConfigurationError(
+            f"no {KEY_PREFIX}<ACCOUNT> variable is set: set one per Doctolib account, "
+            f"e.g. {KEY_PREFIX}CABINET_NORD=<its API key>."
+        )
     found = Discovery()
     account_rows, practice_rows, links = [], {}, []
     contracts = {"accounts": ContractResult("accounts"), "practices": ContractResult("practices")}
@@ -72,13 +75,14 @@ def discover_practices(engine: Engine, clients: ClientFactory, api_keys: Mapping
         settle_contracts(conn, CONNECTOR, contracts.values(), emit=emit)
         known = {row[0] for row in pg.execute(package_sql(__file__, "known_accounts"))}
         removed = sorted(known - set(api_keys))
-        errors = {**found.failed_accounts,
-                  **{name: f"{KEY_PREFIX}{name.upper()} is no longer set" for name in removed}}
+        errors = {**found.failed_accounts, **{name: f"{KEY_PREFIX}{name.upper()} is no longer set" for name in removed}}
         if account_rows:
             merge_values(conn, tables.ACCOUNTS, account_rows)
         if errors:
-            pg.execute(package_sql(__file__, "mark_accounts_in_error"),
-                       {"names": list(errors), "reasons": list(errors.values())})
+            pg.execute(
+                package_sql(__file__, "mark_accounts_in_error"),
+                {"names": list(errors), "reasons": list(errors.values())},
+            )
         merge_rows(conn, tables.PRACTICES, list(practice_rows.values()))
         # Links are replaced for the accounts that answered, and dropped for removed ones.
         merge_rows(conn, tables.ACCOUNT_PRACTICES, links, {"account_name": sorted(found.accounts) + removed})
@@ -86,10 +90,14 @@ def discover_practices(engine: Engine, clients: ClientFactory, api_keys: Mapping
             (found.vanished if change == "vanished" else found.back).append(practice_id)
         found.practices = [row[0] for row in pg.execute(package_sql(__file__, "active_practices"))]
         found.sync_accounts = choose_accounts(pg, found.practices, sorted(api_keys))
-        pg.execute(package_sql(__file__, "save_sync_accounts"), {
-            "practice_ids": list(found.sync_accounts), "accounts": list(found.sync_accounts.values())})
+        pg.execute(
+            package_sql(__file__, "save_sync_accounts"),
+            {"practice_ids": list(found.sync_accounts), "accounts": list(found.sync_accounts.values())},
+        )
     found.vanished.sort()
     found.back.sort()
-    emit(f"doctolib: {len(found.accounts)} account(s) answered, {len(found.failed_accounts)} refused; "
-         f"{len(found.practices)} practice(s) reached, {len(found.vanished)} vanished")
+    emit(
+        f"doctolib: {len(found.accounts)} account(s) answered, {len(found.failed_accounts)} refused; "
+        f"{len(found.practices)} practice(s) reached, {len(found.vanished)} vanished"
+    )
     return found

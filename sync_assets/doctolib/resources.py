@@ -1,7 +1,5 @@
 """Dagster resource for the Doctolib API: where it is, and the keys of the accounts."""
 
-from typing import Optional
-
 import dagster as dg
 
 from sync_assets.doctolib.client import ClientFactory, api_keys, base_url, client_factory
@@ -14,7 +12,7 @@ class DoctolibApiResource(dg.ConfigurableResource):
     adding an account needs no change to the definitions.
     """
 
-    base_url: Optional[str] = None
+    base_url: str | None = None
     """The API server; when None, DOCTOLIB_BASE_URL, and a clear error when that is unset too."""
     requests_per_second: float = 20.0
 

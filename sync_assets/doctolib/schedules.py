@@ -19,7 +19,7 @@ doctolib_sync_job = dg.define_asset_job(
     # The freshness check looks at every practice: it runs on its own job, not in each partition's run.
     selection=dg.AssetSelection.groups("doctolib") - dg.AssetSelection.checks(doctolib_appointments_freshness),
     description="Syncs the appointments of one Doctolib practice (a partition). Run config `full_refresh: true` "
-                "re-reads everything and deletes what Doctolib no longer returns.",
+    "re-reads everything and deletes what Doctolib no longer returns.",
 )
 
 doctolib_freshness_job = dg.define_asset_job(
@@ -45,8 +45,7 @@ def practice_tags(practice: str, kind: str) -> dict[str, str]:
         "the tick is skipped and a 'skipped' run with the reason is written to sync.runs."
     ),
 )
-def doctolib_daily(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource,
-                   doctolib: DoctolibApiResource):
+def doctolib_daily(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, doctolib: DoctolibApiResource):
     if not doctolib.api_keys():
         reason = f"no {KEY_PREFIX}<ACCOUNT> variable is set: no Doctolib practice can be synced"
         with warehouse.begin() as conn:
@@ -56,9 +55,13 @@ def doctolib_daily(context: dg.ScheduleEvaluationContext, warehouse: WarehouseRe
     with warehouse.begin() as conn:
         active = [str(row[0]) for row in driver_connection(conn).execute(package_sql(__file__, "active_practices"))]
     day = context.scheduled_execution_time.date().isoformat()
-    requests = [dg.RunRequest(run_key=f"doctolib-daily-{day}-{practice}", partition_key=practice,
-                              tags=practice_tags(practice, "daily"))
-                for practice in active if practice in known]
+    requests = [
+        dg.RunRequest(
+            run_key=f"doctolib-daily-{day}-{practice}", partition_key=practice, tags=practice_tags(practice, "daily")
+        )
+        for practice in active
+        if practice in known
+    ]
     if not requests:
         return dg.SkipReason("no Doctolib practice is known yet: the doctolib_practice_partitions sensor adds them")
     return requests
@@ -74,8 +77,9 @@ def doctolib_daily(context: dg.ScheduleEvaluationContext, warehouse: WarehouseRe
         "that vanished (no account lists them any more). Vanished practices keep their partition and their rows."
     ),
 )
-def doctolib_practice_partitions(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
-                                 doctolib: DoctolibApiResource):
+def doctolib_practice_partitions(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, doctolib: DoctolibApiResource
+):
     try:
         found = discover_practices(warehouse.engine(), doctolib.clients(), doctolib.api_keys(), emit=context.log.info)
     except SyncError as error:
@@ -87,8 +91,10 @@ def doctolib_practice_partitions(context: dg.SensorEvaluationContext, warehouse:
     known = set(context.instance.get_dynamic_partitions(doctolib_practices.name))
     missing = [str(p) for p in found.practices if str(p) not in known]
     if not missing:
-        return dg.SkipReason(f"every one of the {len(found.practices)} practices has its partition"
-                             + (f"; vanished: {found.vanished}" if found.vanished else ""))
+        return dg.SkipReason(
+            f"every one of the {len(found.practices)} practices has its partition"
+            + (f"; vanished: {found.vanished}" if found.vanished else "")
+        )
     return dg.SensorResult(dynamic_partitions_requests=[doctolib_practices.build_add_request(missing)])
 
 
@@ -99,7 +105,7 @@ def doctolib_practice_partitions(context: dg.SensorEvaluationContext, warehouse:
     execution_timezone="Europe/Paris",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every hour: the freshness check of Doctolib appointments (no practice without a successful sync "
-                "for more than 26 hours).",
+    "for more than 26 hours).",
 )
 def doctolib_freshness_hourly(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"doctolib-freshness-{context.scheduled_execution_time.isoformat()}")

@@ -39,8 +39,9 @@ class SyncSkipped(SyncError):
     """The run could not happen (no account can reach the practice); recorded as skipped."""
 
 
-SOURCE = PartitionSource(CONNECTOR, "practice_id", listings.APPOINTMENTS, tables.PRACTICE_TABLES,
-                         owned=tables.APPOINTMENTS)
+SOURCE = PartitionSource(
+    CONNECTOR, "practice_id", listings.APPOINTMENTS, tables.PRACTICE_TABLES, owned=tables.APPOINTMENTS
+)
 
 
 @dataclass
@@ -54,24 +55,49 @@ class PracticeOutcome(PartitionOutcome):
 
 def choose_accounts(conn, practice_ids: list[int], account_names: list[str]) -> dict[int, str]:
     """Practice -> the account it is synced through (see practice_accounts.sql for the rule)."""
-    rows = conn.execute(package_sql(__file__, "practice_accounts"),
-                        {"practice_ids": practice_ids, "names": account_names}).fetchall()
+    rows = conn.execute(
+        package_sql(__file__, "practice_accounts"), {"practice_ids": practice_ids, "names": account_names}
+    ).fetchall()
     return {practice_id: name for practice_id, name in rows}
 
 
-def record_skipped(conn, reason: str, *, practice_id: int | None = None, run_id: str | None = None,
-                   mode: str = "incremental") -> str:
+def record_skipped(
+    conn, reason: str, *, practice_id: int | None = None, run_id: str | None = None, mode: str = "incremental"
+) -> str:
     """A run that could not happen, kept in the run log with its reason; returns its id."""
-    return record_skipped_run(conn, CONNECTOR, reason, partition_key=str(practice_id) if practice_id else None,
-                              kind=mode, dagster_run_id=run_id)
+    return record_skipped_run(
+        conn,
+        CONNECTOR,
+        reason,
+        partition_key=str(practice_id) if practice_id else None,
+        kind=mode,
+        dagster_run_id=run_id,
+    )
 
 
 class PracticeSync(PartitionSync):
-    def __init__(self, engine: Engine, practice_id: int, *, clients: ClientFactory, api_keys: Mapping[str, str],
-                 full_refresh: bool = False, lookback: timedelta | None = None, run_id: str | None = None,
-                 emit: Callable[[str], None] = log.info):
-        super().__init__(engine, SOURCE, str(practice_id), None, full_refresh=full_refresh, lookback=lookback,
-                         run_id=run_id, emit=emit)
+    def __init__(
+        self,
+        engine: Engine,
+        practice_id: int,
+        *,
+        clients: ClientFactory,
+        api_keys: Mapping[str, str],
+        full_refresh: bool = False,
+        lookback: timedelta | None = None,
+        run_id: str | None = None,
+        emit: Callable[[str], None] = log.info,
+    ):
+        super().__init__(
+            engine,
+            SOURCE,
+            str(practice_id),
+            None,
+            full_refresh=full_refresh,
+            lookback=lookback,
+            run_id=run_id,
+            emit=emit,
+        )
         self.practice_id, self.clients, self.api_keys = practice_id, clients, api_keys
         self.account: str | None = None
         self.former_patients: list[int] = []
@@ -85,44 +111,56 @@ class PracticeSync(PartitionSync):
         return outcome
 
     def new_outcome(self, run_log_id: str) -> PracticeOutcome:
-        return PracticeOutcome(run_log_id, self.partition_key, self.mode, contract=ContractResult("appointments"),
-                               account=self.account)
+        return PracticeOutcome(
+            run_log_id, self.partition_key, self.mode, contract=ContractResult("appointments"), account=self.account
+        )
 
     def _account(self) -> str:
         """The account the practice is synced through; SyncSkipped (recorded) when none can."""
         with self.engine.connect() as conn:
-            account = choose_accounts(driver_connection(conn), [self.practice_id],
-                                      sorted(self.api_keys)).get(self.practice_id)
+            account = choose_accounts(driver_connection(conn), [self.practice_id], sorted(self.api_keys)).get(
+                self.practice_id
+            )
         if account is not None:
             return account
-        reason = (f"no account with an API key reaches practice {self.practice_id}: set the "
-                  "DOCTOLIB_API_KEY_<ACCOUNT> of an account that lists it, then let the "
-                  "doctolib_practice_partitions sensor rediscover practices.")
+        reason = (
+            f"no account with an API key reaches practice {self.practice_id}: set the "
+            "DOCTOLIB_API_KEY_<ACCOUNT> of an account that lists it, then let the "
+            "doctolib_practice_partitions sensor rediscover practices."
+        )
         with self.engine.begin() as conn:
             run_log_id = record_skipped(conn, reason, practice_id=self.practice_id, run_id=self.run_id, mode=self.mode)
-        report_failure(log, SyncSkipped(reason), "doctolib sync skipped", practice_id=self.practice_id,
-                       run_log_id=run_log_id)
+        report_failure(
+            log, SyncSkipped(reason), "doctolib sync skipped", practice_id=self.practice_id, run_log_id=run_log_id
+        )
         raise SyncSkipped(reason)
 
     def before_merge(self, pg: psycopg.Connection, outcome: PartitionOutcome) -> None:
         if self.full_refresh:  # the patients a full refresh may leave without an appointment
-            self.former_patients = [r[0] for r in pg.execute(package_sql(__file__, "practice_patients"),
-                                                             {"practice_id": self.practice_id})]
+            self.former_patients = [
+                r[0] for r in pg.execute(package_sql(__file__, "practice_patients"), {"practice_id": self.practice_id})
+            ]
 
     def after_merge(self, pg: psycopg.Connection, outcome: PartitionOutcome) -> None:
         if self.former_patients:
-            gone = pg.execute(package_sql(__file__, "delete_orphan_patients"),
-                              {"patient_ids": self.former_patients}).rowcount
-            outcome.tables["patients"] = replace(outcome.tables["patients"],
-                                                 deleted=outcome.tables["patients"].deleted + gone)
+            gone = pg.execute(
+                package_sql(__file__, "delete_orphan_patients"), {"patient_ids": self.former_patients}
+            ).rowcount
+            outcome.tables["patients"] = replace(
+                outcome.tables["patients"], deleted=outcome.tables["patients"].deleted + gone
+            )
 
     def failed(self, run: Run, error: BaseException, outcome: PartitionOutcome) -> None:
         """A refused key sets its account aside, so that the next run (a retry, the next schedule)
         goes through another account that reaches the practice."""
         if isinstance(error, ApiError) and error.status == 401:
-            run.side.execute(package_sql(__file__, "mark_accounts_in_error"), {
-                "names": [self.account], "reasons": [f"the API refused the key (HTTP 401) during a sync of "
-                                                     f"practice {self.practice_id}"]})
+            run.side.execute(
+                package_sql(__file__, "mark_accounts_in_error"),
+                {
+                    "names": [self.account],
+                    "reasons": [f"the API refused the key (HTTP 401) during a sync of practice {self.practice_id}"],
+                },
+            )
 
 
 def table_names() -> list[str]:

@@ -19,7 +19,14 @@ def schema_contract_check(asset_key: dg.AssetKey, result: ContractResult | None)
     else:
         severity, passed = dg.AssetCheckSeverity.WARN, not additive
     return dg.AssetCheckResult(
-        asset_key=asset_key, check_name="schema_contract", passed=passed, severity=severity,
-        metadata={"rejected_records": result.rejected if result else 0,
-                  "breaking_fields": len(breaking), "additive_fields": len(additive),
-                  "fields": dg.MetadataValue.json(paths)})
+        asset_key=asset_key,
+        check_name="schema_contract",
+        passed=passed,
+        severity=severity,
+        metadata={
+            "rejected_records": result.rejected if result else 0,
+            "breaking_fields": len(breaking),
+            "additive_fields": len(additive),
+            "fields": dg.MetadataValue.json(paths),
+        },
+    )

@@ -106,7 +106,7 @@ class ContractResult(Generic[M]):
     def note(self, kind: DriftKind, path: str, error_type: str, record_id: Any, rows: int = 1) -> None:
         entry = self.drift.setdefault((kind, path, error_type), FieldDrift(kind, path, error_type))
         entry.row_count += rows
-        for sample in ([] if record_id is None else record_id if isinstance(record_id, list) else [record_id]):
+        for sample in [] if record_id is None else record_id if isinstance(record_id, list) else [record_id]:
             if str(sample) not in entry.sample_record_ids and len(entry.sample_record_ids) < MAX_SAMPLE_IDS:
                 entry.sample_record_ids.append(str(sample))
 
@@ -150,8 +150,9 @@ class ContractResult(Generic[M]):
             )
 
 
-def validate_batch(model: type[M], payloads: Iterable[Any], *, entity: str, id_field: str = "id",
-                   keep_payloads: bool = False) -> ContractResult[M]:
+def validate_batch(
+    model: type[M], payloads: Iterable[Any], *, entity: str, id_field: str = "id", keep_payloads: bool = False
+) -> ContractResult[M]:
     """Validate payloads against `model`; keep the valid ones and classify the drift.
 
     keep_payloads: also keep each valid payload as received (for tables storing it raw).
@@ -260,22 +261,31 @@ def record_drift(conn, connector: str, result: ContractResult, run_id: str | Non
     entries = list(result.drift.values())
     if not entries:
         return 0
-    driver_connection(conn).execute(package_sql(__file__, "record_drift_events"), {
-        "connector": connector,
-        "entity": result.entity,
-        "run_id": run_id,
-        "kinds": [d.kind for d in entries],
-        "paths": [d.field_path for d in entries],
-        "error_types": [d.error_type for d in entries],
-        "counts": [d.row_count for d in entries],
-        # text[][] must be rectangular: pass each sample list as one comma-joined string.
-        "samples": [",".join(d.sample_record_ids) for d in entries],
-    })
+    driver_connection(conn).execute(
+        package_sql(__file__, "record_drift_events"),
+        {
+            "connector": connector,
+            "entity": result.entity,
+            "run_id": run_id,
+            "kinds": [d.kind for d in entries],
+            "paths": [d.field_path for d in entries],
+            "error_types": [d.error_type for d in entries],
+            "counts": [d.row_count for d in entries],
+            # text[][] must be rectangular: pass each sample list as one comma-joined string.
+            "samples": [",".join(d.sample_record_ids) for d in entries],
+        },
+    )
     return len(entries)
 
 
-def settle_contracts(conn, connector: str, results: Iterable[ContractResult], *, run_id: str | None = None,
-                     emit: Callable[[str], None] | None = None) -> None:
+def settle_contracts(
+    conn,
+    connector: str,
+    results: Iterable[ContractResult],
+    *,
+    run_id: str | None = None,
+    emit: Callable[[str], None] | None = None,
+) -> None:
     """Record every result's drift, then raise on breaking drift.
 
     Called before any merge, so that a breaking change applies nothing. `conn` should sit

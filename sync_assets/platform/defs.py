@@ -2,7 +2,6 @@
 responses and of Dagster's own run history."""
 # No `from __future__ import annotations` here: Dagster reads the context annotations.
 
-
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
@@ -34,15 +33,17 @@ def warehouse_schema(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     with warehouse.begin() as conn:
         tables = conn.execute(text(package_sql(__file__, "warehouse_tables"))).all()
     context.log.info(f"{len(applied_now)} migration(s) applied; schema at version {recorded[-1][0]:04d}")
-    return dg.MaterializeResult(metadata={
-        "schema_version": dg.MetadataValue.int(recorded[-1][0]),
-        "migrations_applied_now": dg.MetadataValue.json([f"{m.version:04d}_{m.name}" for m in applied_now]),
-        "table_count": dg.MetadataValue.int(len(tables)),
-        "tables": dg.MetadataValue.md(
-            "| table | rows (estimate) |\n|---|---|\n"
-            + "\n".join(f"| {schema}.{table} | {rows} |" for schema, table, rows in tables)
-        ),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "schema_version": dg.MetadataValue.int(recorded[-1][0]),
+            "migrations_applied_now": dg.MetadataValue.json([f"{m.version:04d}_{m.name}" for m in applied_now]),
+            "table_count": dg.MetadataValue.int(len(tables)),
+            "tables": dg.MetadataValue.md(
+                "| table | rows (estimate) |\n|---|---|\n"
+                + "\n".join(f"| {schema}.{table} | {rows} |" for schema, table, rows in tables)
+            ),
+        }
+    )
 
 
 @dg.op(description="Deletes raw API responses not fetched again within SYNC_RAW_RETENTION_DAYS (30 by default).")
@@ -55,9 +56,12 @@ def prune_raw_responses_op(context: dg.OpExecutionContext, warehouse: WarehouseR
     return deleted
 
 
-@dg.op(description=(
-    "Deletes the tombstones of deleted records written more than SYNC_TOMBSTONE_RETENTION_DAYS (30 by default) "
-    "ago: longer than RDV Service Public retries a webhook, so no late delivery can still bring a record back."))
+@dg.op(
+    description=(
+        "Deletes the tombstones of deleted records written more than SYNC_TOMBSTONE_RETENTION_DAYS (30 by default) "
+        "ago: longer than RDV Service Public retries a webhook, so no late delivery can still bring a record back."
+    )
+)
 def prune_tombstones_op(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> int:
     days = retention_days("SYNC_TOMBSTONE_RETENTION_DAYS", TOMBSTONE_RETENTION_DAYS)
     with warehouse.begin() as conn:
@@ -95,10 +99,13 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@dg.op(description=(
-    "Deletes the Dagster runs (with their event logs) finished more than SYNC_DAGSTER_RETENTION_DAYS days ago "
-    "(90 by default): Dagster keeps every event of every run otherwise. The sync logs in the warehouse "
-    "(sync.runs) keeps its own history."))
+@dg.op(
+    description=(
+        "Deletes the Dagster runs (with their event logs) finished more than SYNC_DAGSTER_RETENTION_DAYS days ago "
+        "(90 by default): Dagster keeps every event of every run otherwise. The sync logs in the warehouse "
+        "(sync.runs) keeps its own history."
+    )
+)
 def prune_dagster_runs_op(context: dg.OpExecutionContext) -> int:
     days = retention_days("SYNC_DAGSTER_RETENTION_DAYS", DAGSTER_RETENTION_DAYS)
     cutoff = now() - timedelta(days=days)
@@ -106,7 +113,9 @@ def prune_dagster_runs_op(context: dg.OpExecutionContext) -> int:
     while deleted < RUNS_DELETED_PER_DAY:
         records = context.instance.get_run_records(
             filters=dg.RunsFilter(statuses=FINISHED, updated_before=cutoff),
-            limit=min(500, RUNS_DELETED_PER_DAY - deleted), ascending=True)
+            limit=min(500, RUNS_DELETED_PER_DAY - deleted),
+            ascending=True,
+        )
         if not records:
             break
         for record in records:

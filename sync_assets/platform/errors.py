@@ -20,8 +20,16 @@ class MigrationError(SyncError):
 class ApiError(SyncError):
     """An API call failed for good (after retries, or with a status that is never retried)."""
 
-    def __init__(self, connector: str, method: str, endpoint: str, reason: str,
-                 status: int | None = None, attempts: int = 1, outcome_unknown: bool = False):
+    def __init__(
+        self,
+        connector: str,
+        method: str,
+        endpoint: str,
+        reason: str,
+        status: int | None = None,
+        attempts: int = 1,
+        outcome_unknown: bool = False,
+    ):
         self.connector = connector
         self.method = method
         self.endpoint = endpoint

@@ -16,6 +16,7 @@ Errors name the endpoint path, never its query string: query values can hold per
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import random
@@ -63,8 +64,13 @@ class Timeouts:
 class TokenBucket:
     """At most `rate` requests a second on average, in bursts of up to `burst`. Thread-safe."""
 
-    def __init__(self, rate: float, burst: int = 1, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if rate <= 0 or burst < 1:
             raise ValueError("a rate limiter needs rate > 0 and burst >= 1")
         self.rate, self.burst = rate, burst
@@ -124,8 +130,9 @@ class Page:
 class _Retryable(Exception):
     """A response worth trying again, with the wait the server asked for, if any."""
 
-    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None,
-                 outcome_unknown: bool = True):
+    def __init__(
+        self, reason: str, status: int | None = None, retry_after: float | None = None, outcome_unknown: bool = True
+    ):
         super().__init__(reason)
         self.reason, self.status, self.retry_after = reason, status, retry_after
         self.outcome_unknown = outcome_unknown
@@ -165,10 +172,19 @@ class ApiClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def request(self, method: str, endpoint: str, *, params: Mapping[str, Any] | None = None,
-                json_body: Any = None, form: Mapping[str, str] | None = None, expect_json: bool = False,
-                handled_statuses: frozenset[int] = frozenset(), headers: Mapping[str, str] | None = None,
-                idempotent: bool = True) -> tuple[httpx.Response, Any]:
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        expect_json: bool = False,
+        handled_statuses: frozenset[int] = frozenset(),
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
+    ) -> tuple[httpx.Response, Any]:
         """Send a request with retries; return the response and, if `expect_json`, its parsed body.
 
         Raises ApiError for a non-2xx status that is not retried (unless it is among
@@ -185,19 +201,29 @@ class ApiClient:
             if self.rate_limiter is not None:
                 self.rate_limiter.acquire()
             try:
-                response = self._http.request(method, endpoint, params=params, json=json_body, data=form,
-                                              headers=headers)
+                response = self._http.request(
+                    method, endpoint, params=params, json=json_body, data=form, headers=headers
+                )
             except RETRYABLE_TRANSPORT_ERRORS as error:
                 failure = _Retryable(_transport_reason(error), outcome_unknown=not isinstance(error, NOT_SENT_ERRORS))
                 raise self._unless_repeatable(failure, idempotent, method, endpoint, attempts_made) from None
             if response.status_code in RETRYABLE_STATUSES:
-                failure = _Retryable(f"HTTP {response.status_code}", response.status_code,
-                                     _retry_after_seconds(response.headers.get("Retry-After")),
-                                     outcome_unknown=response.status_code not in NOT_PROCESSED_STATUSES)
+                failure = _Retryable(
+                    f"HTTP {response.status_code}",
+                    response.status_code,
+                    _retry_after_seconds(response.headers.get("Retry-After")),
+                    outcome_unknown=response.status_code not in NOT_PROCESSED_STATUSES,
+                )
                 raise self._unless_repeatable(failure, idempotent, method, endpoint, attempts_made)
             if response.is_error and response.status_code not in handled_statuses:
-                raise ApiError(self.connector, method, endpoint, f"HTTP {response.status_code}",
-                               status=response.status_code, attempts=attempts_made)
+                raise ApiError(
+                    self.connector,
+                    method,
+                    endpoint,
+                    f"HTTP {response.status_code}",
+                    status=response.status_code,
+                    attempts=attempts_made,
+                )
             if not expect_json:
                 return response, None
             try:
@@ -216,17 +242,32 @@ class ApiClient:
         try:
             return retrying(attempt)
         except _Retryable as error:
-            raise ApiError(self.connector, method, endpoint, error.reason, status=error.status,
-                           attempts=attempts_made, outcome_unknown=error.outcome_unknown) from None
+            raise ApiError(
+                self.connector,
+                method,
+                endpoint,
+                error.reason,
+                status=error.status,
+                attempts=attempts_made,
+                outcome_unknown=error.outcome_unknown,
+            ) from None
 
-    def _unless_repeatable(self, failure: _Retryable, idempotent: bool, method: str, endpoint: str,
-                           attempts: int) -> Exception:
+    def _unless_repeatable(
+        self, failure: _Retryable, idempotent: bool, method: str, endpoint: str, attempts: int
+    ) -> Exception:
         """The failure to retry, or, for a request that may have been applied and must not be
         applied twice, the ApiError that ends it."""
         if idempotent or not failure.outcome_unknown:
             return failure
-        return ApiError(self.connector, method, endpoint, f"{failure.reason}; the server may have applied it",
-                        status=failure.status, attempts=attempts, outcome_unknown=True)
+        return ApiError(
+            self.connector,
+            method,
+            endpoint,
+            f"{failure.reason}; the server may have applied it",
+            status=failure.status,
+            attempts=attempts,
+            outcome_unknown=True,
+        )
 
     def get_page(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Page:
         response, data = self.request("GET", endpoint, params=params, expect_json=True)
@@ -240,20 +281,30 @@ class ApiClient:
         if isinstance(error, _Retryable) and error.retry_after is not None:
             if error.retry_after > self.retry.max_retry_after:
                 # Waiting would hold the run (and a pool slot) for too long: fail now, loudly.
-                raise _Retryable(f"{error.reason}, asked to retry after {error.retry_after:.0f} s "
-                                 f"(more than the {self.retry.max_retry_after:.0f} s allowed)", error.status,
-                                 outcome_unknown=error.outcome_unknown)
+                raise _Retryable(
+                    f"{error.reason}, asked to retry after {error.retry_after:.0f} s "
+                    f"(more than the {self.retry.max_retry_after:.0f} s allowed)",
+                    error.status,
+                    outcome_unknown=error.outcome_unknown,
+                )
             return error.retry_after
         backoff = self.retry.backoff_multiplier * 2 ** (state.attempt_number - 1)
         return min(self.retry.backoff_max, backoff + random.uniform(0, self.retry.jitter))
 
     def _log_retry(self, method: str, endpoint: str, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
-        log.warning("retrying API call", extra={
-            "connector": self.connector, "method": method, "endpoint": endpoint,
-            "attempt": state.attempt_number, "of": self.retry.attempts,
-            "wait_s": round(state.upcoming_sleep, 3), "reason": getattr(error, "reason", type(error).__name__),
-        })
+        log.warning(
+            "retrying API call",
+            extra={
+                "connector": self.connector,
+                "method": method,
+                "endpoint": endpoint,
+                "attempt": state.attempt_number,
+                "of": self.retry.attempts,
+                "wait_s": round(state.upcoming_sleep, 3),
+                "reason": getattr(error, "reason", type(error).__name__),
+            },
+        )
 
 
 def _transport_reason(error: Exception) -> str:
@@ -279,6 +330,7 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 # --- Paginators ---------------------------------------------------------------------------
+
 
 def prefetched(pages: Iterator[Page], ahead: int = 2) -> Iterator[Page]:
     """The same pages, fetched by a background thread up to `ahead` pages before they are asked
@@ -313,10 +365,8 @@ def prefetched(pages: Iterator[Page], ahead: int = 2) -> Iterator[Page]:
     finally:
         stop.set()
         while thread.is_alive():  # unblock a fetcher waiting for room
-            try:
+            with contextlib.suppress(queue.Empty):
                 buffer.get(timeout=0.1)
-            except queue.Empty:
-                pass
         thread.join()
 
 
@@ -345,19 +395,28 @@ class PageNumbers:
             page = client.get_page(endpoint, {**params, self.parameter: number})
             yield page
             if not isinstance(page.data, dict) or not isinstance(dig(page.data, self.next_page[:-1]), dict):
-                raise ApiError(client.connector, "GET", endpoint,
-                               f"the response has no pagination `{'.'.join(self.next_page[:-1])}` object")
+                raise ApiError(
+                    client.connector,
+                    "GET",
+                    endpoint,
+                    f"the response has no pagination `{'.'.join(self.next_page[:-1])}` object",
+                )
             following = dig(page.data, self.next_page)
             if following is None:
                 return
             try:
                 following = int(following)
             except (TypeError, ValueError):
-                raise ApiError(client.connector, "GET", endpoint,
-                               f"`{'.'.join(self.next_page)}` is not a page number") from None
+                raise ApiError(
+                    client.connector, "GET", endpoint, f"`{'.'.join(self.next_page)}` is not a page number"
+                ) from None
             if following <= number:
-                raise ApiError(client.connector, "GET", endpoint,
-                               f"`{'.'.join(self.next_page)}` went from {number} to {following}; stopping to avoid a loop")
+                raise ApiError(
+                    client.connector,
+                    "GET",
+                    endpoint,
+                    f"`{'.'.join(self.next_page)}` went from {number} to {following}; stopping to avoid a loop",
+                )
             number = following
 
 
@@ -381,8 +440,12 @@ class Cursors:
             if not cursor:
                 return
             if cursor in seen:
-                raise ApiError(client.connector, "GET", endpoint, "the API returned a cursor it had already "
-                               "returned; stopping to avoid a loop")
+                raise ApiError(
+                    client.connector,
+                    "GET",
+                    endpoint,
+                    "the API returned a cursor it had already returned; stopping to avoid a loop",
+                )
             seen.add(cursor)
 
 
@@ -390,6 +453,7 @@ Paginator = PageNumbers | Cursors
 
 
 # --- Auth -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BearerKey(httpx.Auth):

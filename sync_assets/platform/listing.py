@@ -83,15 +83,31 @@ class ListingReader:
     """Reads a connector's listings for one run, staging their rows (when given a stager) and
     landing their pages raw (when given a lander)."""
 
-    def __init__(self, http: ApiClient, contracts: dict[str, ContractResult], *, stager: Stager | None = None,
-                 lander: BackgroundLander | None = None, progress: Progress | None = None, prefetch: bool = True):
+    def __init__(
+        self,
+        http: ApiClient,
+        contracts: dict[str, ContractResult],
+        *,
+        stager: Stager | None = None,
+        lander: BackgroundLander | None = None,
+        progress: Progress | None = None,
+        prefetch: bool = True,
+    ):
         self.http, self.contracts, self.stager, self.lander = http, contracts, stager, lander
         self.progress, self.prefetch = progress, prefetch
         self.pages_read = 0
         self.records_read = 0
 
-    def read(self, listing: Listing, scope: Scope, *, tenants: Collection[object] | None = None,
-             cursor: datetime | None = None, lookback: timedelta | None = None, keep: bool = False) -> ListingRead:
+    def read(
+        self,
+        listing: Listing,
+        scope: Scope,
+        *,
+        tenants: Collection[object] | None = None,
+        cursor: datetime | None = None,
+        lookback: timedelta | None = None,
+        keep: bool = False,
+    ) -> ListingRead:
         """Every page of `listing` for `scope`, staged; of an incremental listing with a `cursor`,
         only what changed since it, less `lookback` (the listing's own by default)."""
         found = ListingRead(high_water=cursor)
@@ -101,8 +117,9 @@ class ListingReader:
             self.stage(listing, page, scope, found, tenants=tenants, keep=keep)
         return found
 
-    def pages(self, listing: Listing, scope: Scope, *, since: datetime | None = None,
-              params: Mapping[str, Any] | None = None) -> Iterator[Page]:
+    def pages(
+        self, listing: Listing, scope: Scope, *, since: datetime | None = None, params: Mapping[str, Any] | None = None
+    ) -> Iterator[Page]:
         """The pages of `listing` for `scope`, landed and counted (the next one fetched meanwhile)."""
         query = {**listing.params(scope), **(params or {})}
         if since is not None and listing.incremental is not None:
@@ -118,15 +135,24 @@ class ListingReader:
         """A page's records, counted; ApiError when the page has none where the listing says."""
         items = dig(page.data, listing.records)
         if not isinstance(items, list):
-            raise ApiError(self.http.connector, "GET", page.endpoint,
-                           f"the response has no `{'.'.join(listing.records)}` list")
+            raise ApiError(
+                self.http.connector, "GET", page.endpoint, f"the response has no `{'.'.join(listing.records)}` list"
+            )
         self.records_read += len(items)
         if self.progress is not None:
             self.progress.page(len(items))
         return items
 
-    def stage(self, listing: Listing, page: Page, scope: Scope, found: ListingRead, *,
-              tenants: Collection[object] | None = None, keep: bool = False) -> ContractResult:
+    def stage(
+        self,
+        listing: Listing,
+        page: Page,
+        scope: Scope,
+        found: ListingRead,
+        *,
+        tenants: Collection[object] | None = None,
+        keep: bool = False,
+    ) -> ContractResult:
         """Validate a page's records, refuse those of other tenants, and stage the rows of the rest."""
         items = self.items(listing, page)
         result = validate_batch(listing.model, items, entity=listing.entity, keep_payloads=listing.keep_payloads)
@@ -134,7 +160,7 @@ class ListingReader:
             result.keep_tenant(listing.tenant.of, tenants, listing.tenant.field, listing.tenant.error)
         self.contracts.setdefault(listing.entity, ContractResult(listing.entity)).merge(result, keep_valid=False)
         payloads = result.valid_payloads if listing.keep_payloads else [None] * len(result.valid)
-        for record, payload in zip(result.valid, payloads):
+        for record, payload in zip(result.valid, payloads, strict=True):
             if self.stager is not None:
                 for spec, row in listing.rows(record, scope, payload):
                     self.stager.add(spec, row)
@@ -149,6 +175,9 @@ class ListingReader:
             found.valid += result.valid
         if result.rejected:
             valid_ids = {getattr(record, "id", None) for record in result.valid}
-            found.rejected_ids |= {item["id"] for item in items if isinstance(item, dict)
-                                   and isinstance(item.get("id"), int) and item["id"] not in valid_ids}
+            found.rejected_ids |= {
+                item["id"]
+                for item in items
+                if isinstance(item, dict) and isinstance(item.get("id"), int) and item["id"] not in valid_ids
+            }
         return result

@@ -174,8 +174,9 @@ class StagedMerge:
                 added += 1
         return added
 
-    def merge(self, delete_scope: DeleteScope | None = None, group_by: str | None = None,
-              as_of: datetime | None = None) -> MergeCounts:
+    def merge(
+        self, delete_scope: DeleteScope | None = None, group_by: str | None = None, as_of: datetime | None = None
+    ) -> MergeCounts:
         """Merge the staged rows into the target; delete unstaged rows of `delete_scope`.
 
         group_by: also count created/updated/deleted per value of that column (in `groups`).
@@ -197,16 +198,19 @@ class StagedMerge:
                 condition, params = _scope_condition(delete_scope)
                 if condition is not None:  # otherwise nothing was listed in full: nothing may be deleted
                     unstaged = sql.SQL("{condition} AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})").format(
-                        condition=condition, stage=self.stage, match=_key_match(self.spec, "s", "t"))
+                        condition=condition, stage=self.stage, match=_key_match(self.spec, "s", "t")
+                    )
                     statement, params = _delete_statement(self.spec, unstaged, params, as_of, group_by)
                     for value, gone in cur.execute(statement, params).fetchall():
                         deleted += gone
                         if group_by:
                             before = self.groups.get(value, MergeCounts())
-                            self.groups[value] = MergeCounts(created=before.created, updated=before.updated,
-                                                             deleted=before.deleted + gone)
-        return MergeCounts(count=count, created=created, updated=updated, deleted=deleted,
-                           noop=count - created - updated, stale=stale)
+                            self.groups[value] = MergeCounts(
+                                created=before.created, updated=before.updated, deleted=before.deleted + gone
+                            )
+        return MergeCounts(
+            count=count, created=created, updated=updated, deleted=deleted, noop=count - created - updated, stale=stale
+        )
 
     def _upsert_statement(self, group_by: str | None = None, as_of: datetime | None = None) -> sql.Composed:
         spec = self.spec
@@ -230,8 +234,16 @@ class StagedMerge:
             "  (SELECT count(*) FROM staged s WHERE {stale})"
             "  FROM (SELECT * FROM written UNION ALL SELECT NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM written)) w"
             "  GROUP BY grp"
-        ).format(key=key, columns=columns, stage=self.stage, target=spec.identifier(), on_conflict=on_conflict,
-                 group=group, changed=_changed_rows(spec, sql.SQL("staged"), as_of), stale=_stale(spec, "s", as_of))
+        ).format(
+            key=key,
+            columns=columns,
+            stage=self.stage,
+            target=spec.identifier(),
+            on_conflict=on_conflict,
+            group=group,
+            changed=_changed_rows(spec, sql.SQL("staged"), as_of),
+            stale=_stale(spec, "s", as_of),
+        )
 
 
 @contextmanager
@@ -284,8 +296,9 @@ class Stager:
             self.stage(spec).add(buffer)
             buffer.clear()
 
-    def merge(self, spec: TableSpec, scope: DeleteScope | None, group_by: str | None = None,
-              as_of: datetime | None = None) -> MergeCounts:
+    def merge(
+        self, spec: TableSpec, scope: DeleteScope | None, group_by: str | None = None, as_of: datetime | None = None
+    ) -> MergeCounts:
         self.flush(spec)
         if spec.table not in self._stages and scope is None:
             return MergeCounts()  # nothing staged, nothing to delete: no temporary table needed
@@ -305,7 +318,7 @@ class Stager:
             if small:
                 statement, params = values_merge_many(driver_connection(self.conn), small)
                 row = _cursor_for(driver_connection(self.conn), statement).execute(statement, params).fetchone()
-                counts.update(zip((spec.table for spec, _, _ in small), counts_of_many(row)))
+                counts.update(zip((spec.table for spec, _, _ in small), counts_of_many(row), strict=True))
                 for spec, _, _ in small:
                     self._buffers[spec.table].clear()
                 small.clear()
@@ -330,8 +343,14 @@ class Stager:
         self.close()
 
 
-def delete_rows(conn, spec: TableSpec, condition: sql.Composable, params: Sequence[object] = (),
-                as_of: datetime | None = None, group_by: str | None = None) -> list[tuple[object, int]]:
+def delete_rows(
+    conn,
+    spec: TableSpec,
+    condition: sql.Composable,
+    params: Sequence[object] = (),
+    as_of: datetime | None = None,
+    group_by: str | None = None,
+) -> list[tuple[object, int]]:
     """Delete the rows of `spec`'s table matching `condition` (on `t`), under the rules of a poll
     whose listing began `as_of` (see the module's docstring); (group, deleted) pairs."""
     pg = driver_connection(conn)
@@ -349,9 +368,15 @@ def destroy_statement(spec: TableSpec, key: Sequence[object], version: datetime)
         "WITH gone AS (DELETE FROM {target} t WHERE {match} AND (t.{v} IS NULL OR t.{v} <= %s) RETURNING 1), "
         "tomb AS ({tombstone} VALUES ({table}, concat_ws(',', {keys}), %s::timestamptz) {keep_latest}) "
         "SELECT count(*) FROM gone"
-    ).format(target=spec.identifier(), match=match, v=sql.Identifier(spec.version_column),
-             tombstone=_TOMBSTONE_INSERT, table=sql.Literal(spec.table), keep_latest=_TOMBSTONE_KEEP_LATEST,
-             keys=sql.SQL(", ").join(sql.SQL("%s::text") for _ in spec.key))
+    ).format(
+        target=spec.identifier(),
+        match=match,
+        v=sql.Identifier(spec.version_column),
+        tombstone=_TOMBSTONE_INSERT,
+        table=sql.Literal(spec.table),
+        keep_latest=_TOMBSTONE_KEEP_LATEST,
+        keys=sql.SQL(", ").join(sql.SQL("%s::text") for _ in spec.key),
+    )
     return statement, [*key, version, *key, version]
 
 
@@ -366,8 +391,11 @@ TOMBSTONE_RETENTION_DAYS = 30  # longer than a webhook is retried (about 8 days)
 
 def prune_tombstones(conn, days: int) -> int:
     """Delete the tombstones written more than `days` ago; how many."""
-    return driver_connection(conn).execute(package_sql(__file__, "prune_tombstones"),
-                                           {"retention_days": days}).fetchone()[0]
+    return (
+        driver_connection(conn)
+        .execute(package_sql(__file__, "prune_tombstones"), {"retention_days": days})
+        .fetchone()[0]
+    )
 
 
 def lock_tenants_statement(connector: str, tenants: Sequence[int], shared: bool) -> tuple[str, list[object]]:
@@ -383,16 +411,18 @@ def lock_tenants(conn, connector: str, tenants: Sequence[int], shared: bool = Fa
     driver_connection(conn).execute(statement, params)
 
 
-def merge_rows(conn, spec: TableSpec, rows: Iterable[Sequence[object]],
-               delete_scope: DeleteScope | None = None) -> MergeCounts:
+def merge_rows(
+    conn, spec: TableSpec, rows: Iterable[Sequence[object]], delete_scope: DeleteScope | None = None
+) -> MergeCounts:
     """Stage and merge one batch of rows."""
     with staged_merge(conn, spec) as stage:
         stage.add(rows)
         return stage.merge(delete_scope)
 
 
-def merge_values(conn, spec: TableSpec, rows: Sequence[Sequence[object]],
-                 delete_scope: DeleteScope | None = None) -> MergeCounts:
+def merge_values(
+    conn, spec: TableSpec, rows: Sequence[Sequence[object]], delete_scope: DeleteScope | None = None
+) -> MergeCounts:
     """Merge a small batch (a webhook's record) in one statement, without a staging table.
 
     Same semantics and counts as `merge_rows`; the rows travel as parameters, so this suits
@@ -405,8 +435,9 @@ def merge_values(conn, spec: TableSpec, rows: Sequence[Sequence[object]],
     return counts_of(_cursor_for(pg, statement).execute(statement, params).fetchone())
 
 
-def values_merge(pg: psycopg.Connection, spec: TableSpec, rows: Sequence[Sequence[object]],
-                 delete_scope: DeleteScope | None = None) -> tuple[str, list[object]]:
+def values_merge(
+    pg: psycopg.Connection, spec: TableSpec, rows: Sequence[Sequence[object]], delete_scope: DeleteScope | None = None
+) -> tuple[str, list[object]]:
     """The statement and parameters of `merge_values`, to send in a pipeline with others;
     `counts_of` reads its result row."""
     return values_merge_many(pg, [(spec, rows, delete_scope)])
@@ -415,13 +446,16 @@ def values_merge(pg: psycopg.Connection, spec: TableSpec, rows: Sequence[Sequenc
 def _row_params(pg: psycopg.Connection, spec: TableSpec, rows: Sequence[Sequence[object]]) -> list[object]:
     types = _column_type_names(pg, spec)
     json_columns = {i for i, t in enumerate(types) if t in ("jsonb", "json")}
-    return [Jsonb(value) if i in json_columns and value is not None else value
-            for row in rows for i, value in enumerate(row)]
+    return [
+        Jsonb(value) if i in json_columns and value is not None else value
+        for row in rows
+        for i, value in enumerate(row)
+    ]
 
 
-def values_merge_many(pg: psycopg.Connection,
-                      parts: Sequence[tuple[TableSpec, Sequence[Sequence[object]], DeleteScope | None]]
-                      ) -> tuple[str, list[object]]:
+def values_merge_many(
+    pg: psycopg.Connection, parts: Sequence[tuple[TableSpec, Sequence[Sequence[object]], DeleteScope | None]]
+) -> tuple[str, list[object]]:
     """One statement merging small batches into several tables (a record and those it embeds):
     each part is (spec, rows, delete scope), as for `merge_values`, and the tables must differ.
     Its result row holds five counts per part, in order: `counts_of_many` reads them.
@@ -441,24 +475,34 @@ def values_merge_many(pg: psycopg.Connection,
     shape = (pg.info.dbname, "many", tuple(shapes))
     statement = _values_statements.get(shape)
     if statement is None:
-        pieces = [_values_ctes(pg, spec, row_count, condition, f"m{n}_")
-                  for n, ((spec, row_count, _), condition) in enumerate(zip(shapes, conditions))]
-        statement = _values_statements[shape] = NumberedQuery.of(sql.SQL("WITH {} SELECT {}").format(
-            sql.SQL(", ").join(ctes for ctes, _ in pieces),
-            sql.SQL(", ").join(counts for _, counts in pieces)).as_string(pg))
+        pieces = [
+            _values_ctes(pg, spec, row_count, condition, f"m{n}_")
+            for n, ((spec, row_count, _), condition) in enumerate(zip(shapes, conditions, strict=True))
+        ]
+        statement = _values_statements[shape] = NumberedQuery.of(
+            sql.SQL("WITH {} SELECT {}")
+            .format(sql.SQL(", ").join(ctes for ctes, _ in pieces), sql.SQL(", ").join(counts for _, counts in pieces))
+            .as_string(pg)
+        )
     return statement, params
 
 
 def counts_of_many(row: Sequence[int]) -> list[MergeCounts]:
     """The MergeCounts of each part of a `values_merge_many` statement, from its result row."""
-    return [counts_of(row[i:i + 5]) for i in range(0, len(row), 5)]
+    return [counts_of(row[i : i + 5]) for i in range(0, len(row), 5)]
 
 
 def counts_of(row: Sequence[int]) -> MergeCounts:
     """MergeCounts from the result row (count, created, updated, deleted[, stale]) of a merge statement."""
     count, created, updated, gone, *stale = row
-    return MergeCounts(count=count, created=created, updated=updated, deleted=gone, noop=count - created - updated,
-                       stale=stale[0] if stale else 0)
+    return MergeCounts(
+        count=count,
+        created=created,
+        updated=updated,
+        deleted=gone,
+        noop=count - created - updated,
+        stale=stale[0] if stale else 0,
+    )
 
 
 def run_pipelined(pg: psycopg.Connection, statements: Sequence[tuple[str, Sequence[object]]]) -> list[tuple]:
@@ -491,39 +535,61 @@ def _cursor_for(pg: psycopg.Connection, statement: str) -> psycopg.Cursor:
 _values_statements: dict[tuple, str] = {}
 
 
-def _values_ctes(pg: psycopg.Connection, spec: TableSpec, row_count: int, condition: sql.Composable | None,
-                 prefix: str) -> tuple[sql.Composed, sql.Composed]:
+def _values_ctes(
+    pg: psycopg.Connection, spec: TableSpec, row_count: int, condition: sql.Composable | None, prefix: str
+) -> tuple[sql.Composed, sql.Composed]:
     """The CTEs merging `row_count` parameter rows into `spec`'s table (names start with
     `prefix`), and the four count expressions (count, created, updated, deleted)."""
     types = _column_type_names(pg, spec)
     source_name, staged_name, written_name, gone_name = (
-        sql.Identifier(prefix + name) for name in ("source", "staged", "written", "gone"))
+        sql.Identifier(prefix + name) for name in ("source", "staged", "written", "gone")
+    )
     staged_columns = sql.SQL(", ").join([*(sql.Identifier(c) for c in spec.columns), sql.Identifier("_staged_order")])
     key, columns = _column_list(spec.key), _column_list(spec.columns)
     if row_count:
         values = sql.SQL(", ").join(
-            sql.SQL("({})").format(sql.SQL(", ").join(
-                [*(sql.SQL("%s::{}").format(sql.SQL(t)) for t in types), sql.Literal(n)]))
-            for n in range(row_count))
+            sql.SQL("({})").format(
+                sql.SQL(", ").join([*(sql.SQL("%s::{}").format(sql.SQL(t)) for t in types), sql.Literal(n)])
+            )
+            for n in range(row_count)
+        )
         source = sql.SQL("SELECT * FROM (VALUES {}) AS v ({})").format(values, staged_columns)
     else:
         source = sql.SQL("SELECT {}, 0 WHERE false").format(
-            sql.SQL(", ").join(sql.SQL("NULL::{}").format(sql.SQL(t)) for t in types))
+            sql.SQL(", ").join(sql.SQL("NULL::{}").format(sql.SQL(t)) for t in types)
+        )
     delete_cte, deleted = sql.SQL(""), sql.SQL("0")
     if condition is not None:
-        delete_cte = sql.SQL(", {gone} AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
-                             "(SELECT 1 FROM {staged} s WHERE {match}) RETURNING 1)").format(
-            gone=gone_name, staged=staged_name, target=spec.identifier(), condition=condition,
-            match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.key))
+        delete_cte = sql.SQL(
+            ", {gone} AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
+            "(SELECT 1 FROM {staged} s WHERE {match}) RETURNING 1)"
+        ).format(
+            gone=gone_name,
+            staged=staged_name,
+            target=spec.identifier(),
+            condition=condition,
+            match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.key),
+        )
         deleted = sql.SQL("(SELECT count(*) FROM {})").format(gone_name)
     ctes = sql.SQL(
         "{source_name} ({staged_columns}) AS ({source}), "
-        "{staged_name} AS (SELECT DISTINCT ON ({key}) {columns} FROM {source_name} ORDER BY {key}, _staged_order DESC), "
+        "{staged_name} AS (SELECT DISTINCT ON ({key}) {columns} FROM {source_name} "
+        "ORDER BY {key}, _staged_order DESC), "
         "{written_name} AS (INSERT INTO {target} AS t ({columns}, synced_at) SELECT {columns}, now() "
         "FROM ({changed}) changed ON CONFLICT ({key}) {on_conflict} RETURNING (t.xmax = 0) AS created){delete_cte}"
-    ).format(source_name=source_name, staged_name=staged_name, written_name=written_name,
-             staged_columns=staged_columns, source=source, key=key, columns=columns, target=spec.identifier(),
-             on_conflict=_on_conflict(spec), delete_cte=delete_cte, changed=_changed_rows(spec, staged_name))
+    ).format(
+        source_name=source_name,
+        staged_name=staged_name,
+        written_name=written_name,
+        staged_columns=staged_columns,
+        source=source,
+        key=key,
+        columns=columns,
+        target=spec.identifier(),
+        on_conflict=_on_conflict(spec),
+        delete_cte=delete_cte,
+        changed=_changed_rows(spec, staged_name),
+    )
     counts = sql.SQL(
         "(SELECT count(*) FROM {staged}), (SELECT count(*) FILTER (WHERE created) FROM {written}), "
         "(SELECT count(*) FILTER (WHERE NOT created) FROM {written}), {deleted}, "
@@ -563,7 +629,8 @@ def _changed_rows(spec: TableSpec, source: sql.Composable, as_of: datetime | Non
     if spec.compared_columns:
         same = sql.SQL(" AND ({stored}) IS NOT DISTINCT FROM ({incoming})").format(
             stored=sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
-            incoming=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in spec.compared_columns))
+            incoming=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
+        )
     refused = sql.SQL("")
     if spec.version_column:
         refused = sql.SQL(" AND NOT {}").format(_tombstoned(spec, "s"))
@@ -571,25 +638,35 @@ def _changed_rows(spec: TableSpec, source: sql.Composable, as_of: datetime | Non
         refused = sql.SQL("{} AND {}").format(refused, _parent_seen(spec, "s", as_of))
     return sql.SQL(
         "SELECT {columns} FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {target} c WHERE {match}{same}){refused}"
-    ).format(columns=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in spec.columns),
-             source=source, target=spec.identifier(), match=match, same=same, refused=refused)
+    ).format(
+        columns=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in spec.columns),
+        source=source,
+        target=spec.identifier(),
+        match=match,
+        same=same,
+        refused=refused,
+    )
 
 
 _TOMBSTONE_INSERT = sql.SQL("INSERT INTO sync.tombstones AS d (table_name, record_key, deleted_version)")
 _TOMBSTONE_KEEP_LATEST = sql.SQL(
     "ON CONFLICT (table_name, record_key) DO UPDATE "
-    "SET deleted_version = greatest(d.deleted_version, EXCLUDED.deleted_version), deleted_at = now()")
+    "SET deleted_version = greatest(d.deleted_version, EXCLUDED.deleted_version), deleted_at = now()"
+)
 
 
 def _key_text(spec: TableSpec, alias: str) -> sql.Composed:
     """A row's key as text, as tombstones hold it: its key columns joined with commas."""
     return sql.SQL("concat_ws(',', {})").format(
-        sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.key))
+        sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(k)) for k in spec.key)
+    )
 
 
 def _key_match(spec: TableSpec, left: str, right: str) -> sql.Composed:
-    return sql.SQL(" AND ").join(sql.SQL("{l}.{k} = {r}.{k}").format(
-        l=sql.Identifier(left), r=sql.Identifier(right), k=sql.Identifier(k)) for k in spec.key)
+    return sql.SQL(" AND ").join(
+        sql.SQL("{l}.{k} = {r}.{k}").format(l=sql.Identifier(left), r=sql.Identifier(right), k=sql.Identifier(k))
+        for k in spec.key
+    )
 
 
 def _tombstoned(spec: TableSpec, alias: str) -> sql.Composed:
@@ -597,20 +674,28 @@ def _tombstoned(spec: TableSpec, alias: str) -> sql.Composed:
     return sql.SQL(
         "EXISTS (SELECT 1 FROM sync.tombstones d WHERE d.table_name = {table} AND d.record_key = {key} "
         "AND d.deleted_version >= {row}.{v})"
-    ).format(table=sql.Literal(spec.table), key=_key_text(spec, alias), row=sql.Identifier(alias),
-             v=sql.Identifier(spec.version_column))
+    ).format(
+        table=sql.Literal(spec.table),
+        key=_key_text(spec, alias),
+        row=sql.Identifier(alias),
+        v=sql.Identifier(spec.version_column),
+    )
 
 
 def _parent_seen(spec: TableSpec, alias: str, as_of: datetime) -> sql.Composed:
     """True when the row `alias` belongs to a parent that exists and that a poll as of `as_of`
     could have seen (not newer)."""
     parent = spec.parent
-    match = sql.SQL(" AND ").join(sql.SQL("p.{pk} = {row}.{fk}").format(
-        pk=sql.Identifier(pk), row=sql.Identifier(alias), fk=sql.Identifier(fk))
-        for pk, fk in zip(parent.spec.key, parent.columns))
+    match = sql.SQL(" AND ").join(
+        sql.SQL("p.{pk} = {row}.{fk}").format(pk=sql.Identifier(pk), row=sql.Identifier(alias), fk=sql.Identifier(fk))
+        for pk, fk in zip(parent.spec.key, parent.columns, strict=True)
+    )
     return sql.SQL("EXISTS (SELECT 1 FROM {parent} p WHERE {match} AND (p.{v} IS NULL OR p.{v} <= {as_of}))").format(
-        parent=parent.spec.identifier(), match=match, v=sql.Identifier(parent.spec.version_column),
-        as_of=sql.Literal(as_of))
+        parent=parent.spec.identifier(),
+        match=match,
+        v=sql.Identifier(parent.spec.version_column),
+        as_of=sql.Literal(as_of),
+    )
 
 
 def _stale(spec: TableSpec, alias: str, as_of: datetime | None) -> sql.Composable:
@@ -618,34 +703,54 @@ def _stale(spec: TableSpec, alias: str, as_of: datetime | None) -> sql.Composabl
     (for a poll) under a parent it could not have seen."""
     reasons: list[sql.Composable] = []
     if spec.version_column:
-        reasons.append(sql.SQL("EXISTS (SELECT 1 FROM {target} c WHERE {match} AND c.{v} > {row}.{v})").format(
-            target=spec.identifier(), match=_key_match(spec, "c", alias), v=sql.Identifier(spec.version_column),
-            row=sql.Identifier(alias)))
+        reasons.append(
+            sql.SQL("EXISTS (SELECT 1 FROM {target} c WHERE {match} AND c.{v} > {row}.{v})").format(
+                target=spec.identifier(),
+                match=_key_match(spec, "c", alias),
+                v=sql.Identifier(spec.version_column),
+                row=sql.Identifier(alias),
+            )
+        )
         reasons.append(_tombstoned(spec, alias))
     if spec.parent and as_of is not None:
         reasons.append(sql.SQL("NOT {}").format(_parent_seen(spec, alias, as_of)))
     return sql.SQL(" OR ").join(reasons) if reasons else sql.SQL("false")
 
 
-def _delete_statement(spec: TableSpec, condition: sql.Composable, params: list[object], as_of: datetime | None,
-                      group_by: str | None = None) -> tuple[sql.Composed, list[object]]:
+def _delete_statement(
+    spec: TableSpec,
+    condition: sql.Composable,
+    params: list[object],
+    as_of: datetime | None,
+    group_by: str | None = None,
+) -> tuple[sql.Composed, list[object]]:
     """DELETE the rows of `condition` (on `t`), counted per `group_by` value. With `as_of` (a poll):
     never a row, nor a child of a parent, newer than that; deleted versioned rows are tombstoned."""
     group = sql.SQL("t.{}").format(sql.Identifier(group_by)) if group_by else sql.SQL("NULL::text")
     seen, tombstones = sql.SQL(""), sql.SQL("")
     if as_of is not None and spec.version_column:
         seen = sql.SQL(" AND (t.{v} IS NULL OR t.{v} <= {as_of})").format(
-            v=sql.Identifier(spec.version_column), as_of=sql.Literal(as_of))
+            v=sql.Identifier(spec.version_column), as_of=sql.Literal(as_of)
+        )
         tombstones = sql.SQL(", tomb AS ({insert} SELECT {table}, record_key, {as_of} FROM gone {keep_latest})").format(
-            insert=_TOMBSTONE_INSERT, table=sql.Literal(spec.table), as_of=sql.Literal(as_of),
-            keep_latest=_TOMBSTONE_KEEP_LATEST)
+            insert=_TOMBSTONE_INSERT,
+            table=sql.Literal(spec.table),
+            as_of=sql.Literal(as_of),
+            keep_latest=_TOMBSTONE_KEEP_LATEST,
+        )
     if as_of is not None and spec.parent:
         seen = sql.SQL("{} AND {}").format(seen, _parent_seen(spec, "t", as_of))
     statement = sql.SQL(
         "WITH gone AS (DELETE FROM {target} t WHERE {condition}{seen} RETURNING {group} AS grp, {key} AS record_key)"
         "{tombstones} SELECT grp, count(*) FROM gone GROUP BY grp"
-    ).format(target=spec.identifier(), condition=condition, seen=seen, group=group, key=_key_text(spec, "t"),
-             tombstones=tombstones)
+    ).format(
+        target=spec.identifier(),
+        condition=condition,
+        seen=seen,
+        group=group,
+        key=_key_text(spec, "t"),
+        tombstones=tombstones,
+    )
     return statement, params
 
 
@@ -655,13 +760,16 @@ def _on_conflict(spec: TableSpec) -> sql.Composable:
     newer = sql.SQL("")
     if spec.version_column:
         newer = sql.SQL(" AND (t.{v} IS NULL OR EXCLUDED.{v} IS NULL OR t.{v} <= EXCLUDED.{v})").format(
-            v=sql.Identifier(spec.version_column))
+            v=sql.Identifier(spec.version_column)
+        )
     return sql.SQL(
         "DO UPDATE SET {assignments}, synced_at = EXCLUDED.synced_at "
         "WHERE ({current}) IS DISTINCT FROM ({incoming}){newer}"
-    ).format(newer=newer,
+    ).format(
+        newer=newer,
         assignments=sql.SQL(", ").join(
-            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in spec.value_columns),
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in spec.value_columns
+        ),
         current=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
         incoming=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
     )
@@ -675,9 +783,13 @@ def _column_type_names(pg: psycopg.Connection, spec: TableSpec) -> list[str]:
     cache_key = (pg.info.dbname, spec.table)
     names = _type_names.get(cache_key)
     if names is None:
-        rows = dict(pg.execute(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-            "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped", [spec.table]).fetchall())
+        rows = dict(
+            pg.execute(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+                [spec.table],
+            ).fetchall()
+        )
         missing = [c for c in (*spec.columns, "synced_at") if c not in rows]
         if missing:
             raise ValueError(f"{spec.table} has no column(s) {missing}")

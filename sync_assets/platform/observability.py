@@ -17,27 +17,49 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-
-
 REDACTED = "[redacted]"
 
 # Keys whose values are personal data wherever they appear (API payloads, log extras, Sentry).
-PERSONAL_KEYS = frozenset({
-    "first_name", "last_name", "birth_name", "full_name", "name", "email", "notification_email",
-    "phone", "phone_number", "phone_number_formatted", "birth_date", "bith_date", "bith_name",
-    "address", "address_details", "affiliation_number", "case_number", "notes", "patient",
-    "patients", "user", "users", "responsible",
-})
+PERSONAL_KEYS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "birth_name",
+        "full_name",
+        "name",
+        "email",
+        "notification_email",
+        "phone",
+        "phone_number",
+        "phone_number_formatted",
+        "birth_date",
+        "bith_date",
+        "bith_name",
+        "address",
+        "address_details",
+        "affiliation_number",
+        "case_number",
+        "notes",
+        "patient",
+        "patients",
+        "user",
+        "users",
+        "responsible",
+    }
+)
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # French numbers (06 12 34 56 78, +33 6 12 34 56 78, 0033…) and other international ones.
-_PHONE = re.compile(r"(?<![\w])(?:(?:\+|00)\d{1,3}[\s.-]?(?:\(0\))?|0)[1-9](?:[\s.-]?\d{2}){4}(?![\w])"
-                    r"|(?<![\w])\+\d{1,3}(?:[\s.-]?\d){8,12}(?![\w])")
+_PHONE = re.compile(
+    r"(?<![\w])(?:(?:\+|00)\d{1,3}[\s.-]?(?:\(0\))?|0)[1-9](?:[\s.-]?\d{2}){4}(?![\w])"
+    r"|(?<![\w])\+\d{1,3}(?:[\s.-]?\d){8,12}(?![\w])"
+)
 # `"first_name": "Jean"` or `first_name='Jean'` inside text (a serialised payload or repr).
 _KEYED_VALUE = re.compile(
-    r"""(?P<key>["']?(?:%s)["']?\s*[:=]\s*)(?P<value>"[^"]*"|'[^']*'|[^\s,;)}\]]+)"""
+    r"""(?P<key>["']?(?:"""
     # input_value: pydantic repeats the offending input in its error messages.
-    % "|".join(sorted(PERSONAL_KEYS | {"input_value"}, key=len, reverse=True)),
+    + "|".join(sorted(PERSONAL_KEYS | {"input_value"}, key=len, reverse=True))
+    + r""")["']?\s*[:=]\s*)(?P<value>"[^"]*"|'[^']*'|[^\s,;)}\]]+)""",
     re.IGNORECASE,
 )
 
@@ -60,8 +82,10 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):
-        return {k: REDACTED if str(k).lower() in PERSONAL_KEYS and v is not None else redact(v, _depth + 1)
-                for k, v in value.items()}
+        return {
+            k: REDACTED if str(k).lower() in PERSONAL_KEYS and v is not None else redact(v, _depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v, _depth + 1) for v in value)
     return value
@@ -139,6 +163,7 @@ def get_logger(name: str) -> logging.Logger:
 
 
 # --- Sentry -------------------------------------------------------------------------------
+
 
 def scrub_sentry_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
     """`before_send`: drop request bodies and query strings, redact everything else."""

@@ -9,7 +9,7 @@ descriptions and how its resource opens a client for a partition.
 
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 
@@ -26,30 +26,66 @@ OWNERS = ["team:data-engineering"]
 class PartitionSyncConfig(dg.Config):
     full_refresh: bool = False
     """Re-read the whole partition and delete its rows the API no longer returns."""
-    lookback_minutes: Optional[int] = None
+    lookback_minutes: int | None = None
     """An incremental run asks from the cursor less this window (default: the listing's own)."""
 
 
-def partition_definitions(source: PartitionSource, *, partitions: dg.DynamicPartitionsDefinition, resource_key: str,
-                          client: Callable[[Any, str], ApiClient], descriptions: Mapping[str, str]) -> dg.Definitions:
+def partition_definitions(
+    source: PartitionSource,
+    *,
+    partitions: dg.DynamicPartitionsDefinition,
+    resource_key: str,
+    client: Callable[[Any, str], ApiClient],
+    descriptions: Mapping[str, str],
+) -> dg.Definitions:
     """`client(resource, partition_key)`: the API client a run of that partition reads with."""
     name = source.connector
-    specs = [dg.AssetSpec(dg.AssetKey([name, spec.name]), group_name=name, kinds={"postgres", name}, owners=OWNERS,
-                          description=descriptions[spec.name], partitions_def=partitions) for spec in source.tables]
+    specs = [
+        dg.AssetSpec(
+            dg.AssetKey([name, spec.name]),
+            group_name=name,
+            kinds={"postgres", name},
+            owners=OWNERS,
+            description=descriptions[spec.name],
+            partitions_def=partitions,
+        )
+        for spec in source.tables
+    ]
     owned_key = dg.AssetKey([name, source.owned.name])
-    checks = [dg.AssetCheckSpec("schema_contract", asset=owned_key, blocking=True, description=(
-        f"Every {source.listing.entity} record matched its contract; ERROR on breaking drift (nothing of that run "
-        "was applied, the cursor did not move), WARN on unknown fields. Field paths in the metadata."))]
+    checks = [
+        dg.AssetCheckSpec(
+            "schema_contract",
+            asset=owned_key,
+            blocking=True,
+            description=(
+                f"Every {source.listing.entity} record matched its contract; ERROR on breaking drift "
+                "(nothing of that run was applied, the cursor did not move), WARN on unknown fields. "
+                "Field paths in the metadata."
+            ),
+        )
+    ]
 
-    @dg.multi_asset(name=f"{name}_partition_sync", specs=specs, check_specs=checks,
-                    required_resource_keys={"warehouse", resource_key},
-                    description=f"Syncs one partition of {name} ({source.partition}) in one transaction.")
+    @dg.multi_asset(
+        name=f"{name}_partition_sync",
+        specs=specs,
+        check_specs=checks,
+        required_resource_keys={"warehouse", resource_key},
+        description=f"Syncs one partition of {name} ({source.partition}) in one transaction.",
+    )
     def partition_sync(context: dg.AssetExecutionContext, config: PartitionSyncConfig):
         lookback = None if config.lookback_minutes is None else timedelta(minutes=config.lookback_minutes)
         engine = context.resources.warehouse.engine()
         with client(getattr(context.resources, resource_key), context.partition_key) as http:
-            sync = PartitionSync(engine, source, context.partition_key, http, full_refresh=config.full_refresh,
-                                 lookback=lookback, run_id=context.run.run_id, emit=context.log.info)
+            sync = PartitionSync(
+                engine,
+                source,
+                context.partition_key,
+                http,
+                full_refresh=config.full_refresh,
+                lookback=lookback,
+                run_id=context.run.run_id,
+                emit=context.log.info,
+            )
             outcome = _run(sync)
         if isinstance(outcome, ContractBreach):
             yield schema_contract_check(owned_key, sync.outcome.contract if sync.outcome else None)
@@ -57,13 +93,18 @@ def partition_definitions(source: PartitionSource, *, partitions: dg.DynamicPart
         with engine.connect() as conn:
             shapes = table_metadata(conn, [spec.table for spec in source.tables])
         for spec in source.tables:
-            yield dg.MaterializeResult(asset_key=dg.AssetKey([name, spec.name]), metadata={
-                **{k: dg.MetadataValue.int(v) for k, v in outcome.tables[spec.name].as_dict().items()},
-                **shapes[spec.table], "mode": outcome.mode, "run_log_id": outcome.run_log_id})
+            yield dg.MaterializeResult(
+                asset_key=dg.AssetKey([name, spec.name]),
+                metadata={
+                    **{k: dg.MetadataValue.int(v) for k, v in outcome.tables[spec.name].as_dict().items()},
+                    **shapes[spec.table],
+                    "mode": outcome.mode,
+                    "run_log_id": outcome.run_log_id,
+                },
+            )
         yield schema_contract_check(owned_key, outcome.contract)
 
-    job = dg.define_asset_job(f"{name}_sync", selection=[partition_sync],
-                              description=f"Syncs one partition of {name}.")
+    job = dg.define_asset_job(f"{name}_sync", selection=[partition_sync], description=f"Syncs one partition of {name}.")
     return dg.Definitions(assets=[partition_sync], jobs=[job])
 
 

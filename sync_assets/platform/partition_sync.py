@@ -74,9 +74,20 @@ class PartitionOutcome:
 class PartitionSync:
     """One run of one partition (`run`); subclasses add a connector's own steps as hooks."""
 
-    def __init__(self, engine: Engine, source: PartitionSource, partition_key: str, http: ApiClient | None, *,
-                 full_refresh: bool = False, lookback: timedelta | None = None, run_id: str | None = None,
-                 emit: Callable[[str], None] = log.info, detail: dict | None = None, ids: dict | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        source: PartitionSource,
+        partition_key: str,
+        http: ApiClient | None,
+        *,
+        full_refresh: bool = False,
+        lookback: timedelta | None = None,
+        run_id: str | None = None,
+        emit: Callable[[str], None] = log.info,
+        detail: dict | None = None,
+        ids: dict | None = None,
+    ):
         if lookback is not None and lookback < timedelta(0):
             raise SyncError("the lookback window cannot be negative")
         self.engine, self.source, self.partition_key = engine, source, partition_key
@@ -95,12 +106,26 @@ class PartitionSync:
         http = self.http
         if http is None:
             raise SyncError(f"{self.label}: no API client to read it with")
-        run = Run(self.engine, self.source.connector, self.partition_key, kind=self.mode,
-                  dagster_run_id=self.run_id, logger=log, emit=self.emit, label=self.label, detail=self.detail,
-                  ids=self.ids, http=http)
+        run = Run(
+            self.engine,
+            self.source.connector,
+            self.partition_key,
+            kind=self.mode,
+            dagster_run_id=self.run_id,
+            logger=log,
+            emit=self.emit,
+            label=self.label,
+            detail=self.detail,
+            ids=self.ids,
+            http=http,
+        )
         outcome = self.outcome = self.new_outcome(run.id)
-        with run, self.engine.begin() as conn, BackgroundLander(run.conninfo, self.source.connector) as lander, \
-                Stager(conn, flush_rows=5000) as stager:
+        with (
+            run,
+            self.engine.begin() as conn,
+            BackgroundLander(run.conninfo, self.source.connector) as lander,
+            Stager(conn, flush_rows=5000) as stager,
+        ):
             try:
                 self._sync(driver_connection(conn), run, http, lander, stager, outcome)
             except BaseException as error:
@@ -109,32 +134,51 @@ class PartitionSync:
                 raise
             run.detail.update(outcome.cursor_detail())
             run.finish(conn, outcome.tables)  # with the rows and the cursor
-        self.emit(f"{self.label} ({self.mode}): {outcome.records} records in {outcome.pages} pages, "
-                  f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}")
+        self.emit(
+            f"{self.label} ({self.mode}): {outcome.records} records in {outcome.pages} pages, "
+            f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}"
+        )
         return outcome
 
     def new_outcome(self, run_log_id: str) -> PartitionOutcome:
-        return PartitionOutcome(run_log_id, self.partition_key, self.mode,
-                                contract=ContractResult(self.source.listing.entity))
+        return PartitionOutcome(
+            run_log_id, self.partition_key, self.mode, contract=ContractResult(self.source.listing.entity)
+        )
 
-    def _sync(self, pg: psycopg.Connection, run: Run, http: ApiClient, lander: BackgroundLander, stager: Stager,
-              outcome: PartitionOutcome) -> None:
+    def _sync(
+        self,
+        pg: psycopg.Connection,
+        run: Run,
+        http: ApiClient,
+        lander: BackgroundLander,
+        stager: Stager,
+        outcome: PartitionOutcome,
+    ) -> None:
         source, value = self.source, self.source.partition_value(self.partition_key)
         keys = {"connector": source.connector, "partition_key": self.partition_key}
         pg.execute(package_sql(__file__, "lock_partition"), keys)
         state = pg.execute(package_sql(__file__, "read_cursor"), keys).fetchone()
         outcome.cursor_before = state[0] if state else None
-        reader = ListingReader(http, {source.listing.entity: outcome.contract}, stager=stager, lander=lander,
-                               progress=run.progress)
-        found = reader.read(source.listing, {source.partition: value}, tenants={value},
-                            cursor=None if self.full_refresh else outcome.cursor_before, lookback=self.lookback)
+        reader = ListingReader(
+            http, {source.listing.entity: outcome.contract}, stager=stager, lander=lander, progress=run.progress
+        )
+        found = reader.read(
+            source.listing,
+            {source.partition: value},
+            tenants={value},
+            cursor=None if self.full_refresh else outcome.cursor_before,
+            lookback=self.lookback,
+        )
         outcome.pages, outcome.records, outcome.since = reader.pages_read, reader.records_read, found.since
         settle_contracts(run.side, source.connector, [outcome.contract], run_id=self.run_id, emit=self.emit)
 
         self.before_merge(pg, outcome)
-        merged = stager.merge_all([
-            (spec, {source.partition: [value]} if spec is source.owned and self.full_refresh else None)
-            for spec in source.tables])
+        merged = stager.merge_all(
+            [
+                (spec, {source.partition: [value]} if spec is source.owned and self.full_refresh else None)
+                for spec in source.tables
+            ]
+        )
         outcome.tables = {spec.name: merged[spec.table] for spec in source.tables}
         for name, counts in outcome.tables.items():
             run.progress.merged(name, counts.count)
@@ -143,8 +187,10 @@ class PartitionSync:
         outcome.cursor_after = found.high_water
         outcome.api_requests = http.requests
         outcome.elapsed_s = run.progress.elapsed()
-        pg.execute(package_sql(__file__, "save_cursor"), {
-            **keys, "cursor": found.high_water, "full_refresh": self.full_refresh, "run_id": outcome.run_log_id})
+        pg.execute(
+            package_sql(__file__, "save_cursor"),
+            {**keys, "cursor": found.high_water, "full_refresh": self.full_refresh, "run_id": outcome.run_log_id},
+        )
 
     # --- hooks ----------------------------------------------------------------------------
 

@@ -9,8 +9,13 @@ from collections.abc import Callable
 class Progress:
     """Counts pages fetched and rows merged; emits a line at most every `interval_s` seconds."""
 
-    def __init__(self, label: str, emit: Callable[[str], None], interval_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        label: str,
+        emit: Callable[[str], None],
+        interval_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.label, self.emit, self.interval_s, self.clock = label, emit, interval_s, clock
         self.started = self.last_report = clock()
         self.pages = self.rows = 0
@@ -20,16 +25,14 @@ class Progress:
         self.pages += 1
         self.rows += rows
         if self._due():
-            self.emit(f"{self.label}: {self.pages} pages, {self.rows} records fetched "
-                      f"({self.rate():.0f} records/s)")
+            self.emit(f"{self.label}: {self.pages} pages, {self.rows} records fetched ({self.rate():.0f} records/s)")
 
     def merged(self, table: str, rows: int) -> None:
         """A table merged into the warehouse (`rows`: the rows it was given)."""
         self.merged_tables += 1
         self.merged_rows += rows
         if self._due():
-            self.emit(f"{self.label}: {self.merged_tables} tables merged, {self.merged_rows} rows "
-                      f"(last: {table})")
+            self.emit(f"{self.label}: {self.merged_tables} tables merged, {self.merged_rows} rows (last: {table})")
 
     def _due(self) -> bool:
         now = self.clock()
@@ -52,6 +55,8 @@ def table_count_lines(tables) -> list[str]:
     `tables`: (name, count, created, updated, deleted, noop, drift) tuples.
     """
     lines = [f"  {'table':<22}{'count':>8}{'created':>9}{'updated':>9}{'deleted':>9}{'noop':>8}{'drift':>7}"]
-    lines += [f"  {name:<22}{count:>8}{created:>9}{updated:>9}{deleted:>9}{noop:>8}{drift:>7}"
-              for name, count, created, updated, deleted, noop, drift in tables]
+    lines += [
+        f"  {name:<22}{count:>8}{created:>9}{updated:>9}{deleted:>9}{noop:>8}{drift:>7}"
+        for name, count, created, updated, deleted, noop, drift in tables
+    ]
     return lines

@@ -35,8 +35,13 @@ def land_page(conn, connector: str, page: Page) -> Landed:
     is inserted (a second statement).
     """
     pg = driver_connection(conn)
-    params = {"connector": connector, "endpoint": page.endpoint, "params": Jsonb(dict(page.params)),
-              "status": page.status, "body_sha256": page.sha256}
+    params = {
+        "connector": connector,
+        "endpoint": page.endpoint,
+        "params": Jsonb(dict(page.params)),
+        "status": page.status,
+        "body_sha256": page.sha256,
+    }
     touched, unchanged = pg.execute(package_sql(__file__, "touch_raw_response"), params).fetchone()
     if touched is not None:
         return Landed(id=touched, unchanged=unchanged)
@@ -109,5 +114,8 @@ def retention_days(variable: str = "SYNC_RAW_RETENTION_DAYS", default: int = DEF
 def prune_raw_responses(conn, days: int | None = None) -> int:
     """Delete the responses not fetched again within `days`; return how many were deleted."""
     days = retention_days() if days is None else days
-    return driver_connection(conn).execute(package_sql(__file__, "prune_raw_responses"),
-                                           {"retention_days": days}).fetchone()[0]
+    return (
+        driver_connection(conn)
+        .execute(package_sql(__file__, "prune_raw_responses"), {"retention_days": days})
+        .fetchone()[0]
+    )

@@ -31,8 +31,10 @@ from sync_assets.platform.progress import Progress, table_count_lines
 from sync_assets.platform.sql_files import package_sql
 from sync_assets.platform.warehouse import libpq_url
 
-INTERRUPTED_REASON = ("the process running this sync stopped before it finished (killed, crashed, or cut from "
-                      "the database); nothing of it was applied, and the next run syncs what it would have")
+INTERRUPTED_REASON = (
+    "the process running this sync stopped before it finished (killed, crashed, or cut from "
+    "the database); nothing of it was applied, and the next run syncs what it would have"
+)
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,21 @@ class Run:
     Its `pages` are those reported to its `progress`; its `api_requests`, the calls `http` made.
     """
 
-    def __init__(self, engine: Engine, connector: str, partition_key: str | None, *, kind: str,
-                 dagster_run_id: str | None, logger: logging.Logger, emit: Callable[[str], None], label: str,
-                 detail: Mapping[str, Any] | None = None, ids: Mapping[str, Any] | None = None,
-                 http: ApiClient | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        connector: str,
+        partition_key: str | None,
+        *,
+        kind: str,
+        dagster_run_id: str | None,
+        logger: logging.Logger,
+        emit: Callable[[str], None],
+        label: str,
+        detail: Mapping[str, Any] | None = None,
+        ids: Mapping[str, Any] | None = None,
+        http: ApiClient | None = None,
+    ):
         self.id = str(uuid.uuid4())
         self.conninfo = libpq_url(engine.url.render_as_string(hide_password=False))
         self.connector, self.partition_key, self.kind = connector, partition_key, kind
@@ -86,9 +99,17 @@ class Run:
         self._side = psycopg.connect(self.conninfo, autocommit=True)
         try:
             settle_interrupted_runs(self._side, self.logger)
-            self._side.execute(package_sql(__file__, "start_run"), {
-                "id": self.id, "connector": self.connector, "partition_key": self.partition_key, "kind": self.kind,
-                "dagster_run_id": self.dagster_run_id, "detail": Jsonb(_plain(self.detail))})
+            self._side.execute(
+                package_sql(__file__, "start_run"),
+                {
+                    "id": self.id,
+                    "connector": self.connector,
+                    "partition_key": self.partition_key,
+                    "kind": self.kind,
+                    "dagster_run_id": self.dagster_run_id,
+                    "detail": Jsonb(_plain(self.detail)),
+                },
+            )
         except BaseException:
             self._side.close()
             raise
@@ -106,30 +127,57 @@ class Run:
     def finish(self, conn, tables: Mapping[str, MergeCounts]) -> None:
         """Record the success, in the transaction of `conn` (it commits with the run's rows)."""
         names = list(tables)
-        driver_connection(conn).execute(package_sql(__file__, "finish_run"), {
-            "id": self.id, "drift": sum(c.drift for c in tables.values()), **self._counts(), "detail": Jsonb(_plain(self.detail)), "tables": names,
-            "counts": [tables[n].count for n in names],
-            **{k: [getattr(tables[n], k) for n in names] for k in ("created", "updated", "deleted", "noop")},
-            "drifts": [tables[n].drift for n in names]})
+        driver_connection(conn).execute(
+            package_sql(__file__, "finish_run"),
+            {
+                "id": self.id,
+                "drift": sum(c.drift for c in tables.values()),
+                **self._counts(),
+                "detail": Jsonb(_plain(self.detail)),
+                "tables": names,
+                "counts": [tables[n].count for n in names],
+                **{k: [getattr(tables[n], k) for n in names] for k in ("created", "updated", "deleted", "noop")},
+                "drifts": [tables[n].drift for n in names],
+            },
+        )
 
     def _counts(self) -> dict:
         """Pages read (as reported to the run's progress) and calls made, so far."""
         return {"pages": self.progress.pages, "api_requests": self.http.requests if self.http else 0}
 
     def _record_failure(self, error: BaseException) -> None:
-        self.side.execute(package_sql(__file__, "fail_run"), {
-            "id": self.id, "error": safe_error_message(error), **self._counts(), "detail": Jsonb(_plain(self.detail))})
+        self.side.execute(
+            package_sql(__file__, "fail_run"),
+            {"id": self.id, "error": safe_error_message(error), **self._counts(), "detail": Jsonb(_plain(self.detail))},
+        )
         if isinstance(error, Exception):
             report_failure(self.logger, error, f"{self.connector} sync failed", **self.ids, run_log_id=self.id)
 
 
-def record_skipped_run(conn, connector: str, reason: str, *, partition_key: str | None = None, kind: str,
-                       dagster_run_id: str | None = None, detail: Mapping[str, Any] | None = None) -> str:
+def record_skipped_run(
+    conn,
+    connector: str,
+    reason: str,
+    *,
+    partition_key: str | None = None,
+    kind: str,
+    dagster_run_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> str:
     """A run that could not happen, kept with its reason; its id."""
     run_id = str(uuid.uuid4())
-    driver_connection(conn).execute(package_sql(__file__, "skip_run"), {
-        "id": run_id, "connector": connector, "partition_key": partition_key, "kind": kind,
-        "dagster_run_id": dagster_run_id, "reason": reason, "detail": Jsonb(_plain(detail or {}))})
+    driver_connection(conn).execute(
+        package_sql(__file__, "skip_run"),
+        {
+            "id": run_id,
+            "connector": connector,
+            "partition_key": partition_key,
+            "kind": kind,
+            "dagster_run_id": dagster_run_id,
+            "reason": reason,
+            "detail": Jsonb(_plain(detail or {})),
+        },
+    )
     return run_id
 
 
@@ -138,18 +186,21 @@ def settle_interrupted_runs(conn, logger: logging.Logger) -> int:
     failure (log line, Sentry). Returns how many there were."""
     settled = conn.execute(package_sql(__file__, "settle_interrupted_runs"), {"reason": INTERRUPTED_REASON}).fetchall()
     for run_id, connector, partition_key in settled:
-        report_failure(logger, SyncError("a sync run was interrupted before it finished"),
-                       "a sync run was interrupted", connector=connector, partition=partition_key,
-                       run_log_id=str(run_id))
+        report_failure(
+            logger,
+            SyncError("a sync run was interrupted before it finished"),
+            "a sync run was interrupted",
+            connector=connector,
+            partition=partition_key,
+            run_log_id=str(run_id),
+        )
     return len(settled)
 
 
 def runs_of_dagster_run(engine: Engine, dagster_run_id: str) -> list[RunRecord]:
     """The runs a Dagster run recorded, oldest first."""
-    with engine.connect() as conn:
-        with driver_connection(conn).cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(package_sql(__file__, "runs_of_dagster_run"),
-                               {"dagster_run_id": dagster_run_id}).fetchall()
+    with engine.connect() as conn, driver_connection(conn).cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(package_sql(__file__, "runs_of_dagster_run"), {"dagster_run_id": dagster_run_id}).fetchall()
     return [RunRecord(**{**row, "id": str(row["id"]), "tables": [tuple(t) for t in row["tables"]]}) for row in rows]
 
 

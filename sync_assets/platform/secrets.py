@@ -28,7 +28,9 @@ def require_env(name: str, purpose: str) -> str:
     """The value of environment variable `name`, or an error saying what it is for."""
     value = os.environ.get(name, "").strip()
     if not value:
-        raise ConfigurationError(f"{name} is not set: {purpose}. Set it in the environment (see README, Configuration).")
+        raise ConfigurationError(
+            f"{name} is not set: {purpose}. Set it in the environment (see README, Configuration)."
+        )
     return value
 
 
@@ -39,8 +41,9 @@ def secret_key() -> str:
     if not uses_embedded_server():
         raise ConfigurationError(
             "SYNC_SECRET_KEY is not set: it encrypts OAuth tokens and webhook secrets in the warehouse. "
-            "Set it to a long random string (for example: python -c 'import secrets; print(secrets.token_urlsafe(32))') "
-            "and keep it: tokens stored with a key cannot be read without it."
+            "Set it to a long random string "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))') and keep it: "
+            "tokens stored with a key cannot be read without it."
         )
     path = local_dir() / "secret_key"
     if not path.exists():
@@ -56,8 +59,9 @@ def _fernet_for(passphrase: str) -> Fernet:
         raise ConfigurationError(
             f"SYNC_SECRET_KEY is too short: use at least {MIN_SECRET_KEY_LENGTH} characters of random text."
         )
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-               info=b"sync_assets token encryption").derive(passphrase.encode())
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"sync_assets token encryption").derive(
+        passphrase.encode()
+    )
     return Fernet(base64.urlsafe_b64encode(key))
 
 

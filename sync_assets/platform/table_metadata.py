@@ -24,11 +24,17 @@ def table_metadata(conn, relations: Sequence[str], count_rows: bool = True) -> d
     columns: dict[str, list[dg.TableColumn]] = {}
     kinds: dict[str, str] = {}
     for relation, name, type_, nullable, unique, comment, kind in pg.execute(
-            package_sql(__file__, "table_columns"), {"relations": list(relations)}):
+        package_sql(__file__, "table_columns"), {"relations": list(relations)}
+    ):
         kinds[relation] = kind
-        columns.setdefault(relation, []).append(dg.TableColumn(
-            name, type_, description=comment,
-            constraints=dg.TableColumnConstraints(nullable=nullable, unique=unique)))
+        columns.setdefault(relation, []).append(
+            dg.TableColumn(
+                name,
+                type_,
+                description=comment,
+                constraints=dg.TableColumnConstraints(nullable=nullable, unique=unique),
+            )
+        )
     missing = sorted(set(relations) - set(columns))
     if missing:
         raise ValueError(f"no such relation in the warehouse: {', '.join(missing)}")
@@ -37,13 +43,17 @@ def table_metadata(conn, relations: Sequence[str], count_rows: bool = True) -> d
     if counted:
         statement = sql.SQL(" UNION ALL ").join(
             sql.SQL("SELECT {name}, count(*) FROM {relation}").format(
-                name=sql.Literal(r), relation=sql.Identifier(*r.split(".")))
-            for r in counted)
+                name=sql.Literal(r), relation=sql.Identifier(*r.split("."))
+            )
+            for r in counted
+        )
         counts = dict(pg.execute(statement).fetchall())
     metadata = {}
     for relation in relations:
-        entry = {"dagster/table_name": dg.MetadataValue.text(relation),
-                 "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=columns[relation]))}
+        entry = {
+            "dagster/table_name": dg.MetadataValue.text(relation),
+            "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=columns[relation])),
+        }
         if relation in counts:
             entry["dagster/row_count"] = dg.MetadataValue.int(counts[relation])
         metadata[relation] = entry

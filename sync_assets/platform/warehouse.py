@@ -8,6 +8,7 @@ see the same run history.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import warnings
@@ -41,8 +42,7 @@ def normalize_database_url(url: str, variable: str = "SYNC_DATABASE_URL") -> str
     backend = parsed.drivername.split("+")[0]
     if backend not in ("postgresql", "postgres"):
         raise ConfigurationError(
-            f"{variable} points to a {backend!r} database; "
-            "the warehouse must be PostgreSQL (postgresql+psycopg://…)."
+            f"{variable} points to a {backend!r} database; the warehouse must be PostgreSQL (postgresql+psycopg://…)."
         )
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -124,10 +124,8 @@ def _create_database_if_missing(admin_libpq_url: str, database: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
         if exists:
             return
-        try:
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # created meanwhile by another process
             conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database)))
-        except psycopg.errors.DuplicateDatabase:
-            pass  # created meanwhile by another process
 
 
 def embedded_server() -> EmbeddedPostgres:
@@ -177,5 +175,9 @@ def engine_for(url: str, low_latency: bool = False) -> Engine:
     """
     if not low_latency:
         return create_engine(url, pool_pre_ping=True, future=True)
-    return create_engine(url, pool_pre_ping=False, future=True, connect_args={
-        "prepare_threshold": 0, "options": "-c plan_cache_mode=force_generic_plan"})
+    return create_engine(
+        url,
+        pool_pre_ping=False,
+        future=True,
+        connect_args={"prepare_threshold": 0, "options": "-c plan_cache_mode=force_generic_plan"},
+    )

@@ -12,8 +12,8 @@ from sync_assets.platform.contract import ContractResult
 from sync_assets.platform.errors import ContractBreach, SyncError
 from sync_assets.platform.observability import safe_error_message
 from sync_assets.platform.resources import WarehouseResource
-from sync_assets.platform.table_metadata import table_metadata
 from sync_assets.platform.secrets import TokenCipher
+from sync_assets.platform.table_metadata import table_metadata
 from sync_assets.rdvsp.partitions import rdvsp_accounts
 from sync_assets.rdvsp.resources import RdvspApiResource
 from sync_assets.rdvsp.sync import RdvspAccountSync, SyncOutcome, table_names
@@ -39,8 +39,15 @@ DESCRIPTIONS = {
     "participations": "Participants of each RDV, with their own status.",
 }
 # Tables whose rows come straight from one API entity: they carry that entity's contract check.
-CONTRACT_ENTITY = {"organisations": "organisations", "agents": "agents", "users": "users", "motifs": "motifs",
-                   "lieux": "lieux", "rdvs": "rdvs", "webhook_endpoints": "webhook_endpoints"}
+CONTRACT_ENTITY = {
+    "organisations": "organisations",
+    "agents": "agents",
+    "users": "users",
+    "motifs": "motifs",
+    "lieux": "lieux",
+    "rdvs": "rdvs",
+    "webhook_endpoints": "webhook_endpoints",
+}
 
 
 def _key(table: str) -> dg.AssetKey:
@@ -54,25 +61,47 @@ class RdvspSyncConfig(dg.Config):
 
 
 SPECS = [
-    dg.AssetSpec(_key(name), group_name="rdvsp", kinds=KINDS, owners=OWNERS, description=DESCRIPTIONS[name],
-                 partitions_def=rdvsp_accounts)
+    dg.AssetSpec(
+        _key(name),
+        group_name="rdvsp",
+        kinds=KINDS,
+        owners=OWNERS,
+        description=DESCRIPTIONS[name],
+        partitions_def=rdvsp_accounts,
+    )
     for name in table_names()
 ]
 CHECK_SPECS = [
-    dg.AssetCheckSpec("schema_contract", asset=_key(table), blocking=True, description=(
-        f"Every {entity} payload matched its contract. Fails (ERROR) on breaking drift: a field missing, retyped "
-        "or with an unknown value, or a row of an organisation outside the account; nothing of that run was "
-        "applied. Warns on unknown fields. The field paths are in the metadata and in sync.drift_events. To do: "
-        "read them, update rdvsp/models.py to the API's new shape, deploy, sync again (docs/runbook.md)."))
+    dg.AssetCheckSpec(
+        "schema_contract",
+        asset=_key(table),
+        blocking=True,
+        description=(
+            f"Every {entity} payload matched its contract. Fails (ERROR) on breaking drift: a field missing, retyped "
+            "or with an unknown value, or a row of an organisation outside the account; nothing of that run was "
+            "applied. Warns on unknown fields. The field paths are in the metadata and in sync.drift_events. To do: "
+            "read them, update rdvsp/models.py to the API's new shape, deploy, sync again (docs/runbook.md)."
+        ),
+    )
     for table, entity in CONTRACT_ENTITY.items()
 ] + [
-    dg.AssetCheckSpec("reconciliation", asset=_key("account_rdvs"), description=(
-        "The account's RDVs in the warehouse (in the synced organisations, from sync_from on) are exactly the "
-        "distinct RDVs the API listed. To do when it fails: sync the account again; if it persists, compare "
-        "rdvsp.account_rdvs with the API listing (the metadata has both counts).")),
-    dg.AssetCheckSpec("reconciliation", asset=_key("account_organisations"), description=(
-        "The account's organisations in the warehouse equal the API's total_count. To do when it fails: sync "
-        "the account again; if it persists, compare rdvsp.account_organisations with GET /organisations.")),
+    dg.AssetCheckSpec(
+        "reconciliation",
+        asset=_key("account_rdvs"),
+        description=(
+            "The account's RDVs in the warehouse (in the synced organisations, from sync_from on) are exactly the "
+            "distinct RDVs the API listed. To do when it fails: sync the account again; if it persists, compare "
+            "rdvsp.account_rdvs with the API listing (the metadata has both counts)."
+        ),
+    ),
+    dg.AssetCheckSpec(
+        "reconciliation",
+        asset=_key("account_organisations"),
+        description=(
+            "The account's organisations in the warehouse equal the API's total_count. To do when it fails: sync "
+            "the account again; if it persists, compare rdvsp.account_organisations with GET /organisations."
+        ),
+    ),
 ]
 
 
@@ -83,15 +112,24 @@ CHECK_SPECS = [
     pool="rdvsp_api",
     description="Polls every RDV Service Public table of one account and merges them in one transaction.",
 )
-def rdvsp_account_sync(context: dg.AssetExecutionContext, config: RdvspSyncConfig, warehouse: WarehouseResource,
-                       rdvsp: RdvspApiResource):
+def rdvsp_account_sync(
+    context: dg.AssetExecutionContext, config: RdvspSyncConfig, warehouse: WarehouseResource, rdvsp: RdvspApiResource
+):
     account_id = int(context.partition_key)
     engine = warehouse.engine()
     cipher = TokenCipher.from_environment()
     client = rdvsp.client_for(engine, account_id, cipher)
     kind = context.run.tags.get("sync_assets/kind", "polling")
-    sync = RdvspAccountSync(engine, client, account_id, cipher=cipher, webhook_url=rdvsp.settings().webhook_url,
-                            emit=context.log.info, run_id=context.run.run_id, kind=kind)
+    sync = RdvspAccountSync(
+        engine,
+        client,
+        account_id,
+        cipher=cipher,
+        webhook_url=rdvsp.settings().webhook_url,
+        emit=context.log.info,
+        run_id=context.run.run_id,
+        kind=kind,
+    )
     try:
         outcome = sync.run(config.organisation_ids or None)
     except ContractBreach as breach:
@@ -109,16 +147,23 @@ def rdvsp_account_sync(context: dg.AssetExecutionContext, config: RdvspSyncConfi
         client.close()
 
     drift_by_organisation = {
-        str(org): {"drift": c.drift, "created": c.created, "updated": c.updated, "deleted": c.deleted,
-                   "webhook": outcome.webhook_status.get(org)}
-        for org, c in outcome.organisation_drift.items()}
+        str(org): {
+            "drift": c.drift,
+            "created": c.created,
+            "updated": c.updated,
+            "deleted": c.deleted,
+            "webhook": outcome.webhook_status.get(org),
+        }
+        for org, c in outcome.organisation_drift.items()
+    }
     for org, figures in drift_by_organisation.items():
         # A first sync, or an endpoint installed by this very run, has drift that webhooks could not carry.
         hooked_before = figures["webhook"] == "installed" and int(org) not in outcome.webhooks_installed_now
         if hooked_before and kind != "initial" and figures["drift"] >= HIGH_DRIFT_WITH_WEBHOOK:
             context.log.warning(
                 f"organisation {org}: drift {figures['drift']} although its webhook is installed. Webhooks are "
-                "probably missed: check that the receiver answers 2xx and look at sync.webhook_inbox.")
+                "probably missed: check that the receiver answers 2xx and look at sync.webhook_inbox."
+            )
     with engine.connect() as conn:
         shapes = table_metadata(conn, [f"rdvsp.{name}" for name in table_names()])
     for name in table_names():
@@ -136,17 +181,28 @@ def rdvsp_account_sync(context: dg.AssetExecutionContext, config: RdvspSyncConfi
     for table, entity in CONTRACT_ENTITY.items():
         yield _contract_check(table, outcome.contracts.get(entity))
     yield dg.AssetCheckResult(
-        asset_key=_key("account_rdvs"), check_name="reconciliation",
+        asset_key=_key("account_rdvs"),
+        check_name="reconciliation",
         passed=outcome.warehouse_rdvs == outcome.rdvs_listed,
-        metadata={"warehouse": outcome.warehouse_rdvs, "api_distinct": outcome.rdvs_listed,
-                  "api_total_count": outcome.rdvs_api_total_count, "looked_up_by_id": outcome.rdvs_looked_up},
-        description=None if outcome.warehouse_rdvs == outcome.rdvs_listed else (
+        metadata={
+            "warehouse": outcome.warehouse_rdvs,
+            "api_distinct": outcome.rdvs_listed,
+            "api_total_count": outcome.rdvs_api_total_count,
+            "looked_up_by_id": outcome.rdvs_looked_up,
+        },
+        description=None
+        if outcome.warehouse_rdvs == outcome.rdvs_listed
+        else (
             "The warehouse and the API disagree on the account's RDVs: run the sync again; if it persists, "
-            "compare rdvsp.account_rdvs with the API listing."))
+            "compare rdvsp.account_rdvs with the API listing."
+        ),
+    )
     yield dg.AssetCheckResult(
-        asset_key=_key("account_organisations"), check_name="reconciliation",
+        asset_key=_key("account_organisations"),
+        check_name="reconciliation",
         passed=outcome.warehouse_organisations == outcome.organisations_api_total,
-        metadata={"warehouse": outcome.warehouse_organisations, "api_total_count": outcome.organisations_api_total})
+        metadata={"warehouse": outcome.warehouse_organisations, "api_total_count": outcome.organisations_api_total},
+    )
     context.log.info(_summary(outcome))
 
 
@@ -155,9 +211,13 @@ def _contract_check(table: str, result: ContractResult | None) -> dg.AssetCheckR
 
 
 def _summary(outcome: SyncOutcome) -> str:
-    lines = [f"account {outcome.account_id}: {outcome.records} records, {outcome.pages} pages, "
-             f"{outcome.api_requests} requests, {outcome.elapsed_s:.1f} s, drift {outcome.drift}"]
+    lines = [
+        f"account {outcome.account_id}: {outcome.records} records, {outcome.pages} pages, "
+        f"{outcome.api_requests} requests, {outcome.elapsed_s:.1f} s, drift {outcome.drift}"
+    ]
     for name, counts in outcome.tables.items():
-        lines.append(f"  {name:<22} count {counts.count:>7}  created {counts.created:>6}  updated {counts.updated:>6}"
-                     f"  deleted {counts.deleted:>6}  noop {counts.noop:>7}")
+        lines.append(
+            f"  {name:<22} count {counts.count:>7}  created {counts.created:>6}  updated {counts.updated:>6}"
+            f"  deleted {counts.deleted:>6}  noop {counts.noop:>7}"
+        )
     return "\n".join(lines)

@@ -18,6 +18,10 @@ defs = dg.Definitions(
     assets=[rdvsp_account_sync],
     jobs=[rdvsp_sync_job, rdvsp_webhook_retry_job, rdvsp_disconnect_job, rdvsp_write_back_job],
     schedules=[rdvsp_nightly],
-    sensors=[rdvsp_account_partitions, rdvsp_failed_webhook_organisations, rdvsp_webhook_inbox_retry,
-             rdvsp_write_requests],
+    sensors=[
+        rdvsp_account_partitions,
+        rdvsp_failed_webhook_organisations,
+        rdvsp_webhook_inbox_retry,
+        rdvsp_write_requests,
+    ],
 )

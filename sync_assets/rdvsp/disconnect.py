@@ -55,55 +55,82 @@ class Disconnection:
         elif self.tokens_revoked is None:
             lines = [f"account {self.account_id} disconnected (it held no token any more)."]
         else:
-            lines = [f"account {self.account_id} disconnected here, but its tokens could not be revoked at "
-                     f"RDV Service Public: {self.revocation_problem}"]
+            lines = [
+                f"account {self.account_id} disconnected here, but its tokens could not be revoked at "
+                f"RDV Service Public: {self.revocation_problem}"
+            ]
         if self.unsubscribed:
             lines.append(f"webhooks unsubscribed: organisations {_ids(self.unsubscribed)}")
         for organisation, reason in sorted(self.not_unsubscribed.items()):
-            lines.append(f"webhook of organisation {organisation} not unsubscribed ({reason}): what it still "
-                         "delivers is acknowledged and ignored")
+            lines.append(
+                f"webhook of organisation {organisation} not unsubscribed ({reason}): what it still "
+                "delivers is acknowledged and ignored"
+            )
         if self.handed_over:
-            lines.append("webhooks kept for the accounts that still use them: " + ", ".join(
-                f"organisation {o} (account {a})" for o, a in sorted(self.handed_over.items())))
+            lines.append(
+                "webhooks kept for the accounts that still use them: "
+                + ", ".join(f"organisation {o} (account {a})" for o, a in sorted(self.handed_over.items()))
+            )
         if self.write_requests_failed:
             lines.append(f"{self.write_requests_failed} pending write request(s) failed: the account is disconnected")
         if self.purged:
-            lines.append("purged: " + ", ".join(f"{count} {table}" for table, count in self.purged.items())
-                         + " (coop.* rows kept)")
+            lines.append(
+                "purged: "
+                + ", ".join(f"{count} {table}" for table, count in self.purged.items())
+                + " (coop.* rows kept)"
+            )
         return lines
 
 
-def disconnect_account(engine: Engine, settings: RdvspSettings, cipher: TokenCipher, account_id: int, *,
-                       purge: bool = False, client_factory: Callable[[], RdvspClient]) -> Disconnection:
+def disconnect_account(
+    engine: Engine,
+    settings: RdvspSettings,
+    cipher: TokenCipher,
+    account_id: int,
+    *,
+    purge: bool = False,
+    client_factory: Callable[[], RdvspClient],
+) -> Disconnection:
     """Disconnect one account (see the module's docstring). Idempotent: a second call only does
     what is left (a purge, say)."""
     with engine.connect() as conn:
         pg = driver_connection(conn)
         account = pg.execute(package_sql(__file__, "account_for_disconnection"), {"account_id": account_id}).fetchone()
-        organisations = pg.execute(package_sql(__file__, "disconnection_organisations"),
-                                   {"account_id": account_id}).fetchall()
+        organisations = pg.execute(
+            package_sql(__file__, "disconnection_organisations"), {"account_id": account_id}
+        ).fetchall()
     if account is None:
         raise AccountError(f"There is no RDV Service Public account {account_id}: nothing to disconnect.")
     status, access_encrypted, refresh_encrypted, _ = account
     outcome = Disconnection(account_id)
     installations = _release_webhooks(outcome, organisations, usable=status == "active", client_factory=client_factory)
-    tokens = [(cipher.decrypt(value), hint) for value, hint in
-              ((refresh_encrypted, "refresh_token"), (access_encrypted, "access_token")) if value]
+    tokens = [
+        (cipher.decrypt(value), hint)
+        for value, hint in ((refresh_encrypted, "refresh_token"), (access_encrypted, "access_token"))
+        if value
+    ]
     if tokens:
         revocation = revoke_tokens(settings, tokens)
         outcome.tokens_revoked, outcome.revocation_problem = revocation.revoked, revocation.problem
         if not revocation.revoked:
-            report_failure(log, SyncError(f"tokens not revoked: {revocation.problem}"),
-                           "account disconnected without revoking its tokens", account_id=account_id)
+            report_failure(
+                log,
+                SyncError(f"tokens not revoked: {revocation.problem}"),
+                "account disconnected without revoking its tokens",
+                account_id=account_id,
+            )
     with engine.begin() as conn:
         _disconnect_here(driver_connection(conn), outcome, installations, purge)
-    log.info("account disconnected", extra={"account_id": account_id, "tokens_revoked": outcome.tokens_revoked,
-                                            "purge": purge})
+    log.info(
+        "account disconnected",
+        extra={"account_id": account_id, "tokens_revoked": outcome.tokens_revoked, "purge": purge},
+    )
     return outcome
 
 
-def _release_webhooks(outcome: Disconnection, organisations: list[tuple], *, usable: bool,
-                      client_factory: Callable[[], RdvspClient]) -> list[tuple[int, int, str | None, str | None]]:
+def _release_webhooks(
+    outcome: Disconnection, organisations: list[tuple], *, usable: bool, client_factory: Callable[[], RdvspClient]
+) -> list[tuple[int, int, str | None, str | None]]:
     """Unsubscribe our endpoints that no connected account needs any more; returns the changes to
     the installations: (organisation, account, new status or None, reason)."""
     changes: list[tuple[int, int, str | None, str | None]] = []
@@ -127,9 +154,15 @@ def _release_webhooks(outcome: Disconnection, organisations: list[tuple], *, usa
                     outcome.unsubscribed.append(organisation_id)
                 else:
                     outcome.not_unsubscribed[organisation_id] = problem
-            reason = (f"account {outcome.account_id} was disconnected and no other connected account belongs to "
-                      "this organisation: " + (f"the endpoint could not be unsubscribed ({problem}); deliveries are "
-                                               "acknowledged and ignored" if problem else "deliveries stopped"))
+            reason = (
+                f"account {outcome.account_id} was disconnected and no other connected account belongs to "
+                "this organisation: "
+                + (
+                    f"the endpoint could not be unsubscribed ({problem}); deliveries are acknowledged and ignored"
+                    if problem
+                    else "deliveries stopped"
+                )
+            )
             changes.append((organisation_id, outcome.account_id, "disconnected", reason))
     finally:
         if client is not None:
@@ -148,30 +181,48 @@ def _unsubscribe(client: RdvspClient, organisation_id: int, endpoint_id: int) ->
 
 def _disconnect_here(pg, outcome: Disconnection, installations: list[tuple], purge: bool) -> None:
     account = {"account_id": outcome.account_id}
-    pg.execute(package_sql(__file__, "disconnect_account"), {
-        **account, "tokens_revoked": outcome.tokens_revoked, "problem": _problem_to_keep(outcome)})
+    pg.execute(
+        package_sql(__file__, "disconnect_account"),
+        {**account, "tokens_revoked": outcome.tokens_revoked, "problem": _problem_to_keep(outcome)},
+    )
     if installations:
-        organisation_ids, account_ids, statuses, reasons = (list(column) for column in zip(*installations))
-        pg.execute(package_sql(__file__, "hand_over_webhook_installations"), {
-            "organisation_ids": organisation_ids, "account_ids": account_ids, "statuses": statuses,
-            "reasons": reasons})
-    outcome.write_requests_failed = pg.execute(package_sql(__file__, "fail_pending_write_requests"), {
-        **account, "error": f"account {outcome.account_id} was disconnected before this request was delivered"
-    }).fetchone()[0]
+        organisation_ids, account_ids, statuses, reasons = (list(column) for column in zip(*installations, strict=True))
+        pg.execute(
+            package_sql(__file__, "hand_over_webhook_installations"),
+            {
+                "organisation_ids": organisation_ids,
+                "account_ids": account_ids,
+                "statuses": statuses,
+                "reasons": reasons,
+            },
+        )
+    outcome.write_requests_failed = pg.execute(
+        package_sql(__file__, "fail_pending_write_requests"),
+        {**account, "error": f"account {outcome.account_id} was disconnected before this request was delivered"},
+    ).fetchone()[0]
     if purge:
         links, rdvs, participations = pg.execute(package_sql(__file__, "purge_account_rdvs"), account).fetchone()
-        organisation_links, profiles = pg.execute(package_sql(__file__, "purge_account_organisations"),
-                                                  account).fetchone()
+        organisation_links, profiles = pg.execute(
+            package_sql(__file__, "purge_account_organisations"), account
+        ).fetchone()
         users = sum(n for _, n in delete_rows(pg, tables.USERS, sql.SQL(package_sql(__file__, "orphan_users"))))
-        outcome.purged = {"account_rdvs": links, "rdvs": rdvs, "participations": participations,
-                          "account_organisations": organisation_links, "user_profiles": profiles, "users": users}
+        outcome.purged = {
+            "account_rdvs": links,
+            "rdvs": rdvs,
+            "participations": participations,
+            "account_organisations": organisation_links,
+            "user_profiles": profiles,
+            "users": users,
+        }
 
 
 def _problem_to_keep(outcome: Disconnection) -> str | None:
     if outcome.tokens_revoked is not False:
         return None
-    return (f"its tokens could not be revoked at RDV Service Public ({outcome.revocation_problem}); they were "
-            "erased here. The agent can revoke the application in RDV Service Public (/oauth/authorized_applications).")
+    return (
+        f"its tokens could not be revoked at RDV Service Public ({outcome.revocation_problem}); they were "
+        "erased here. The agent can revoke the application in RDV Service Public (/oauth/authorized_applications)."
+    )
 
 
 def _ids(ids: list[int]) -> str:

@@ -52,12 +52,23 @@ def receive(engine: Engine, raw: bytes, organisation_id: int | None) -> Receipt:
     try:
         body = load_json(raw)
     except ValueError:
-        return _store_rejected(engine, sha, organisation_id, raw_body=raw,
-                               reason="the body is not valid JSON, or is nested too deeply to be read",
-                               http_status=400)
+        return _store_rejected(
+            engine,
+            sha,
+            organisation_id,
+            raw_body=raw,
+            reason="the body is not valid JSON, or is nested too deeply to be read",
+            http_status=400,
+        )
     if json_depth(body) > MAX_EVENT_DEPTH:
-        return _store_rejected(engine, sha, organisation_id, raw_body=raw, http_status=400,
-                               reason=f"the body is nested more than {MAX_EVENT_DEPTH} levels deep: not an event")
+        return _store_rejected(
+            engine,
+            sha,
+            organisation_id,
+            raw_body=raw,
+            http_status=400,
+            reason=f"the body is nested more than {MAX_EVENT_DEPTH} levels deep: not an event",
+        )
     try:
         event = parse_event(body, received_at)
     except EventRejected as error:
@@ -77,14 +88,23 @@ def receive(engine: Engine, raw: bytes, organisation_id: int | None) -> Receipt:
     raise AssertionError("unreachable")
 
 
-def _receive_event(pg: psycopg.Connection, sha: str, body, event: WebhookEvent,
-                   organisation_id: int | None) -> Receipt:
+def _receive_event(pg: psycopg.Connection, sha: str, body, event: WebhookEvent, organisation_id: int | None) -> Receipt:
     """Store the event as applied and apply it, in one transaction and three round trips; when
     the apply fails, roll back and store the event as failed (or rejected) instead."""
-    stored = {"connector": CONNECTOR, "body_sha256": sha, "body": Jsonb(body), "raw_body": None,
-              "model": event.model, "event": event.event,
-              "record_id": str(event.record_id) if event.record_id else None, "event_at": event.event_at,
-              "organisation_id": organisation_id, "status": "applied", "reason": None, "attempts": 1}
+    stored = {
+        "connector": CONNECTOR,
+        "body_sha256": sha,
+        "body": Jsonb(body),
+        "raw_body": None,
+        "model": event.model,
+        "event": event.event,
+        "record_id": str(event.record_id) if event.record_id else None,
+        "event_at": event.event_at,
+        "organisation_id": organisation_id,
+        "status": "applied",
+        "reason": None,
+        "attempts": 1,
+    }
     try:
         with pg.pipeline():
             pg.cursor().execute(package_sql(__file__, "bound_lock_waits"))
@@ -100,9 +120,14 @@ def _receive_event(pg: psycopg.Connection, sha: str, body, event: WebhookEvent,
             else:
                 applied = apply_event(pg, event, organisation_id, version_of(version))
             if applied.status != "applied" or applied.reason:
-                pg.execute(package_sql(__file__, "settle_received_event"), {
-                    "id": row[0], "status": "applied" if applied.status == "applied" else "ignored",
-                    "reason": applied.reason})
+                pg.execute(
+                    package_sql(__file__, "settle_received_event"),
+                    {
+                        "id": row[0],
+                        "status": "applied" if applied.status == "applied" else "ignored",
+                        "reason": applied.reason,
+                    },
+                )
             pg.commit()  # in the pipeline: sent with the statements above
         return Receipt(200, "applied" if applied.status == "applied" else "ignored", row[0], applied.reason)
     except psycopg.OperationalError as error:
@@ -114,8 +139,9 @@ def _receive_event(pg: psycopg.Connection, sha: str, body, event: WebhookEvent,
     pg.rollback()
     status, reason = _failure_outcome(failure, event)
     with pg.transaction():
-        row = pg.execute(package_sql(__file__, "store_inbox_event"), {**stored, "status": status,
-                                                                      "reason": reason}).fetchone()
+        row = pg.execute(
+            package_sql(__file__, "store_inbox_event"), {**stored, "status": status, "reason": reason}
+        ).fetchone()
         if isinstance(failure, EventContractBreach):
             record_drift(pg, CONNECTOR, failure.result)
     if row is None:
@@ -130,8 +156,10 @@ def _send_released_check(pg: psycopg.Connection, organisation_id: int | None) ->
 
 
 def _released_reason(organisation_id: int | None) -> str:
-    return (f"organisation {organisation_id} has no connected account any more (its webhook was released when "
-            "its account was disconnected)")
+    return (
+        f"organisation {organisation_id} has no connected account any more (its webhook was released when "
+        "its account was disconnected)"
+    )
 
 
 def _failure_outcome(error: Exception, event: WebhookEvent) -> tuple[str, str]:
@@ -151,20 +179,46 @@ def _log_failure(error: Exception, inbox_id: int, event: WebhookEvent, reason: s
         report_failure(log, error, "webhook event failed to apply", inbox_id=inbox_id, model=event.model)
 
 
-def _store_rejected(engine: Engine, sha: str, organisation_id: int | None, *, reason: str, http_status: int,
-                    body=None, raw_body: bytes | None = None) -> Receipt:
+def _store_rejected(
+    engine: Engine,
+    sha: str,
+    organisation_id: int | None,
+    *,
+    reason: str,
+    http_status: int,
+    body=None,
+    raw_body: bytes | None = None,
+) -> Receipt:
     with engine.begin() as conn:
-        row = driver_connection(conn).execute(package_sql(__file__, "store_inbox_event"), {
-            "connector": CONNECTOR, "body_sha256": sha, "body": Jsonb(body) if body is not None else None,
-            "raw_body": raw_body, "model": None, "event": None, "record_id": None, "event_at": None,
-            "organisation_id": organisation_id, "status": "rejected", "reason": reason, "attempts": 0}).fetchone()
-    log.warning("webhook rejected", extra={"organisation_id": organisation_id, "reason": reason,
-                                           "inbox_id": row[0] if row else None})
+        row = (
+            driver_connection(conn)
+            .execute(
+                package_sql(__file__, "store_inbox_event"),
+                {
+                    "connector": CONNECTOR,
+                    "body_sha256": sha,
+                    "body": Jsonb(body) if body is not None else None,
+                    "raw_body": raw_body,
+                    "model": None,
+                    "event": None,
+                    "record_id": None,
+                    "event_at": None,
+                    "organisation_id": organisation_id,
+                    "status": "rejected",
+                    "reason": reason,
+                    "attempts": 0,
+                },
+            )
+            .fetchone()
+        )
+    log.warning(
+        "webhook rejected",
+        extra={"organisation_id": organisation_id, "reason": reason, "inbox_id": row[0] if row else None},
+    )
     return Receipt(http_status, "rejected", row[0] if row else None, reason)
 
 
-def _apply_stored(pg, inbox_id: int, event: WebhookEvent,
-                  organisation_id: int | None) -> tuple[str, str | None, bool]:
+def _apply_stored(pg, inbox_id: int, event: WebhookEvent, organisation_id: int | None) -> tuple[str, str | None, bool]:
     """Apply a stored event and record the outcome: (status, reason, retries exhausted)."""
     try:
         with pg.transaction():  # a savepoint: a failure undoes the apply, never the stored event
@@ -179,8 +233,10 @@ def _apply_stored(pg, inbox_id: int, event: WebhookEvent,
         if isinstance(error, EventContractBreach):
             record_drift(pg, CONNECTOR, error.result)
         _log_failure(error, inbox_id, event, reason)
-    given_up = pg.execute(package_sql(__file__, "settle_inbox_event"), {
-        "id": inbox_id, "status": status, "reason": reason, "max_attempts": MAX_ATTEMPTS}).fetchone()[0]
+    given_up = pg.execute(
+        package_sql(__file__, "settle_inbox_event"),
+        {"id": inbox_id, "status": status, "reason": reason, "max_attempts": MAX_ATTEMPTS},
+    ).fetchone()[0]
     return status, reason, given_up
 
 
@@ -198,7 +254,8 @@ def retry_due_events(engine: Engine, limit: int = 200) -> RetryReport:
     with engine.begin() as conn:
         pg = driver_connection(conn)
         for inbox_id, body, organisation_id, received_at in pg.execute(
-                package_sql(__file__, "due_inbox_events"), {"limit": limit}).fetchall():
+            package_sql(__file__, "due_inbox_events"), {"limit": limit}
+        ).fetchall():
             report.retried += 1
             status, _, given_up = _apply_stored(pg, inbox_id, parse_event(body, received_at), organisation_id)
             if status in ("applied", "ignored"):

@@ -22,7 +22,7 @@ Creator = Literal["agent", "user", "file_attente", "prescripteur"]
 
 
 def _rails_time(value: Any) -> Any:
-    """"2022-01-01 08:00:00 +0100" (Rails) or ISO 8601, to an aware datetime."""
+    """ "2022-01-01 08:00:00 +0100" (Rails) or ISO 8601, to an aware datetime."""
     if not isinstance(value, str):
         return value
     if len(value) == 25 and value[19] == " " and value[20] in "+-":

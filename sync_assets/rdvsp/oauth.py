@@ -50,10 +50,13 @@ class AccountError(SyncError):
 def unusable_account(account_id: int, status: str, error: str | None) -> AccountError:
     """Why an account that is not active cannot be used, and what to do."""
     if status == "disconnected":
-        return AccountError(f"RDV Service Public account {account_id} is disconnected: reconnect it with "
-                            "`sync-assets rdvsp connect` to use it again.")
-    return AccountError(f"RDV Service Public account {account_id} is in error: {error} "
-                        "Reconnect it with `sync-assets rdvsp connect`.")
+        return AccountError(
+            f"RDV Service Public account {account_id} is disconnected: reconnect it with "
+            "`sync-assets rdvsp connect` to use it again."
+        )
+    return AccountError(
+        f"RDV Service Public account {account_id} is in error: {error} Reconnect it with `sync-assets rdvsp connect`."
+    )
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,9 @@ class Tokens:
 
 def _token_request(http: ApiClient, settings: RdvspSettings, **fields: str) -> tuple[int, dict]:
     form = {"client_id": settings.client_id, "client_secret": settings.client_secret, **fields}
-    response, body = http.request("POST", "/oauth/token", form=form, expect_json=True,
-                                  handled_statuses=frozenset({400, 401}))
+    response, body = http.request(
+        "POST", "/oauth/token", form=form, expect_json=True, handled_statuses=frozenset({400, 401})
+    )
     return response.status_code, body if isinstance(body, dict) else {}
 
 
@@ -122,19 +126,32 @@ def revoke_tokens(settings: RdvspSettings, tokens: list[tuple[str, str]], http: 
     http = http or settings.http(retry=RetryPolicy(attempts=3))
     try:
         for token, hint in tokens:
-            form = {"token": token, "token_type_hint": hint, "client_id": settings.client_id,
-                    "client_secret": settings.client_secret}
+            form = {
+                "token": token,
+                "token_type_hint": hint,
+                "client_id": settings.client_id,
+                "client_secret": settings.client_secret,
+            }
             try:
-                response, body = http.request("POST", "/oauth/revoke", form=form, expect_json=False,
-                                              handled_statuses=frozenset({400, 401, 403, 404}))
+                response, body = http.request(
+                    "POST",
+                    "/oauth/revoke",
+                    form=form,
+                    expect_json=False,
+                    handled_statuses=frozenset({400, 401, 403, 404}),
+                )
             except ApiError as error:
                 return Revocation(False, f"the revocation endpoint did not answer ({error})")
             if response.status_code == 404:
-                return Revocation(False, "this RDV Service Public server offers no token revocation "
-                                         "(POST /oauth/revoke answered 404)")
+                return Revocation(
+                    False, "this RDV Service Public server offers no token revocation (POST /oauth/revoke answered 404)"
+                )
             if response.status_code != 200:
-                return Revocation(False, f"POST /oauth/revoke refused our client (HTTP {response.status_code}): "
-                                         "check RDVSP_CLIENT_ID and RDVSP_CLIENT_SECRET")
+                return Revocation(
+                    False,
+                    f"POST /oauth/revoke refused our client (HTTP {response.status_code}): "
+                    "check RDVSP_CLIENT_ID and RDVSP_CLIENT_SECRET",
+                )
     finally:
         if owned:
             http.close()
@@ -142,6 +159,7 @@ def revoke_tokens(settings: RdvspSettings, tokens: list[tuple[str, str]], http: 
 
 
 # --- connecting an account ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ConnectedAccount:
@@ -160,49 +178,85 @@ def begin_authorization(settings: RdvspSettings) -> PendingAuthorization:
     """The authorize URL for a new authorization, with its state and PKCE verifier."""
     state, verifier = generate_token(30), generate_token(64)
     url = prepare_grant_uri(
-        f"{settings.base_url.rstrip('/')}/oauth/authorize", settings.client_id, "code",
-        redirect_uri=settings.redirect_uri, scope="write", state=state,
-        code_challenge=create_s256_code_challenge(verifier), code_challenge_method="S256")
+        f"{settings.base_url.rstrip('/')}/oauth/authorize",
+        settings.client_id,
+        "code",
+        redirect_uri=settings.redirect_uri,
+        scope="write",
+        state=state,
+        code_challenge=create_s256_code_challenge(verifier),
+        code_challenge_method="S256",
+    )
     return PendingAuthorization(url, state, verifier)
 
 
-def finish_authorization(engine: Engine, settings: RdvspSettings, cipher: TokenCipher, callback_url: str,
-                         pending: PendingAuthorization, sync_from: date) -> ConnectedAccount:
+def finish_authorization(
+    engine: Engine,
+    settings: RdvspSettings,
+    cipher: TokenCipher,
+    callback_url: str,
+    pending: PendingAuthorization,
+    sync_from: date,
+) -> ConnectedAccount:
     """Exchange the code of `callback_url` and store the account's tokens."""
     try:
         code = parse_authorization_code_response(callback_url, state=pending.state)["code"]
     except MismatchingStateException:
-        raise AccountError("The authorization answer does not carry our state: it was not the answer to this "
-                           "request. Run `sync-assets rdvsp connect` again.") from None
+        raise AccountError(
+            "The authorization answer does not carry our state: it was not the answer to this "
+            "request. Run `sync-assets rdvsp connect` again."
+        ) from None
     except MissingCodeException:
         raise AccountError("The authorization was refused or cancelled (no code in the answer).") from None
     with settings.http(retry=RetryPolicy(attempts=3)) as http:
-        status, body = _token_request(http, settings, grant_type="authorization_code", code=code,
-                                      redirect_uri=settings.redirect_uri, code_verifier=pending.verifier)
+        status, body = _token_request(
+            http,
+            settings,
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=settings.redirect_uri,
+            code_verifier=pending.verifier,
+        )
         if status != 200:
-            raise AccountError(f"The token endpoint refused the authorization code ({body.get('error', status)}). "
-                               "Check RDVSP_CLIENT_ID, RDVSP_CLIENT_SECRET and RDVSP_REDIRECT_URI.")
+            raise AccountError(
+                f"The token endpoint refused the authorization code ({body.get('error', status)}). "
+                "Check RDVSP_CLIENT_ID, RDVSP_CLIENT_SECRET and RDVSP_REDIRECT_URI."
+            )
         tokens = Tokens.from_response(body)
-        _, me = http.request("GET", "/api/v1/agents/me", expect_json=True,
-                             headers={"Authorization": f"Bearer {tokens.access_token}"})
+        _, me = http.request(
+            "GET", "/api/v1/agents/me", expect_json=True, headers={"Authorization": f"Bearer {tokens.access_token}"}
+        )
     try:
         account_id = int(me["agent"]["id"])
     except (KeyError, TypeError, ValueError):
         raise AccountError("/api/v1/agents/me did not return an agent id.") from None
     with engine.begin() as conn:
-        driver_connection(conn).execute(package_sql(__file__, "upsert_account"), {
-            "account_id": account_id, "base_url": settings.base_url.rstrip("/"),
-            "access_token": cipher.encrypt(tokens.access_token),
-            "refresh_token": cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
-            "expires_at": tokens.expires_at, "scope": tokens.scope, "sync_from": sync_from,
-        })
+        driver_connection(conn).execute(
+            package_sql(__file__, "upsert_account"),
+            {
+                "account_id": account_id,
+                "base_url": settings.base_url.rstrip("/"),
+                "access_token": cipher.encrypt(tokens.access_token),
+                "refresh_token": cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
+                "expires_at": tokens.expires_at,
+                "scope": tokens.scope,
+                "sync_from": sync_from,
+            },
+        )
     log.info("account connected", extra={"account_id": account_id, "sync_from": sync_from.isoformat()})
     return ConnectedAccount(account_id, sync_from)
 
 
-def connect(engine: Engine, settings: RdvspSettings, cipher: TokenCipher, *, sync_from: date,
-            unattended: bool, wait_for_callback: Callable[[str, str], str] | None = None,
-            show: Callable[[str], None] = print) -> ConnectedAccount:
+def connect(
+    engine: Engine,
+    settings: RdvspSettings,
+    cipher: TokenCipher,
+    *,
+    sync_from: date,
+    unattended: bool,
+    wait_for_callback: Callable[[str, str], str] | None = None,
+    show: Callable[[str], None] = print,
+) -> ConnectedAccount:
     """Run the authorization-code flow and store the account's tokens.
 
     unattended: follow the authorize redirect ourselves (servers that approve at once).
@@ -217,8 +271,9 @@ def connect(engine: Engine, settings: RdvspSettings, cipher: TokenCipher, *, syn
         return finish_authorization(engine, settings, cipher, callback_url, pending, sync_from)
     show(f"Open this URL in a browser and approve the access:\n\n  {pending.url}\n")
     if wait_for_callback is not None:
-        return finish_authorization(engine, settings, cipher, wait_for_callback(settings.redirect_uri, pending.state),
-                                    pending, sync_from)
+        return finish_authorization(
+            engine, settings, cipher, wait_for_callback(settings.redirect_uri, pending.state), pending, sync_from
+        )
     if _address_free(settings.redirect_uri):
         callback_url = receive_callback(settings.redirect_uri, pending.state)
         return finish_authorization(engine, settings, cipher, callback_url, pending, sync_from)
@@ -235,17 +290,23 @@ def _address_free(redirect_uri: str) -> bool:
     return True
 
 
-def _through_webhook_server(engine: Engine, cipher: TokenCipher, pending: PendingAuthorization, sync_from: date,
-                            timeout_s: float = 600) -> ConnectedAccount:
+def _through_webhook_server(
+    engine: Engine, cipher: TokenCipher, pending: PendingAuthorization, sync_from: date, timeout_s: float = 600
+) -> ConnectedAccount:
     """The redirect URI is served by `sync-assets webhooks serve`: hand it the pending authorization."""
     with engine.begin() as conn:
-        driver_connection(conn).execute(package_sql(__file__, "save_pending_authorization"), {
-            "state": pending.state, "verifier": cipher.encrypt(pending.verifier), "sync_from": sync_from})
+        driver_connection(conn).execute(
+            package_sql(__file__, "save_pending_authorization"),
+            {"state": pending.state, "verifier": cipher.encrypt(pending.verifier), "sync_from": sync_from},
+        )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with engine.connect() as conn:
-            done, account_id, error = driver_connection(conn).execute(
-                package_sql(__file__, "pending_authorization_outcome"), {"state": pending.state}).fetchone()
+            done, account_id, error = (
+                driver_connection(conn)
+                .execute(package_sql(__file__, "pending_authorization_outcome"), {"state": pending.state})
+                .fetchone()
+            )
         if done:
             if error:
                 raise AccountError(error)
@@ -254,24 +315,31 @@ def _through_webhook_server(engine: Engine, cipher: TokenCipher, pending: Pendin
     raise AccountError(f"No answer within {timeout_s:.0f} s: was the URL opened and the access approved?")
 
 
-def complete_from_callback(engine: Engine, settings: RdvspSettings, cipher: TokenCipher,
-                           callback_url: str, state: str) -> ConnectedAccount:
+def complete_from_callback(
+    engine: Engine, settings: RdvspSettings, cipher: TokenCipher, callback_url: str, state: str
+) -> ConnectedAccount:
     """The webhook server's side: finish the authorization `rdvsp connect` left pending."""
     with engine.begin() as conn:
         pg = driver_connection(conn)
         row = pg.execute(package_sql(__file__, "take_pending_authorization"), {"state": state}).fetchone()
         if row is None:
-            raise AccountError("No pending connection matches this answer (expired or already completed): "
-                               "run `sync-assets rdvsp connect` again.")
+            raise AccountError(
+                "No pending connection matches this answer (expired or already completed): "
+                "run `sync-assets rdvsp connect` again."
+            )
         pending = PendingAuthorization("", state, cipher.decrypt(row[0]))
         try:
             account = finish_authorization(engine, settings, cipher, callback_url, pending, row[1])
         except AccountError as error:
-            pg.execute(package_sql(__file__, "complete_pending_authorization"),
-                       {"state": state, "account_id": None, "error": str(error)})
+            pg.execute(
+                package_sql(__file__, "complete_pending_authorization"),
+                {"state": state, "account_id": None, "error": str(error)},
+            )
             raise
-        pg.execute(package_sql(__file__, "complete_pending_authorization"),
-                   {"state": state, "account_id": account.account_id, "error": None})
+        pg.execute(
+            package_sql(__file__, "complete_pending_authorization"),
+            {"state": state, "account_id": account.account_id, "error": None},
+        )
         return account
 
 
@@ -282,7 +350,8 @@ def _follow_authorize_redirect(http: ApiClient, authorize_url: str, redirect_uri
     if response.status_code not in (301, 302, 303, 307) or not location.startswith(redirect_uri):
         raise AccountError(
             f"The authorize page answered HTTP {response.status_code} instead of redirecting to the redirect URI: "
-            "this server asks a person to log in. Run `sync-assets rdvsp connect` without --unattended.")
+            "this server asks a person to log in. Run `sync-assets rdvsp connect` without --unattended."
+        )
     return location
 
 
@@ -304,8 +373,11 @@ def receive_callback(redirect_uri: str, state: str, timeout_s: float = 600) -> s
         return PlainTextResponse("RDV Service Public account connected: you can close this window.")
 
     app = Starlette(routes=[Route(parsed.path or "/", callback)])
-    server = uvicorn.Server(uvicorn.Config(app, host=parsed.hostname or "127.0.0.1", port=parsed.port or 80,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=parsed.hostname or "127.0.0.1", port=parsed.port or 80, log_level="warning", lifespan="off"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -331,8 +403,15 @@ def _process_lock(account_id: int) -> threading.Lock:
 class AccountTokens:
     """The access token of one account, refreshed when needed, one refresh at a time."""
 
-    def __init__(self, engine: Engine, account_id: int, settings: RdvspSettings, cipher: TokenCipher,
-                 http: ApiClient | None = None, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        engine: Engine,
+        account_id: int,
+        settings: RdvspSettings,
+        cipher: TokenCipher,
+        http: ApiClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.engine, self.account_id, self.settings, self.cipher = engine, account_id, settings, cipher
         self.http = http or settings.http(retry=RetryPolicy(attempts=3))
         self.clock = clock
@@ -354,10 +433,14 @@ class AccountTokens:
             failure: AccountError | None = None
             with self.engine.begin() as conn:
                 pg = driver_connection(conn)
-                row = pg.execute(package_sql(__file__, "lock_account_tokens"), {"account_id": self.account_id}).fetchone()
+                row = pg.execute(
+                    package_sql(__file__, "lock_account_tokens"), {"account_id": self.account_id}
+                ).fetchone()
                 if row is None:
-                    raise AccountError(f"RDV Service Public account {self.account_id} is not connected: "
-                                       "run `sync-assets rdvsp connect`.")
+                    raise AccountError(
+                        f"RDV Service Public account {self.account_id} is not connected: "
+                        "run `sync-assets rdvsp connect`."
+                    )
                 access_enc, refresh_enc, expires_at, status, error = row
                 if status != "active":
                     raise unusable_account(self.account_id, status, error)
@@ -371,19 +454,29 @@ class AccountTokens:
                 if not refresh_token:
                     failure = self._mark_error(pg, "its access token expired and it has no refresh token.")
                 else:
-                    status_code, body = _token_request(self.http, self.settings, grant_type="refresh_token",
-                                                       refresh_token=refresh_token)
+                    status_code, body = _token_request(
+                        self.http, self.settings, grant_type="refresh_token", refresh_token=refresh_token
+                    )
                     if status_code != 200:
                         failure = self._mark_error(
-                            pg, f"the refresh token was refused ({body.get('error', status_code)}): it was revoked, "
-                                "expired or already used.")
+                            pg,
+                            f"the refresh token was refused ({body.get('error', status_code)}): it was revoked, "
+                            "expired or already used.",
+                        )
                     else:
                         tokens = Tokens.from_response(body, previous_refresh_token=refresh_token)
-                        pg.execute(package_sql(__file__, "save_account_tokens"), {
-                            "account_id": self.account_id, "access_token": self.cipher.encrypt(tokens.access_token),
-                            "refresh_token": self.cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
-                            "expires_at": tokens.expires_at, "scope": tokens.scope,
-                        })
+                        pg.execute(
+                            package_sql(__file__, "save_account_tokens"),
+                            {
+                                "account_id": self.account_id,
+                                "access_token": self.cipher.encrypt(tokens.access_token),
+                                "refresh_token": self.cipher.encrypt(tokens.refresh_token)
+                                if tokens.refresh_token
+                                else None,
+                                "expires_at": tokens.expires_at,
+                                "scope": tokens.scope,
+                            },
+                        )
                         self.refreshes += 1
                         self._cached = (tokens.access_token, tokens.expires_at.timestamp())
                         log.info("access token refreshed", extra={"account_id": self.account_id})

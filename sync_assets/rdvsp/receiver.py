@@ -27,7 +27,6 @@ from collections.abc import Callable
 
 import anyio
 import anyio.to_thread
-
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -114,8 +113,10 @@ class Refusals:
                 pending = None
         log.debug("webhook refused", extra={"reason": reason, "organisation_id": organisation_id})
         if pending:
-            log.warning("webhook deliveries refused (further refusals are counted and logged once a minute)",
-                        extra={"refused": dict(pending)})
+            log.warning(
+                "webhook deliveries refused (further refusals are counted and logged once a minute)",
+                extra={"refused": dict(pending)},
+            )
 
 
 def signature_of(secret: str, raw: bytes) -> str:
@@ -140,8 +141,9 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def build_receiver(engine: Engine, cipher: TokenCipher, settings: RdvspSettings | None = None,
-                   max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
+def build_receiver(
+    engine: Engine, cipher: TokenCipher, settings: RdvspSettings | None = None, max_body_bytes: int = MAX_BODY_BYTES
+) -> Starlette:
     book = SecretBook(engine, cipher)
     # Two deliveries' transactions at a time per process (one computing while the other waits
     # on Postgres); more threads contending for the interpreter lock made each one's round trips
@@ -177,8 +179,7 @@ def build_receiver(engine: Engine, cipher: TokenCipher, settings: RdvspSettings 
             refusals.note("wrong signature", organisation_id)
             return JSONResponse({"error": "invalid X-Lapin-Signature"}, status_code=401)
         try:
-            receipt = await anyio.to_thread.run_sync(receive, engine, raw, organisation_id,
-                                                     limiter=deliveries_at_once)
+            receipt = await anyio.to_thread.run_sync(receive, engine, raw, organisation_id, limiter=deliveries_at_once)
         except Exception as error:  # not stored: the sender must retry
             report_failure(log, error, "webhook could not be stored", organisation_id=organisation_id)
             return JSONResponse({"error": "not stored, retry later"}, status_code=503)
@@ -186,29 +187,39 @@ def build_receiver(engine: Engine, cipher: TokenCipher, settings: RdvspSettings 
 
     async def without_organisation(request: Request) -> Response:
         refusals.note("no organisation in the path", None)
-        return JSONResponse({"error": "deliveries go to /webhooks/rdvsp/<organisation id>, the endpoint installed "
-                                      "for each organisation"}, status_code=404)
+        return JSONResponse(
+            {
+                "error": "deliveries go to /webhooks/rdvsp/<organisation id>, the endpoint installed "
+                "for each organisation"
+            },
+            status_code=404,
+        )
 
     async def oauth_callback(request: Request) -> Response:
         state = request.query_params.get("state", "")
         if settings is None:
-            return PlainTextResponse("This server is not configured for RDV Service Public (RDVSP_* variables).",
-                                     status_code=503)
+            return PlainTextResponse(
+                "This server is not configured for RDV Service Public (RDVSP_* variables).", status_code=503
+            )
         try:
             account = await run_in_threadpool(complete_from_callback, engine, settings, cipher, str(request.url), state)
         except AccountError as error:
             return PlainTextResponse(f"Connection failed: {error}", status_code=400)
-        return PlainTextResponse(f"RDV Service Public account {account.account_id} connected: you can close this window.")
+        return PlainTextResponse(
+            f"RDV Service Public account {account.account_id} connected: you can close this window."
+        )
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(routes=[
-        Route("/webhooks/rdvsp/{organisation_id:int}", rdvsp_webhook, methods=["POST"]),
-        Route("/webhooks/rdvsp", without_organisation, methods=["POST"]),
-        Route("/oauth/rdvsp/callback", oauth_callback, methods=["GET"]),
-        Route("/health", health, methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/webhooks/rdvsp/{organisation_id:int}", rdvsp_webhook, methods=["POST"]),
+            Route("/webhooks/rdvsp", without_organisation, methods=["POST"]),
+            Route("/oauth/rdvsp/callback", oauth_callback, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+        ]
+    )
 
 
 def app_from_environment() -> Starlette:

@@ -1,7 +1,6 @@
 """Dagster resource for the RDV Service Public API (OAuth application, webhook target, rate)."""
 
 import os
-from typing import Optional
 
 import dagster as dg
 from sqlalchemy import Engine
@@ -19,11 +18,11 @@ class RdvspApiResource(dg.ConfigurableResource):
     `requests_per_second` per process and honour 429/Retry-After.
     """
 
-    base_url: Optional[str] = None
-    client_id: Optional[str] = None
-    client_secret: Optional[str] = None
-    redirect_uri: Optional[str] = None
-    webhook_url: Optional[str] = None
+    base_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    redirect_uri: str | None = None
+    webhook_url: str | None = None
     requests_per_second: float = 10.0
 
     def settings(self) -> RdvspSettings:
@@ -31,7 +30,9 @@ class RdvspApiResource(dg.ConfigurableResource):
         if not (self.base_url and self.client_id and self.client_secret):
             return RdvspSettings.from_environment()
         return RdvspSettings(
-            base_url=self.base_url, client_id=self.client_id, client_secret=self.client_secret,
+            base_url=self.base_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
             redirect_uri=self.redirect_uri or os.environ.get("RDVSP_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
             webhook_url=self.webhook_url or os.environ.get("RDVSP_WEBHOOK_URL") or None,
         )

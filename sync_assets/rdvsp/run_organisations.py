@@ -23,6 +23,9 @@ class OrganisationDrift:
 def organisation_drift(engine: Engine, run_id: str) -> list[OrganisationDrift]:
     """The RDV drift of each organisation a run covered."""
     with engine.connect() as conn:
-        rows = driver_connection(conn).execute(package_sql(__file__, "organisation_drift_of_run"),
-                                               {"run_id": run_id}).fetchall()
+        rows = (
+            driver_connection(conn)
+            .execute(package_sql(__file__, "organisation_drift_of_run"), {"run_id": run_id})
+            .fetchall()
+        )
     return [OrganisationDrift(*row) for row in rows]

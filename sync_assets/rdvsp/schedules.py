@@ -58,9 +58,13 @@ def rdvsp_nightly(context: dg.ScheduleEvaluationContext, warehouse: WarehouseRes
     known = set(context.instance.get_dynamic_partitions(rdvsp_accounts.name))
     day = context.scheduled_execution_time.date().isoformat()
     requests = [
-        dg.RunRequest(run_key=f"rdvsp-nightly-{day}-{account}", partition_key=account,
-                      tags={"sync_assets/kind": "nightly", "sync_assets/account": account})
-        for account in _account_ids(warehouse, "active_accounts") if account in known
+        dg.RunRequest(
+            run_key=f"rdvsp-nightly-{day}-{account}",
+            partition_key=account,
+            tags={"sync_assets/kind": "nightly", "sync_assets/account": account},
+        )
+        for account in _account_ids(warehouse, "active_accounts")
+        if account in known
     ]
     if not requests:
         return dg.SkipReason("no active RDV Service Public account is connected")
@@ -78,8 +82,9 @@ def rdvsp_nightly(context: dg.ScheduleEvaluationContext, warehouse: WarehouseRes
         "key names the account and its connection, so each connection gets one first sync)."
     ),
 )
-def rdvsp_account_partitions(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
-                             rdvsp: RdvspApiResource):
+def rdvsp_account_partitions(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, rdvsp: RdvspApiResource
+):
     known = set(context.instance.get_dynamic_partitions(rdvsp_accounts.name))
     missing = [a for a in _account_ids(warehouse, "connected_accounts") if a not in known]
     unconfigured = _unconfigured(rdvsp)
@@ -89,15 +94,21 @@ def rdvsp_account_partitions(context: dg.SensorEvaluationContext, warehouse: War
     return dg.SensorResult(
         run_requests=first_syncs,
         dynamic_partitions_requests=[rdvsp_accounts.build_add_request(missing)] if missing else [],
-        skip_reason=unconfigured.skip_message if unconfigured else None)
+        skip_reason=unconfigured.skip_message if unconfigured else None,
+    )
 
 
 def _first_sync_requests(warehouse: WarehouseResource) -> list[dg.RunRequest]:
     with warehouse.begin() as conn:
         rows = driver_connection(conn).execute(package_sql(__file__, "accounts_awaiting_first_sync")).fetchall()
-    return [dg.RunRequest(run_key=f"rdvsp-initial-{account}-{connection}", partition_key=str(account),
-                          tags={"sync_assets/kind": "initial", "sync_assets/account": str(account)})
-            for account, connection in rows]
+    return [
+        dg.RunRequest(
+            run_key=f"rdvsp-initial-{account}-{connection}",
+            partition_key=str(account),
+            tags={"sync_assets/kind": "initial", "sync_assets/account": str(account)},
+        )
+        for account, connection in rows
+    ]
 
 
 @dg.sensor(
@@ -112,13 +123,17 @@ def _first_sync_requests(warehouse: WarehouseResource) -> list[dg.RunRequest]:
         "key (organisations + hour) keeps a tick from launching the same run twice."
     ),
 )
-def rdvsp_failed_webhook_organisations(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
-                                       rdvsp: RdvspApiResource):
+def rdvsp_failed_webhook_organisations(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, rdvsp: RdvspApiResource
+):
     if skip := _unconfigured(rdvsp):
         return skip
     with warehouse.begin() as conn:
-        rows = driver_connection(conn).execute(package_sql(__file__, "organisations_to_poll"),
-                                               {"silent_hours": SILENT_WEBHOOK_HOURS}).fetchall()
+        rows = (
+            driver_connection(conn)
+            .execute(package_sql(__file__, "organisations_to_poll"), {"silent_hours": SILENT_WEBHOOK_HOURS})
+            .fetchall()
+        )
     known = set(context.instance.get_dynamic_partitions(rdvsp_accounts.name))
     by_account: dict[str, list[tuple[int, str]]] = {}
     for account_id, organisation_id, reason in rows:
@@ -132,28 +147,45 @@ def rdvsp_failed_webhook_organisations(context: dg.SensorEvaluationContext, ware
             run_key=f"rdvsp-webhook-fallback-{account}-{'-'.join(str(o) for o, _ in orgs)}-{window}",
             partition_key=account,
             run_config={"ops": {"rdvsp_account_sync": {"config": {"organisation_ids": [o for o, _ in orgs]}}}},
-            tags={"sync_assets/kind": "fallback", "sync_assets/account": account,
-                  "sync_assets/organisations": ",".join(str(o) for o, _ in orgs),
-                  "sync_assets/reasons": ",".join(sorted({r for _, r in orgs}))},
+            tags={
+                "sync_assets/kind": "fallback",
+                "sync_assets/account": account,
+                "sync_assets/organisations": ",".join(str(o) for o, _ in orgs),
+                "sync_assets/reasons": ",".join(sorted({r for _, r in orgs})),
+            },
         )
         for account, orgs in sorted(by_account.items())
     ]
 
 
-@dg.op(name="retry_webhook_events", description=(
-    "Applies again the webhook events whose earlier attempt failed (when their retry is due). Fails, naming "
-    "the inbox ids, when an event gives up after its last attempt."))
+@dg.op(
+    name="retry_webhook_events",
+    description=(
+        "Applies again the webhook events whose earlier attempt failed (when their retry is due). Fails, naming "
+        "the inbox ids, when an event gives up after its last attempt."
+    ),
+)
 def retry_webhook_events(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> None:
     report = retry_due_events(warehouse.engine())
-    context.add_output_metadata({"retried": report.retried, "applied": report.applied,
-                                 "still_failing": report.still_failing, "given_up": len(report.given_up)})
+    context.add_output_metadata(
+        {
+            "retried": report.retried,
+            "applied": report.applied,
+            "still_failing": report.still_failing,
+            "given_up": len(report.given_up),
+        }
+    )
     if report.given_up:
         raise dg.Failure(
-            description=(f"{len(report.given_up)} webhook event(s) failed {MAX_ATTEMPTS} times and will not be "
-                         f"retried: sync.webhook_inbox ids {report.given_up}. Read their status_reason, fix the "
-                         "cause, then set next_attempt_at = now() on them to retry (or let the nightly sync "
-                         "reconcile those records)."),
-            metadata={"inbox_ids": dg.MetadataValue.json(report.given_up)}, allow_retries=False)
+            description=(
+                f"{len(report.given_up)} webhook event(s) failed {MAX_ATTEMPTS} times and will not be "
+                f"retried: sync.webhook_inbox ids {report.given_up}. Read their status_reason, fix the "
+                "cause, then set next_attempt_at = now() on them to retry (or let the nightly sync "
+                "reconcile those records)."
+            ),
+            metadata={"inbox_ids": dg.MetadataValue.json(report.given_up)},
+            allow_retries=False,
+        )
 
 
 @dg.job(name="rdvsp_webhook_retry", description="Retries the webhook events that failed to apply.")
@@ -189,8 +221,7 @@ WRITE_BACK_WINDOW_S = 600  # the same due work is asked again after this long, s
         "are due to be looked up again. The run key is a digest of that due work: a tick asks for each run once."
     ),
 )
-def rdvsp_write_requests(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
-                         rdvsp: RdvspApiResource):
+def rdvsp_write_requests(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, rdvsp: RdvspApiResource):
     with warehouse.begin() as conn:
         requests, plans, digest = driver_connection(conn).execute(package_sql(__file__, "write_back_due")).fetchone()
     if not requests and not plans:
@@ -198,6 +229,11 @@ def rdvsp_write_requests(context: dg.SensorEvaluationContext, warehouse: Warehou
     if skip := _unconfigured(rdvsp):
         return skip
     window = int(time.time() // WRITE_BACK_WINDOW_S)
-    return dg.RunRequest(run_key=f"rdvsp-write-back-{digest}-{window}",
-                         tags={"sync_assets/kind": "write_back", "sync_assets/requests_due": str(requests),
-                               "sync_assets/plans_due": str(plans)})
+    return dg.RunRequest(
+        run_key=f"rdvsp-write-back-{digest}-{window}",
+        tags={
+            "sync_assets/kind": "write_back",
+            "sync_assets/requests_due": str(requests),
+            "sync_assets/plans_due": str(plans),
+        },
+    )

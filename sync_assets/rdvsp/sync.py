@@ -88,9 +88,18 @@ class SyncOutcome:
 
 
 class RdvspAccountSync:
-    def __init__(self, engine: Engine, client: RdvspClient, account_id: int, *, cipher: TokenCipher,
-                 webhook_url: str | None, emit: Callable[[str], None] = log.info, run_id: str | None = None,
-                 kind: str = "polling"):
+    def __init__(
+        self,
+        engine: Engine,
+        client: RdvspClient,
+        account_id: int,
+        *,
+        cipher: TokenCipher,
+        webhook_url: str | None,
+        emit: Callable[[str], None] = log.info,
+        run_id: str | None = None,
+        kind: str = "polling",
+    ):
         self.engine, self.client, self.account_id, self.cipher = engine, client, account_id, cipher
         self.webhook_url = webhook_url.rstrip("/") if webhook_url else None
         self.emit, self.run_id, self.kind = emit, run_id, kind
@@ -100,48 +109,81 @@ class RdvspAccountSync:
 
     def run(self, organisation_ids: list[int] | None = None) -> SyncOutcome:
         sync_from = self._sync_from()
-        run = Run(self.engine, CONNECTOR, str(self.account_id), kind="scoped" if organisation_ids else self.kind,
-                  dagster_run_id=self.run_id, logger=log, emit=self.emit, label=f"rdvsp account {self.account_id}",
-                  ids={"account_id": self.account_id}, http=self.client.http)
+        run = Run(
+            self.engine,
+            CONNECTOR,
+            str(self.account_id),
+            kind="scoped" if organisation_ids else self.kind,
+            dagster_run_id=self.run_id,
+            logger=log,
+            emit=self.emit,
+            label=f"rdvsp account {self.account_id}",
+            ids={"account_id": self.account_id},
+            http=self.client.http,
+        )
         if organisation_ids:
             run.detail["organisation_ids"] = sorted(organisation_ids)
         outcome = self.outcome = SyncOutcome(run.id, self.account_id, sorted(organisation_ids or []))
-        with run, self.engine.begin() as conn, BackgroundLander(run.conninfo, CONNECTOR) as lander, \
-                Stager(conn) as stager:
+        with (
+            run,
+            self.engine.begin() as conn,
+            BackgroundLander(run.conninfo, CONNECTOR) as lander,
+            Stager(conn) as stager,
+        ):
             self._sync(conn, run.side, lander, stager, outcome, sync_from, organisation_ids, run.progress)
             outcome.elapsed_s = run.progress.elapsed()
             outcome.api_requests = self.client.http.requests
             run.detail["organisation_ids"] = outcome.organisation_ids
             run.finish(conn, outcome.tables)  # commits with the rows
             self._record_organisation_drift(conn, outcome)
-        self.emit(f"rdvsp account {self.account_id}: {outcome.records} records in {outcome.pages} pages, "
-                  f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}")
+        self.emit(
+            f"rdvsp account {self.account_id}: {outcome.records} records in {outcome.pages} pages, "
+            f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}"
+        )
         return outcome
 
     def _sync_from(self) -> date:
         """The account's first day of RDVs; AccountError when it cannot be synced."""
         with self.engine.connect() as conn:
-            account = driver_connection(conn).execute(package_sql(__file__, "account_for_sync"),
-                                                      {"account_id": self.account_id}).fetchone()
+            account = (
+                driver_connection(conn)
+                .execute(package_sql(__file__, "account_for_sync"), {"account_id": self.account_id})
+                .fetchone()
+            )
         if account is None:
-            raise AccountError(f"RDV Service Public account {self.account_id} is not connected: "
-                               "run `sync-assets rdvsp connect`.")
+            raise AccountError(
+                f"RDV Service Public account {self.account_id} is not connected: run `sync-assets rdvsp connect`."
+            )
         if account[3] != "active":
             raise unusable_account(self.account_id, account[3], account[4])
         return account[2]
 
     def _record_organisation_drift(self, conn, outcome: SyncOutcome) -> None:
         orgs = sorted(outcome.organisation_drift)
-        driver_connection(conn).execute(package_sql(__file__, "record_organisation_drift"), {
-            "run_id": outcome.run_log_id, "organisation_ids": orgs,
-            "created": [outcome.organisation_drift[o].created for o in orgs],
-            "updated": [outcome.organisation_drift[o].updated for o in orgs],
-            "deleted": [outcome.organisation_drift[o].deleted for o in orgs],
-            "drift": [outcome.organisation_drift[o].drift for o in orgs],
-            "webhook_status": [outcome.webhook_status.get(o) for o in orgs]})
+        driver_connection(conn).execute(
+            package_sql(__file__, "record_organisation_drift"),
+            {
+                "run_id": outcome.run_log_id,
+                "organisation_ids": orgs,
+                "created": [outcome.organisation_drift[o].created for o in orgs],
+                "updated": [outcome.organisation_drift[o].updated for o in orgs],
+                "deleted": [outcome.organisation_drift[o].deleted for o in orgs],
+                "drift": [outcome.organisation_drift[o].drift for o in orgs],
+                "webhook_status": [outcome.webhook_status.get(o) for o in orgs],
+            },
+        )
 
-    def _sync(self, conn, side: psycopg.Connection, lander: BackgroundLander, stager: Stager, outcome: SyncOutcome,
-              sync_from: date, requested: list[int] | None, progress: Progress) -> None:
+    def _sync(
+        self,
+        conn,
+        side: psycopg.Connection,
+        lander: BackgroundLander,
+        stager: Stager,
+        outcome: SyncOutcome,
+        sync_from: date,
+        requested: list[int] | None,
+        progress: Progress,
+    ) -> None:
         polled_at = datetime.now(timezone.utc)  # the version of every state this poll reads
         self._check_identity()
         reader = ListingReader(self.client.http, outcome.contracts, stager=stager, lander=lander, progress=progress)
@@ -150,8 +192,10 @@ class RdvspAccountSync:
         outcome.organisations_api_total = found.total
         scope = self._scope(requested, [o.id for o in found.valid])
         outcome.organisation_ids = scope
-        installations = {row[0]: row for row in side.execute(package_sql(__file__, "webhook_installations"),
-                                                             {"organisation_ids": scope})}
+        installations = {
+            row[0]: row
+            for row in side.execute(package_sql(__file__, "webhook_installations"), {"organisation_ids": scope})
+        }
         rdvs = RdvListing(self, reader, stager, side)
         for org_id in scope:
             org_scope = {**account_scope, "organisation_id": org_id}
@@ -177,20 +221,27 @@ class RdvspAccountSync:
         me = self.client.me()
         agent_id = (me.get("agent") or {}).get("id") if isinstance(me, dict) else None
         if agent_id != self.account_id:
-            raise AccountError(f"The token stored for account {self.account_id} belongs to agent {agent_id}: "
-                               "reconnect the account with `sync-assets rdvsp connect`.")
+            raise AccountError(
+                f"The token stored for account {self.account_id} belongs to agent {agent_id}: "
+                "reconnect the account with `sync-assets rdvsp connect`."
+            )
 
     def _close_scope(self, conn, outcome: SyncOutcome, scope: list[int], sync_from_at: datetime) -> None:
         """The account's end of sync (refused if it was disconnected meanwhile), and the warehouse's
         count of its scope, for the reconciliation checks."""
         pg = driver_connection(conn)
-        if pg.execute(package_sql(__file__, "touch_account_synced"), {"account_id": self.account_id}).fetchone() is None:
+        if (
+            pg.execute(package_sql(__file__, "touch_account_synced"), {"account_id": self.account_id}).fetchone()
+            is None
+        ):
             # Disconnected while this run fetched: nothing of it is applied.
-            raise AccountError(f"RDV Service Public account {self.account_id} was disconnected during this sync: "
-                               "nothing was applied.")
+            raise AccountError(
+                f"RDV Service Public account {self.account_id} was disconnected during this sync: nothing was applied."
+            )
         outcome.warehouse_organisations, outcome.warehouse_rdvs = pg.execute(
             package_sql(__file__, "count_account_scope"),
-            {"account_id": self.account_id, "organisation_ids": scope, "sync_from": sync_from_at}).fetchone()
+            {"account_id": self.account_id, "organisation_ids": scope, "sync_from": sync_from_at},
+        ).fetchone()
 
     def _scope(self, requested: list[int] | None, listed: list[int]) -> list[int]:
         if not requested:
@@ -199,11 +250,20 @@ class RdvspAccountSync:
         if foreign:
             raise ScopeError(
                 f"organisation(s) {', '.join(map(str, foreign))} are not among the organisations of account "
-                f"{self.account_id}: a run may only sync the organisations of its own account.")
+                f"{self.account_id}: a run may only sync the organisations of its own account."
+            )
         return sorted(set(requested))
 
-    def _merge(self, conn, stager: Stager, outcome: SyncOutcome, scope: list[int], sync_from_at: datetime,
-               progress: Progress, as_of: datetime) -> None:
+    def _merge(
+        self,
+        conn,
+        stager: Stager,
+        outcome: SyncOutcome,
+        scope: list[int],
+        sync_from_at: datetime,
+        progress: Progress,
+        as_of: datetime,
+    ) -> None:
         """Merge every staged table and delete what is gone, as of `as_of` (when this poll's
         listing began: what webhooks changed since is neither overwritten nor deleted). Webhook
         applies of the scope's organisations wait for the merge (lock_tenants); a deadlock with
@@ -218,11 +278,21 @@ class RdvspAccountSync:
             except psycopg.errors.DeadlockDetected:
                 if attempt == MERGE_ATTEMPTS:
                     raise
-                log.warning("merge deadlocked with another writer: tried again",
-                            extra={"account_id": self.account_id, "attempt": attempt})
+                log.warning(
+                    "merge deadlocked with another writer: tried again",
+                    extra={"account_id": self.account_id, "attempt": attempt},
+                )
 
-    def _merge_tables(self, pg: psycopg.Connection, stager: Stager, outcome: SyncOutcome, scope: list[int],
-                      sync_from_at: datetime, progress: Progress, as_of: datetime) -> None:
+    def _merge_tables(
+        self,
+        pg: psycopg.Connection,
+        stager: Stager,
+        outcome: SyncOutcome,
+        scope: list[int],
+        sync_from_at: datetime,
+        progress: Progress,
+        as_of: datetime,
+    ) -> None:
         in_scope = {"organisation_id": scope}
         rdv_stage = stager.stage(tables.RDVS).stage
         scopes: dict[str, DeleteScope | None] = {
@@ -234,7 +304,8 @@ class RdvspAccountSync:
             tables.WEBHOOK_ENDPOINTS.table: in_scope,
             tables.ACCOUNT_RDVS.table: DeleteWhere(
                 sql.SQL("t.account_id = %s AND t.organisation_id = ANY(%s) AND t.starts_at >= %s"),
-                [self.account_id, scope, sync_from_at]),
+                [self.account_id, scope, sync_from_at],
+            ),
             tables.PARTICIPATIONS.table: DeleteWhere(sql.SQL("t.rdv_id IN (SELECT id FROM {})").format(rdv_stage)),
         }
         counts = outcome.tables
@@ -260,8 +331,14 @@ class RdvspAccountSync:
 
     # --- webhooks -----------------------------------------------------------------------
 
-    def _install_webhook(self, side: psycopg.Connection, org_id: int, endpoints: list[models.WebhookEndpoint],
-                         current: Any, outcome: SyncOutcome) -> list[models.WebhookEndpoint]:
+    def _install_webhook(
+        self,
+        side: psycopg.Connection,
+        org_id: int,
+        endpoints: list[models.WebhookEndpoint],
+        current: Any,
+        outcome: SyncOutcome,
+    ) -> list[models.WebhookEndpoint]:
         """Make sure our endpoint exists for `org_id`, without replaying every record.
 
         The installation is saved at once on the side connection, not with the sync's rows: the
@@ -269,7 +346,13 @@ class RdvspAccountSync:
 
         Returns the organisation's endpoints as they are after the installation.
         """
-        status, reason, endpoint_id, target, secret_enc = "not_configured", "RDVSP_WEBHOOK_URL is not set", None, None, None
+        status, reason, endpoint_id, target, secret_enc = (
+            "not_configured",
+            "RDVSP_WEBHOOK_URL is not set",
+            None,
+            None,
+            None,
+        )
         if self.webhook_url:
             target = f"{self.webhook_url}/{org_id}"
             ours = next((e for e in endpoints if e.target_url == target), None)
@@ -280,14 +363,19 @@ class RdvspAccountSync:
                 secret = secrets.token_urlsafe(32)
                 response = self.client.save_webhook_endpoint(org_id, target, secret, ours.id if ours else None)
                 if response.status_code == 403:
-                    status, reason = "failed", (f"forbidden: account {self.account_id} is not an administrator "
-                                                f"of organisation {org_id}")
+                    status, reason = (
+                        "failed",
+                        (f"forbidden: account {self.account_id} is not an administrator of organisation {org_id}"),
+                    )
                 elif response.status_code in (404, 422):
                     status, reason = "failed", f"refused with HTTP {response.status_code}"
                 else:
                     # Re-list: an endpoint creation may answer 200 and not take.
-                    relisted = validate_batch(models.WebhookEndpoint, self.client.webhook_endpoints(org_id, target),
-                                              entity="webhook_endpoints").valid
+                    relisted = validate_batch(
+                        models.WebhookEndpoint,
+                        self.client.webhook_endpoints(org_id, target),
+                        entity="webhook_endpoints",
+                    ).valid
                     mine = next((e for e in relisted if e.target_url == target), None)
                     if mine is None:
                         status, reason = "not_taken", "the API accepted the endpoint but does not list it"
@@ -296,13 +384,21 @@ class RdvspAccountSync:
                         secret_enc = self.cipher.encrypt(secret)
                         outcome.webhooks_installed_now.add(org_id)
                         endpoints = [e for e in endpoints if e.id != mine.id] + [mine]
-        side.execute(package_sql(__file__, "save_webhook_installation"), {
-            "organisation_id": org_id, "account_id": self.account_id, "endpoint_id": endpoint_id,
-            "target_url": target, "secret_encrypted": secret_enc, "status": status, "reason": reason})
+        side.execute(
+            package_sql(__file__, "save_webhook_installation"),
+            {
+                "organisation_id": org_id,
+                "account_id": self.account_id,
+                "endpoint_id": endpoint_id,
+                "target_url": target,
+                "secret_encrypted": secret_enc,
+                "status": status,
+                "reason": reason,
+            },
+        )
         outcome.webhooks[status] = outcome.webhooks.get(status, 0) + 1
         outcome.webhook_status[org_id] = status
         return endpoints
-
 
 
 class RdvListing:
@@ -313,9 +409,16 @@ class RdvListing:
 
     def __init__(self, sync: RdvspAccountSync, reader: ListingReader, stager: Stager, side: psycopg.Connection):
         self.account_id, self.reader, self.stager = sync.account_id, reader, stager
-        self.applied = {} if sync.kind == "nightly" else {
-            (endpoint, _canonical(params)): sha for endpoint, params, sha in
-            side.execute(package_sql(__file__, "applied_pages"), {"account_id": sync.account_id})}
+        self.applied = (
+            {}
+            if sync.kind == "nightly"
+            else {
+                (endpoint, _canonical(params)): sha
+                for endpoint, params, sha in side.execute(
+                    package_sql(__file__, "applied_pages"), {"account_id": sync.account_id}
+                )
+            }
+        )
         self.found = ListingRead()  # rejected ids: listed, but broke the contract (present, never "missing")
         self.listed: set[int] = set()
         self.skipped = {"rdvs": 0, "participations": 0}
@@ -339,28 +442,38 @@ class RdvListing:
         ids = set()
         for item in self.reader.items(listings.RDVS, page):
             ids.add(item["id"])
-            self.stager.add(tables.ACCOUNT_RDVS, (self.account_id, item["id"], item["organisation"]["id"],
-                                                  models.parse_timestamp(item["starts_at"])))
+            self.stager.add(
+                tables.ACCOUNT_RDVS,
+                (self.account_id, item["id"], item["organisation"]["id"], models.parse_timestamp(item["starts_at"])),
+            )
             self.skipped["participations"] += len(item["participations"])
         self.skipped["rdvs"] += len(ids)
         self.listed |= ids
 
-    def look_up_unlisted(self, conn, scope, organisation_ids: list[int], sync_from_at: datetime,
-                         outcome: SyncOutcome) -> None:
+    def look_up_unlisted(
+        self, conn, scope, organisation_ids: list[int], sync_from_at: datetime, outcome: SyncOutcome
+    ) -> None:
         """RDVs seen before but missing from this listing, looked up by id before anything is deleted."""
         self.stager.flush(tables.ACCOUNT_RDVS)
         unlisted_sql = sql.SQL(package_sql(__file__, "unlisted_account_rdvs")).format(
-            stage=self.stager.stage(tables.ACCOUNT_RDVS).stage)
-        unlisted = [r[0] for r in driver_connection(conn).execute(unlisted_sql, {
-            "account_id": self.account_id, "organisation_ids": organisation_ids, "sync_from": sync_from_at})
-            if r[0] not in self.found.rejected_ids]
+            stage=self.stager.stage(tables.ACCOUNT_RDVS).stage
+        )
+        unlisted = [
+            r[0]
+            for r in driver_connection(conn).execute(
+                unlisted_sql,
+                {"account_id": self.account_id, "organisation_ids": organisation_ids, "sync_from": sync_from_at},
+            )
+            if r[0] not in self.found.rejected_ids
+        ]
         outcome.rdvs_looked_up = len(unlisted)
         found: set[int] = set()
         for start in range(0, len(unlisted), listings.IDS_PER_LOOKUP):
-            lookup = {**scope, "ids": unlisted[start:start + listings.IDS_PER_LOOKUP]}
+            lookup = {**scope, "ids": unlisted[start : start + listings.IDS_PER_LOOKUP]}
             for page in self.reader.pages(listings.RDVS_BY_ID, lookup):
-                result = self.reader.stage(listings.RDVS_BY_ID, page, lookup, ListingRead(),
-                                           tenants=set(organisation_ids))
+                result = self.reader.stage(
+                    listings.RDVS_BY_ID, page, lookup, ListingRead(), tenants=set(organisation_ids)
+                )
                 found |= {rdv.id for rdv in result.valid}
         outcome.rdvs_found_on_lookup = len(found & set(unlisted))
         outcome.rdvs_listed = len(self.listed | found)

@@ -7,9 +7,10 @@ transaction). An event older than the state a row holds (`last_event_at`) change
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -89,15 +90,22 @@ def parse_event(body: Any, received_at: datetime | None = None) -> WebhookEvent:
         raise EventRejected("`meta` has a timestamp that is not a date and time") from None
     data = body["data"]
     record_id = data.get("id") if isinstance(data, dict) else None
-    return WebhookEvent(model, event, record_id if isinstance(record_id, int) else None,
-                        event_at or received_at or datetime.now(timezone.utc), meta.get("webhook_reason"), data)
+    return WebhookEvent(
+        model,
+        event,
+        record_id if isinstance(record_id, int) else None,
+        event_at or received_at or datetime.now(timezone.utc),
+        meta.get("webhook_reason"),
+        data,
+    )
 
 
 NOT_READ = object()  # the stored version of the event's record was not read ahead
 
 
-def apply_event(conn, event: WebhookEvent, endpoint_organisation_id: int | None = None,
-                stored_version=NOT_READ) -> Applied:
+def apply_event(
+    conn, event: WebhookEvent, endpoint_organisation_id: int | None = None, stored_version=NOT_READ
+) -> Applied:
     """Apply one event in the caller's transaction.
 
     `stored_version` is the record's version, when the caller read it ahead (`read_version`,
@@ -118,8 +126,9 @@ def read_version(pg: psycopg.Connection, event: WebhookEvent) -> psycopg.Cursor 
     handler = _HANDLERS.get(event.model)
     if handler is None or handler.versioned is None or event.event == "destroyed" or event.record_id is None:
         return None
-    return pg.cursor().execute(_for_table(pg, "record_version", handler.versioned),
-                               {"id": event.record_id, "table": handler.versioned.table})
+    return pg.cursor().execute(
+        _for_table(pg, "record_version", handler.versioned), {"id": event.record_id, "table": handler.versioned.table}
+    )
 
 
 def version_of(cursor: psycopg.Cursor | None):
@@ -132,6 +141,7 @@ def version_of(cursor: psycopg.Cursor | None):
 
 # --- helpers ------------------------------------------------------------------------------
 
+
 def _validated(model, entity: str, data: Any):
     result = validate_batch(model, [data], entity=entity)
     if result.rejected:
@@ -141,8 +151,10 @@ def _validated(model, entity: str, data: Any):
 
 def _same_tenant(endpoint_organisation_id: int | None, organisation_id: int, model: str) -> None:
     if endpoint_organisation_id is not None and organisation_id != endpoint_organisation_id:
-        raise EventRejected(f"a {model} of organisation {organisation_id} arrived on the endpoint of organisation "
-                            f"{endpoint_organisation_id}, whose secret signed it: refused")
+        raise EventRejected(
+            f"a {model} of organisation {organisation_id} arrived on the endpoint of organisation "
+            f"{endpoint_organisation_id}, whose secret signed it: refused"
+        )
 
 
 _statements: dict[tuple[str, str], str] = {}
@@ -152,19 +164,22 @@ def _for_table(pg: psycopg.Connection, name: str, spec: TableSpec) -> str:
     """The statement `name`.sql for `spec`'s table, composed once."""
     statement = _statements.get((name, spec.table))
     if statement is None:
-        statement = _statements[(name, spec.table)] = sql.SQL(package_sql(__file__, name)).format(
-            table=spec.identifier()).as_string(pg)
+        statement = _statements[(name, spec.table)] = (
+            sql.SQL(package_sql(__file__, name)).format(table=spec.identifier()).as_string(pg)
+        )
     return statement
 
 
 def _is_stale(pg: psycopg.Connection, spec: TableSpec, record_id: int, event_at: datetime, stored_version) -> bool:
     """Whether the warehouse holds a newer state of the record, or deleted it at the event's time or later."""
     if stored_version is NOT_READ:
-        stored_version = tuple(pg.execute(_for_table(pg, "record_version", spec),
-                                          {"id": record_id, "table": spec.table}).fetchone())
+        stored_version = tuple(
+            pg.execute(_for_table(pg, "record_version", spec), {"id": record_id, "table": spec.table}).fetchone()
+        )
     row_version, deleted_version = stored_version
     return (row_version is not None and row_version > event_at) or (
-        deleted_version is not None and deleted_version >= event_at)
+        deleted_version is not None and deleted_version >= event_at
+    )
 
 
 def _destroy(pg: psycopg.Connection, spec: TableSpec, event: WebhookEvent, key: tuple | None = None) -> Applied:
@@ -177,14 +192,16 @@ def _destroy(pg: psycopg.Connection, spec: TableSpec, event: WebhookEvent, key: 
     return Applied("applied", reason, {spec.name: MergeCounts(deleted=gone)})
 
 
-def _upsert(pg: psycopg.Connection, spec: TableSpec, row: tuple, record_id: int, event_at: datetime,
-            stored_version) -> Applied:
+def _upsert(
+    pg: psycopg.Connection, spec: TableSpec, row: tuple, record_id: int, event_at: datetime, stored_version
+) -> Applied:
     if _is_stale(pg, spec, record_id, event_at, stored_version):
         return Applied("stale", "the warehouse holds a newer state of this record")
     return Applied("applied", None, {spec.name: merge_values(pg, spec, [row])})
 
 
 # --- models -------------------------------------------------------------------------------
+
 
 def _rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None, stored_version) -> Applied:
     if event.event == "destroyed":
@@ -202,20 +219,29 @@ def _rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None, 
         "users": (tables.USERS, [tables.user_row(p.user, at) for p in rdv.participations], None),
         "rdvs": (tables.RDVS, [tables.rdv_row(rdv, event.data, at)], None),
         # The participants the RDV no longer has are deleted.
-        "participations": (tables.PARTICIPATIONS, [tables.participation_row(rdv.id, p) for p in rdv.participations],
-                           DeleteWhere(sql.SQL("t.rdv_id = %s"), [rdv.id])),
+        "participations": (
+            tables.PARTICIPATIONS,
+            [tables.participation_row(rdv.id, p) for p in rdv.participations],
+            DeleteWhere(sql.SQL("t.rdv_id = %s"), [rdv.id]),
+        ),
     }
     statements = [
         # Waits while a poll merges this organisation's rows (see lock_tenants).
         lock_tenants_statement(CONNECTOR, [rdv.organisation.id], shared=True),
         values_merge_many(pg, list(merges.values())),  # one statement (foreign keys hold at its end)
         # Every connected account among the RDV's agents sees it (not only the first agent's).
-        (package_sql(__file__, "link_rdv_to_accounts"), {
-            "rdv_id": rdv.id, "organisation_id": rdv.organisation.id, "starts_at": rdv.starts_at,
-            "agent_ids": [a.id for a in rdv.agents]}),
+        (
+            package_sql(__file__, "link_rdv_to_accounts"),
+            {
+                "rdv_id": rdv.id,
+                "organisation_id": rdv.organisation.id,
+                "starts_at": rdv.starts_at,
+                "agent_ids": [a.id for a in rdv.agents],
+            },
+        ),
     ]
     _, merged, linked = run_pipelined(pg, statements)  # one round trip
-    counts = dict(zip(merges, counts_of_many(merged)))
+    counts = dict(zip(merges, counts_of_many(merged), strict=True))
     counts["account_rdvs"] = counts_of(linked)
     return Applied("applied", None, counts)
 
@@ -238,9 +264,15 @@ def _destroy_rdv(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int 
     reason = None if gone else "no such record (already deleted, never synced, or newer in the warehouse)"
     if event.reason == "rgpd":
         reason = "destroyed by RDV Service Public's personal-data purge"
-    return Applied("applied", reason, {"rdvs": MergeCounts(deleted=gone),
-                                       "participations": MergeCounts(deleted=participations if gone else 0),
-                                       "account_rdvs": MergeCounts(deleted=links)})
+    return Applied(
+        "applied",
+        reason,
+        {
+            "rdvs": MergeCounts(deleted=gone),
+            "participations": MergeCounts(deleted=participations if gone else 0),
+            "account_rdvs": MergeCounts(deleted=links),
+        },
+    )
 
 
 def _simple(spec: TableSpec, model, entity: str, to_row, organisation_of=None) -> Handler:
@@ -251,12 +283,22 @@ def _simple(spec: TableSpec, model, entity: str, to_row, organisation_of=None) -
         if organisation_of is not None:
             _same_tenant(endpoint_org, organisation_of(record), model.__name__)
         return _upsert(pg, spec, to_row(record, event.event_at), record.id, event.event_at, stored_version)
+
     return Handler(handle, versioned=spec)
 
 
-def _membership(model, entity: str, link: TableSpec, link_with_details: TableSpec, member: str, member_spec: TableSpec,
-                member_row, details=lambda record: ()) -> Handler:
+def _membership(
+    model,
+    entity: str,
+    link: TableSpec,
+    link_with_details: TableSpec,
+    member: str,
+    member_spec: TableSpec,
+    member_row,
+    details=lambda record: (),
+) -> Handler:
     """A record linking a user or an agent to an organisation (UserProfile, AgentRole)."""
+
     def handle(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None, stored_version) -> Applied:
         record = _validated(model, entity, event.data)
         _same_tenant(endpoint_org, record.organisation.id, model.__name__)
@@ -264,10 +306,15 @@ def _membership(model, entity: str, link: TableSpec, link_with_details: TableSpe
         key = (record.organisation.id, person.id)
         if event.event == "destroyed":
             return _destroy(pg, link, event, key)
-        return Applied("applied", None, {
-            member_spec.name: merge_values(pg, member_spec, [member_row(person, event.event_at)]),
-            link.name: merge_values(pg, link_with_details, [(*key, *details(record), event.event_at)]),
-        })
+        return Applied(
+            "applied",
+            None,
+            {
+                member_spec.name: merge_values(pg, member_spec, [member_row(person, event.event_at)]),
+                link.name: merge_values(pg, link_with_details, [(*key, *details(record), event.event_at)]),
+            },
+        )
+
     return Handler(handle, versioned=None)
 
 
@@ -280,13 +327,37 @@ class Handler:
 _HANDLERS = {
     "Rdv": Handler(_rdv, versioned=tables.RDVS),
     "User": _simple(tables.USERS, models.User, "users", tables.user_row),
-    "Organisation": _simple(tables.ORGANISATIONS, models.Organisation, "organisations", tables.organisation_row,
-                            organisation_of=lambda o: o.id),
-    "Motif": _simple(tables.MOTIFS, models.Motif, "motifs", tables.motif_row, organisation_of=lambda m: m.organisation_id),
-    "Lieu": _simple(tables.LIEUX, models.Lieu, "lieux", tables.lieu_row, organisation_of=lambda lieu: lieu.organisation_id),
+    "Organisation": _simple(
+        tables.ORGANISATIONS,
+        models.Organisation,
+        "organisations",
+        tables.organisation_row,
+        organisation_of=lambda o: o.id,
+    ),
+    "Motif": _simple(
+        tables.MOTIFS, models.Motif, "motifs", tables.motif_row, organisation_of=lambda m: m.organisation_id
+    ),
+    "Lieu": _simple(
+        tables.LIEUX, models.Lieu, "lieux", tables.lieu_row, organisation_of=lambda lieu: lieu.organisation_id
+    ),
     "Agent": _simple(tables.AGENTS, models.Agent, "agents", tables.agent_row),
-    "UserProfile": _membership(models.UserProfile, "user_profiles", tables.USER_PROFILES, tables.USER_PROFILES,
-                               "user", tables.USERS, tables.user_row),
-    "AgentRole": _membership(models.AgentRole, "agent_roles", tables.AGENT_ROLES, tables.AGENT_ROLE_LEVELS,
-                             "agent", tables.AGENTS, tables.agent_row, details=lambda role: (role.access_level,)),
+    "UserProfile": _membership(
+        models.UserProfile,
+        "user_profiles",
+        tables.USER_PROFILES,
+        tables.USER_PROFILES,
+        "user",
+        tables.USERS,
+        tables.user_row,
+    ),
+    "AgentRole": _membership(
+        models.AgentRole,
+        "agent_roles",
+        tables.AGENT_ROLES,
+        tables.AGENT_ROLE_LEVELS,
+        "agent",
+        tables.AGENTS,
+        tables.agent_row,
+        details=lambda role: (role.access_level,),
+    ),
 }

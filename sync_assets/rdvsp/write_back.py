@@ -93,7 +93,9 @@ class WriteBackReport:
 class WriteBack:
     """One run of the outbox. `client_for(account_id)` gives the account's API client."""
 
-    def __init__(self, engine: Engine, client_for: Callable[[int], RdvspClient], emit: Callable[[str], None] = log.info):
+    def __init__(
+        self, engine: Engine, client_for: Callable[[int], RdvspClient], emit: Callable[[str], None] = log.info
+    ):
         self.engine, self.client_for, self.emit = engine, client_for, emit
         self._clients: dict[int, RdvspClient] = {}
 
@@ -104,8 +106,9 @@ class WriteBack:
             with psycopg.connect(conninfo, autocommit=True) as session:
                 self._take_lock(session)
                 self._settle_interrupted(session, report)
-                due = session.execute(package_sql(__file__, "due_write_requests"),
-                                      {"ids": request_ids, "limit": limit}).fetchall()
+                due = session.execute(
+                    package_sql(__file__, "due_write_requests"), {"ids": request_ids, "limit": limit}
+                ).fetchall()
                 for row in due:
                     self._deliver(session, Request(*row), report)
                 if request_ids is None:
@@ -127,8 +130,12 @@ class WriteBack:
         for request_id, kind in session.execute(package_sql(__file__, "settle_interrupted_write_requests")):
             report.interrupted.append(request_id)
             if kind == "rdv_plan":
-                report_failure(log, WriteRequestFailed("a plan request was interrupted after it was sent"),
-                               "write request interrupted: the plan may exist", write_request_id=request_id)
+                report_failure(
+                    log,
+                    WriteRequestFailed("a plan request was interrupted after it was sent"),
+                    "write request interrupted: the plan may exist",
+                    write_request_id=request_id,
+                )
             else:
                 log.warning("write request interrupted: it is sent again", extra={"write_request_id": request_id})
 
@@ -156,9 +163,16 @@ class WriteBack:
             pg = driver_connection(conn)
             if outcome.apply is not None:
                 outcome.apply(pg)
-            pg.execute(package_sql(__file__, "settle_write_request"), {
-                "id": request.id, "status": outcome.status, "error": outcome.error,
-                "result": Jsonb(outcome.result) if outcome.result is not None else None, "next_attempt_at": retry_at})
+            pg.execute(
+                package_sql(__file__, "settle_write_request"),
+                {
+                    "id": request.id,
+                    "status": outcome.status,
+                    "error": outcome.error,
+                    "result": Jsonb(outcome.result) if outcome.result is not None else None,
+                    "next_attempt_at": retry_at,
+                },
+            )
         {"done": report.done, "failed": report.failed, "pending": report.retrying}[outcome.status].append(request.id)
         extra = {"write_request_id": request.id, "account_id": request.account_id, "kind": request.kind}
         if outcome.status == "failed":
@@ -168,8 +182,10 @@ class WriteBack:
 
     def _after_api_error(self, request: Request, error: ApiError) -> Outcome:
         if request.kind == "rdv_plan" and error.outcome_unknown:
-            return Outcome("failed", f"{error} RDV Service Public may have created the plan: check with the agent "
-                                     "before asking again.")
+            return Outcome(
+                "failed",
+                f"{error} RDV Service Public may have created the plan: check with the agent before asking again.",
+            )
         if request.attempts + 1 >= MAX_ATTEMPTS:
             return Outcome("failed", f"{error} (gave up after {MAX_ATTEMPTS} attempts)")
         return Outcome("pending", str(error))
@@ -200,8 +216,10 @@ class WriteBack:
             if payload is not None:  # the RDV as it is now, versioned by the time it was read
                 apply_event(pg, WebhookEvent("Rdv", "updated", rdv_id, read_at, None, payload))
             else:
-                pg.execute(package_sql(__file__, "set_rdv_status_here"),
-                           {"rdv_id": rdv_id, "status": status, "at": sent_at})
+                pg.execute(
+                    package_sql(__file__, "set_rdv_status_here"), {"rdv_id": rdv_id, "status": status, "at": sent_at}
+                )
+
         return Outcome("done", None, {"rdv_id": rdv_id, "status": status}, apply)
 
     # --- RDV plans ----------------------------------------------------------------------
@@ -214,11 +232,15 @@ class WriteBack:
         response, answer = client.create_rdv_plan(body)
         if not response.is_success:
             return Outcome("failed", _refusal("POST /api/v1/rdv_plans", response, answer))
-        result = validate_batch(models.RdvPlan, [answer.get("rdv_plan") if isinstance(answer, dict) else None],
-                                entity="rdv_plans")
+        result = validate_batch(
+            models.RdvPlan, [answer.get("rdv_plan") if isinstance(answer, dict) else None], entity="rdv_plans"
+        )
         if not result.valid:
-            return Outcome("failed", "POST /api/v1/rdv_plans answered without a plan (id, url, user_id): the plan "
-                                     "may exist; check with the agent before asking again.")
+            return Outcome(
+                "failed",
+                "POST /api/v1/rdv_plans answered without a plan (id, url, user_id): the plan "
+                "may exist; check with the agent before asking again.",
+            )
         plan = result.valid[0]
         user_at = datetime.now(timezone.utc)
         try:
@@ -226,10 +248,18 @@ class WriteBack:
         except ApiError as error:
             log.warning("the plan's user could not be read", extra={"rdv_plan_id": plan.id, "reason": str(error)})
             user = None
-        return Outcome("done", None, {
-            "rdv_plan_id": plan.id, "url": plan.url, "user_id": plan.user_id, "rdv_id": plan.rdv.id if plan.rdv else None,
-            "beneficiaire_id": beneficiaire_id,
-        }, lambda pg: self._store_plan(pg, request, plan, beneficiaire_id, user, user_at))
+        return Outcome(
+            "done",
+            None,
+            {
+                "rdv_plan_id": plan.id,
+                "url": plan.url,
+                "user_id": plan.user_id,
+                "rdv_id": plan.rdv.id if plan.rdv else None,
+                "beneficiaire_id": beneficiaire_id,
+            },
+            lambda pg: self._store_plan(pg, request, plan, beneficiaire_id, user, user_at),
+        )
 
     def _plan_body(self, request: Request) -> tuple[dict, int | None, str | None]:
         """The POST body, the beneficiary it is for (if any), or why it cannot be sent."""
@@ -239,11 +269,14 @@ class WriteBack:
             pg = driver_connection(conn)
             if "user_id" in payload:
                 row = pg.execute(package_sql(__file__, "rdv_plan_user"), {"user_id": payload["user_id"]}).fetchone()
-                person = dict(zip(("first_name", "last_name", "email", "phone_number", "address"), row or ()))
+                person = dict(
+                    zip(("first_name", "last_name", "email", "phone_number", "address"), row or (), strict=False)
+                )
                 return {"user": _present({"id": payload["user_id"], **person}), **urls}, None, None
             beneficiaire_id = payload["beneficiaire_id"]
-            row = pg.execute(package_sql(__file__, "rdv_plan_beneficiaire"),
-                             {"beneficiaire_id": beneficiaire_id}).fetchone()
+            row = pg.execute(
+                package_sql(__file__, "rdv_plan_beneficiaire"), {"beneficiaire_id": beneficiaire_id}
+            ).fetchone()
         if row is None or row[0] != request.account_id:
             return {}, None, f"beneficiary {beneficiaire_id} is not a beneficiary of account {request.account_id}"
         _, rdv_user_id, first_name, last_name, email, phone, address, anonymised_at = row
@@ -251,44 +284,82 @@ class WriteBack:
             return {}, None, f"beneficiary {beneficiaire_id} is anonymised: a plan needs a person"
         if rdv_user_id is None and not (first_name and last_name):
             return {}, None, f"beneficiary {beneficiaire_id} has no first and last name, which a plan needs"
-        user = _present({"id": rdv_user_id, "first_name": first_name, "last_name": last_name, "email": email,
-                         "phone_number": phone, "address": address})
+        user = _present(
+            {
+                "id": rdv_user_id,
+                "first_name": first_name,
+                "last_name": last_name,
+                "email": email,
+                "phone_number": phone,
+                "address": address,
+            }
+        )
         return {"user": user, **urls}, beneficiaire_id, None
 
-    def _store_plan(self, pg: psycopg.Connection, request: Request, plan: models.RdvPlan, beneficiaire_id: int | None,
-                    user: Any, user_at: datetime) -> None:
+    def _store_plan(
+        self,
+        pg: psycopg.Connection,
+        request: Request,
+        plan: models.RdvPlan,
+        beneficiaire_id: int | None,
+        user: Any,
+        user_at: datetime,
+    ) -> None:
         """Store the plan and its user, and link the beneficiary it was made for (unless another
         beneficiary of the account already is linked to that user)."""
-        pg.execute(package_sql(__file__, "save_rdv_plan"), {
-            "id": plan.id, "account_id": request.account_id, "user_id": plan.user_id, "beneficiaire_id": beneficiaire_id,
-            "url": plan.url, "rdv_id": plan.rdv.id if plan.rdv else None, "write_request_id": request.id,
-            "created_at": plan.created_at,
-            "next_check_at": None if plan.rdv else datetime.now(timezone.utc) + timedelta(minutes=15)})
+        pg.execute(
+            package_sql(__file__, "save_rdv_plan"),
+            {
+                "id": plan.id,
+                "account_id": request.account_id,
+                "user_id": plan.user_id,
+                "beneficiaire_id": beneficiaire_id,
+                "url": plan.url,
+                "rdv_id": plan.rdv.id if plan.rdv else None,
+                "write_request_id": request.id,
+                "created_at": plan.created_at,
+                "next_check_at": None if plan.rdv else datetime.now(timezone.utc) + timedelta(minutes=15),
+            },
+        )
         if isinstance(user, dict):
             apply_event(pg, WebhookEvent("User", "updated", plan.user_id, user_at, None, user))
-            profiles = [(p["organisation"]["id"], plan.user_id, user_at) for p in user.get("user_profiles") or []
-                        if isinstance(p, dict) and isinstance(p.get("organisation"), dict)
-                        and isinstance(p["organisation"].get("id"), int)]
+            profiles = [
+                (p["organisation"]["id"], plan.user_id, user_at)
+                for p in user.get("user_profiles") or []
+                if isinstance(p, dict)
+                and isinstance(p.get("organisation"), dict)
+                and isinstance(p["organisation"].get("id"), int)
+            ]
             merge_values(pg, tables.USER_PROFILES, profiles)
         if beneficiaire_id is not None:
-            pg.execute(package_sql(__file__, "link_beneficiaire_to_rdv_user"),
-                       {"beneficiaire_id": beneficiaire_id, "user_id": plan.user_id})
+            pg.execute(
+                package_sql(__file__, "link_beneficiaire_to_rdv_user"),
+                {"beneficiaire_id": beneficiaire_id, "user_id": plan.user_id},
+            )
 
     def _check_plans(self, report: WriteBackReport, limit: int) -> None:
         """Plans still without an RDV, looked up again when due."""
         with self.engine.connect() as conn:
-            due = driver_connection(conn).execute(package_sql(__file__, "rdv_plans_to_check"), {"limit": limit}).fetchall()
+            due = (
+                driver_connection(conn)
+                .execute(package_sql(__file__, "rdv_plans_to_check"), {"limit": limit})
+                .fetchall()
+            )
         for plan_id, account_id in due:
             try:
                 response, answer = self._client(account_id).rdv_plan(plan_id)
             except (ApiError, AccountError) as error:
                 log.warning("RDV plan not looked up", extra={"rdv_plan_id": plan_id, "reason": str(error)})
                 continue
-            rdv = (answer.get("rdv_plan") or {}).get("rdv") if response.is_success and isinstance(answer, dict) else None
+            rdv = (
+                (answer.get("rdv_plan") or {}).get("rdv") if response.is_success and isinstance(answer, dict) else None
+            )
             rdv_id = rdv.get("id") if isinstance(rdv, dict) and isinstance(rdv.get("id"), int) else None
             with self.engine.begin() as conn:
-                driver_connection(conn).execute(package_sql(__file__, "save_rdv_plan_check"), {
-                    "id": plan_id, "rdv_id": rdv_id, "give_up_days": PLAN_LOOKUP_GIVE_UP_DAYS})
+                driver_connection(conn).execute(
+                    package_sql(__file__, "save_rdv_plan_check"),
+                    {"id": plan_id, "rdv_id": rdv_id, "give_up_days": PLAN_LOOKUP_GIVE_UP_DAYS},
+                )
             report.plans_checked += 1
             report.plans_with_rdv += rdv_id is not None
 
@@ -328,20 +399,33 @@ def queue_write_request(engine: Engine, account_id: int, kind: str, payload: dic
     """Insert a request into the outbox, as a host application does; its id."""
     try:
         with engine.begin() as conn:
-            return driver_connection(conn).execute(package_sql(__file__, "insert_write_request"), {
-                "account_id": account_id, "kind": kind, "payload": Jsonb(payload)}).fetchone()[0]
+            return (
+                driver_connection(conn)
+                .execute(
+                    package_sql(__file__, "insert_write_request"),
+                    {"account_id": account_id, "kind": kind, "payload": Jsonb(payload)},
+                )
+                .fetchone()[0]
+            )
     except psycopg.errors.ForeignKeyViolation:
-        raise AccountError(f"There is no RDV Service Public account {account_id}: connect it with "
-                           "`sync-assets rdvsp connect`.") from None
+        raise AccountError(
+            f"There is no RDV Service Public account {account_id}: connect it with `sync-assets rdvsp connect`."
+        ) from None
     except psycopg.errors.CheckViolation:
         raise WriteRequestFailed(f"A {kind} request needs {PAYLOADS[kind]}.") from None
 
 
-PAYLOADS = {"rdv_status": "an rdv_id (a number) and a status among seen, noshow, excused, revoked",
-            "rdv_plan": "either a user_id or a beneficiaire_id (a number), not both"}
+PAYLOADS = {
+    "rdv_status": "an rdv_id (a number) and a status among seen, noshow, excused, revoked",
+    "rdv_plan": "either a user_id or a beneficiaire_id (a number), not both",
+}
 
 
 def write_request(engine: Engine, request_id: int) -> WriteRequest | None:
     with engine.connect() as conn:
-        row = driver_connection(conn).execute(package_sql(__file__, "write_request_outcome"), {"id": request_id}).fetchone()
+        row = (
+            driver_connection(conn)
+            .execute(package_sql(__file__, "write_request_outcome"), {"id": request_id})
+            .fetchone()
+        )
     return WriteRequest(*row) if row else None

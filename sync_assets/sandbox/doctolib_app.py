@@ -59,12 +59,15 @@ class DoctolibSandbox:
 
     def environment(self, base_url: str) -> dict[str, str]:
         """The variables a client needs: the base URL and one DOCTOLIB_API_KEY_<ACCOUNT> per account."""
-        keys = {f"DOCTOLIB_API_KEY_{key.removesuffix('-key').replace('-', '_').upper()}": key
-                for key in sorted(self.world.accounts)}
+        keys = {
+            f"DOCTOLIB_API_KEY_{key.removesuffix('-key').replace('-', '_').upper()}": key
+            for key in sorted(self.world.accounts)
+        }
         return {"DOCTOLIB_BASE_URL": base_url, **keys}
 
-    def fail_requests(self, path: str, status: int, *, times: int = 1, after: int = 0,
-                      headers: dict[str, str] | None = None) -> ScriptedFault:
+    def fail_requests(
+        self, path: str, status: int, *, times: int = 1, after: int = 0, headers: dict[str, str] | None = None
+    ) -> ScriptedFault:
         fault = ScriptedFault(path, status, times, after, headers or {}, {"error": "sandbox fault"})
         self.faults.append(fault)
         return fault
@@ -91,9 +94,11 @@ class DoctolibSandbox:
             self.requests[key] = self.requests.get(key, 0) + 1
             wait = self.rate_limit.retry_after(key)
             if wait is not None:
-                return JSONResponse({"error": "rate_limited"}, status_code=429,
-                                    headers={"Retry-After": str(max(1, round(wait)))})
+                return JSONResponse(
+                    {"error": "rate_limited"}, status_code=429, headers={"Retry-After": str(max(1, round(wait)))}
+                )
             return handler(request, key)
+
         return endpoint
 
     def account(self, request: Request, key: str) -> Response:
@@ -113,9 +118,13 @@ class DoctolibSandbox:
             since = datetime.fromisoformat(since_text.replace("Z", "+00:00")) if since_text else None
         except ValueError:
             return JSONResponse({"error": "updated_since must be an ISO-8601 date and time"}, status_code=400)
-        return self._page(self.world.appointments_of(practice_id, since), request,
-                          lambda a: (a.updated_at.timestamp(), a.id), lambda a: f"{a.updated_at.timestamp()}|{a.id}",
-                          self.world.appointment_json)
+        return self._page(
+            self.world.appointments_of(practice_id, since),
+            request,
+            lambda a: (a.updated_at.timestamp(), a.id),
+            lambda a: f"{a.updated_at.timestamp()}|{a.id}",
+            self.world.appointment_json,
+        )
 
     def _page(self, items: list, request: Request, position, cursor_of, to_json) -> Response:
         """One page of `items` (sorted by `position`) after the cursor's position; only the
@@ -129,7 +138,7 @@ class DoctolibSandbox:
         if cursor:
             *moment, last = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
             start = bisect.bisect_right(items, (*map(float, moment), int(last)), key=position)
-        page = items[start:start + limit]
+        page = items[start : start + limit]
         following = None
         if start + limit < len(items):
             following = base64.urlsafe_b64encode(cursor_of(page[-1]).encode()).decode()
@@ -163,4 +172,3 @@ class DoctolibSandbox:
             changes["start_at"] = datetime.fromisoformat(body["start_at"].replace("Z", "+00:00"))
         updated = self.world.update_appointment(appointment_id, **changes)
         return JSONResponse(self.world.appointment_json(updated))
-

@@ -17,8 +17,16 @@ from datetime import datetime, timedelta, timezone
 from sync_assets.sandbox.people import CITIES, person
 
 STATUSES = ("confirmed", "cancelled", "no_show", "done")
-MOTIVES = ("Consultation", "Détartrage", "Urgence dentaire", "Contrôle annuel", "Soin de carie", "Extraction",
-           "Pose de couronne", "Orthodontie")
+MOTIVES = (
+    "Consultation",
+    "Détartrage",
+    "Urgence dentaire",
+    "Contrôle annuel",
+    "Soin de carie",
+    "Extraction",
+    "Pose de couronne",
+    "Orthodontie",
+)
 APPOINTMENT_IDS = 1_000_000  # appointment ids start above this (practice ids are small)
 
 
@@ -87,8 +95,9 @@ class DoctolibWorld:
         # Dentist profiles: each works in two neighbouring practices.
         for number in range(1, self.practices_count, 2):
             key = f"dentist-{number}-key"
-            self.accounts[key] = Account(key, f"Dentiste {number}", "dentist",
-                                         (number, min(number + 1, self.practices_count)))
+            self.accounts[key] = Account(
+                key, f"Dentiste {number}", "dentist", (number, min(number + 1, self.practices_count))
+            )
         next_id = APPOINTMENT_IDS
         for practice_id in self.practices:
             for n in range(self.appointments_per_practice):
@@ -98,19 +107,33 @@ class DoctolibWorld:
                     patient_id = len(self.patients) + 1
                     p = person(rng, 50_000 + patient_id)
                     self.patients[patient_id] = {
-                        "id": patient_id, "first_name": p.first_name, "last_name": p.last_name,
-                        "birth_date": p.birth_date.isoformat(), "phone": p.phone_number, "email": p.email}
+                        "id": patient_id,
+                        "first_name": p.first_name,
+                        "last_name": p.last_name,
+                        "birth_date": p.birth_date.isoformat(),
+                        "phone": p.phone_number,
+                        "email": p.email,
+                    }
                 start = self.anchor + timedelta(days=rng.randint(-300, 120), minutes=30 * rng.randint(0, 16))
                 created = min(start, self.anchor) - timedelta(days=rng.randint(1, 60))
                 next_id += 1
-                self._store(Appointment(
-                    id=next_id, practice_id=practice_id, agenda_id=practice_id * 100 + n % 2,
-                    practitioner_id=practice_id * 10 + n % 2, patient_id=patient_id,
-                    visit_motive_id=1 + rng.randrange(len(MOTIVES)), start_at=start,
-                    end_at=start + timedelta(minutes=30),
-                    status=("done" if start < self.anchor else "confirmed") if rng.random() < 0.85
-                    else rng.choice(STATUSES), created_at=created,
-                    updated_at=created + timedelta(hours=rng.randint(0, 48))))
+                self._store(
+                    Appointment(
+                        id=next_id,
+                        practice_id=practice_id,
+                        agenda_id=practice_id * 100 + n % 2,
+                        practitioner_id=practice_id * 10 + n % 2,
+                        patient_id=patient_id,
+                        visit_motive_id=1 + rng.randrange(len(MOTIVES)),
+                        start_at=start,
+                        end_at=start + timedelta(minutes=30),
+                        status=("done" if start < self.anchor else "confirmed")
+                        if rng.random() < 0.85
+                        else rng.choice(STATUSES),
+                        created_at=created,
+                        updated_at=created + timedelta(hours=rng.randint(0, 48)),
+                    )
+                )
 
     # --- time and changes -----------------------------------------------------------------
 
@@ -149,10 +172,18 @@ class DoctolibWorld:
             appointment_id = max(self.appointments, default=APPOINTMENT_IDS) + 1
             now = self.now()
             appointment = Appointment(
-                id=appointment_id, practice_id=practice_id, agenda_id=practice_id * 100,
-                practitioner_id=practice_id * 10, patient_id=patient_id or next(iter(self.patients)),
-                visit_motive_id=1, start_at=start_at, end_at=start_at + timedelta(minutes=30), status="confirmed",
-                created_at=now, updated_at=now)
+                id=appointment_id,
+                practice_id=practice_id,
+                agenda_id=practice_id * 100,
+                practitioner_id=practice_id * 10,
+                patient_id=patient_id or next(iter(self.patients)),
+                visit_motive_id=1,
+                start_at=start_at,
+                end_at=start_at + timedelta(minutes=30),
+                status="confirmed",
+                created_at=now,
+                updated_at=now,
+            )
             self._store(appointment)
             return appointment
 
@@ -164,7 +195,9 @@ class DoctolibWorld:
             chosen = ids[::step][:count]
             for appointment_id in chosen:
                 current = self.appointments[appointment_id]
-                self.update_appointment(appointment_id, status="cancelled" if current.status != "cancelled" else "confirmed")
+                self.update_appointment(
+                    appointment_id, status="cancelled" if current.status != "cancelled" else "confirmed"
+                )
             return chosen
 
     def _store(self, appointment: Appointment) -> None:
@@ -179,12 +212,17 @@ class DoctolibWorld:
 
     def appointment_json(self, a: Appointment) -> dict:
         return {
-            "id": a.id, "practice_id": a.practice_id, "agenda_id": a.agenda_id,
+            "id": a.id,
+            "practice_id": a.practice_id,
+            "agenda_id": a.agenda_id,
             "practitioner": {"id": a.practitioner_id, "name": self.practitioners[a.practitioner_id]},
             "patient": dict(self.patients[a.patient_id]),
             "visit_motive": {"id": a.visit_motive_id, "name": MOTIVES[a.visit_motive_id - 1]},
-            "start_at": _iso(a.start_at), "end_at": _iso(a.end_at), "status": a.status,
-            "created_at": _iso(a.created_at), "updated_at": _iso(a.updated_at),
+            "start_at": _iso(a.start_at),
+            "end_at": _iso(a.end_at),
+            "status": a.status,
+            "created_at": _iso(a.created_at),
+            "updated_at": _iso(a.updated_at),
             "deleted_at": _iso(a.deleted_at) if a.deleted_at else None,
         }
 
@@ -193,10 +231,12 @@ class DoctolibWorld:
         with self.lock:
             listing = self._listings.get(practice_id)
             if listing is None:
-                listing = self._listings[practice_id] = sorted(self._members.get(practice_id, {}).values(),
-                                                               key=lambda a: (a.updated_at, a.id))
-            start = 0 if updated_since is None else bisect.bisect_left(listing, updated_since,
-                                                                       key=lambda a: a.updated_at)
+                listing = self._listings[practice_id] = sorted(
+                    self._members.get(practice_id, {}).values(), key=lambda a: (a.updated_at, a.id)
+                )
+            start = (
+                0 if updated_since is None else bisect.bisect_left(listing, updated_since, key=lambda a: a.updated_at)
+            )
             return listing[start:]
 
 

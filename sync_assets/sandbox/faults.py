@@ -51,6 +51,7 @@ def scripted_answer(faults: list[ScriptedFault], path: str) -> Response | None:
 
 def each_item(change: Callable[[dict], None]) -> Callable[[Any], Any]:
     """A drift transform: apply `change` to every object of the listing's lists."""
+
     def transform(body):
         for value in body.values() if isinstance(body, dict) else []:
             if isinstance(value, list):
@@ -58,6 +59,7 @@ def each_item(change: Callable[[dict], None]) -> Callable[[Any], Any]:
                     if isinstance(item, dict):
                         change(item)
         return body
+
     return transform
 
 
@@ -213,8 +215,19 @@ def fault_from_json(spec: Any) -> Fault:
         spec["transform"] = drop_field(spec.pop("drop_field"))
     if "retry_after" in spec:
         spec["headers"] = {**spec.get("headers", {}), "Retry-After": str(spec.pop("retry_after"))}
-    unknown = set(spec) - {"kind", "path", "times", "after", "rate", "status", "headers", "body", "seconds",
-                           "transform", "seed"}
+    unknown = set(spec) - {
+        "kind",
+        "path",
+        "times",
+        "after",
+        "rate",
+        "status",
+        "headers",
+        "body",
+        "seconds",
+        "transform",
+        "seed",
+    }
     if unknown:
         raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
     if spec.get("kind") not in ("status", "reset", "timeout", "truncated", "drift"):
@@ -225,5 +238,12 @@ def fault_from_json(spec: Any) -> Fault:
 
 
 def describe(fault: Fault) -> dict:
-    return {"kind": fault.kind, "path": fault.path, "times": fault.times, "after": fault.after, "rate": fault.rate,
-            "status": fault.status if fault.kind == "status" else None, "hits": fault.hits}
+    return {
+        "kind": fault.kind,
+        "path": fault.path,
+        "times": fault.times,
+        "after": fault.after,
+        "rate": fault.rate,
+        "status": fault.status if fault.kind == "status" else None,
+        "hits": fault.hits,
+    }

@@ -16,7 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time as day_time
+from datetime import datetime
+from datetime import time as day_time
 from urllib.parse import parse_qs, urlencode
 
 from starlette.applications import Starlette
@@ -55,8 +56,14 @@ class OAuthState:
         access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         self.access_tokens[access] = (agent_id, time.time() + self.access_token_ttl)
         self.refresh_tokens[refresh] = {"agent_id": agent_id, "revoked": False, "access_token": access}
-        return {"access_token": access, "token_type": "Bearer", "expires_in": int(self.access_token_ttl),
-                "refresh_token": refresh, "scope": "write", "created_at": int(time.time())}
+        return {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": int(self.access_token_ttl),
+            "refresh_token": refresh,
+            "scope": "write",
+            "created_at": int(time.time()),
+        }
 
     def revoke_agent(self, agent_id: int) -> None:
         """What an agent does at /oauth/authorized_applications: every token of the app stops working."""
@@ -93,11 +100,29 @@ class RdvspSandbox:
         # Called with each API request's path before it is answered (tests change data mid-listing).
         self.before_request: Callable[[str], None] | None = None
 
-    def fail_requests(self, path: str, status: int, *, times: int = 1, after: int = 0,
-                      headers: dict[str, str] | None = None, body: dict | None = None) -> ScriptedFault:
-        fault = ScriptedFault(path, status, times, after, headers or {}, body or (
-            {"errors": ["Limite d'appels API atteinte. Merci de patienter.\n"]} if status == 429
-            else {"errors": ["Unexpected internal error"]}))
+    def fail_requests(
+        self,
+        path: str,
+        status: int,
+        *,
+        times: int = 1,
+        after: int = 0,
+        headers: dict[str, str] | None = None,
+        body: dict | None = None,
+    ) -> ScriptedFault:
+        fault = ScriptedFault(
+            path,
+            status,
+            times,
+            after,
+            headers or {},
+            body
+            or (
+                {"errors": ["Limite d'appels API atteinte. Merci de patienter.\n"]}
+                if status == 429
+                else {"errors": ["Unexpected internal error"]}
+            ),
+        )
         self.faults.append(fault)
         return fault
 
@@ -125,10 +150,16 @@ class RdvspSandbox:
             Route(f"{api}/organisations/{{org:int}}/motifs", self.api(self.list_motifs)),
             Route(f"{api}/lieux", self.api(self.list_lieux)),
             Route(f"{api}/agents", self.api(self.list_agents)),
-            Route(f"{api}/organisations/{{org:int}}/webhook_endpoints", self.api(self.webhook_endpoints),
-                  methods=["GET", "POST"]),
-            Route(f"{api}/organisations/{{org:int}}/webhook_endpoints/{{endpoint:int}}",
-                  self.api(self.update_webhook_endpoint), methods=["PATCH", "PUT"]),
+            Route(
+                f"{api}/organisations/{{org:int}}/webhook_endpoints",
+                self.api(self.webhook_endpoints),
+                methods=["GET", "POST"],
+            ),
+            Route(
+                f"{api}/organisations/{{org:int}}/webhook_endpoints/{{endpoint:int}}",
+                self.api(self.update_webhook_endpoint),
+                methods=["PATCH", "PUT"],
+            ),
             Route("/sandbox/state", self.control_state, methods=["GET"]),
             Route("/sandbox/rdvs", self.control_create_rdv, methods=["POST"]),
             Route("/sandbox/rdvs/{rdv:int}", self.control_rdv, methods=["PATCH", "DELETE"]),
@@ -155,8 +186,13 @@ class RdvspSandbox:
         if agent_id not in self.world.agents:
             return oauth_error("access_denied", "The resource owner or authorization server denied the request.")
         code = secrets.token_urlsafe(16)
-        self.oauth.codes[code] = {"agent_id": agent_id, "redirect_uri": q["redirect_uri"], "expires": time.time() + 600,
-                                  "challenge": q.get("code_challenge"), "method": q.get("code_challenge_method")}
+        self.oauth.codes[code] = {
+            "agent_id": agent_id,
+            "redirect_uri": q["redirect_uri"],
+            "expires": time.time() + 600,
+            "challenge": q.get("code_challenge"),
+            "method": q.get("code_challenge_method"),
+        }
         params = {"code": code}
         if q.get("state"):
             params["state"] = q["state"]
@@ -179,8 +215,12 @@ class RdvspSandbox:
             if grant == "authorization_code":
                 entry = self.oauth.codes.pop(form.get("code") or "", None)
                 if entry is None or entry["expires"] < time.time() or entry["redirect_uri"] != form.get("redirect_uri"):
-                    return oauth_error("invalid_grant", "The provided authorization grant is invalid, expired, revoked, "
-                                       "does not match the redirection URI used in the authorization request, or was issued to another client.")
+                    return oauth_error(
+                        "invalid_grant",
+                        "The provided authorization grant is invalid, expired, revoked, "
+                        "does not match the redirection URI used in the authorization request, "
+                        "or was issued to another client.",
+                    )
                 if entry["challenge"]:
                     verifier = form.get("code_verifier") or ""
                     digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -191,11 +231,17 @@ class RdvspSandbox:
             if grant == "refresh_token":
                 entry = self.oauth.refresh_tokens.get(form.get("refresh_token") or "")
                 if entry is None or entry["revoked"]:
-                    return oauth_error("invalid_grant", "The provided authorization grant is invalid, expired, revoked, "
-                                       "does not match the redirection URI used in the authorization request, or was issued to another client.")
+                    return oauth_error(
+                        "invalid_grant",
+                        "The provided authorization grant is invalid, expired, revoked, "
+                        "does not match the redirection URI used in the authorization request, "
+                        "or was issued to another client.",
+                    )
                 entry["revoked"] = True  # refresh tokens rotate: the old one is spent
                 return JSONResponse(self.oauth.issue(entry["agent_id"]))
-            return oauth_error("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+            return oauth_error(
+                "unsupported_grant_type", "The authorization grant type is not supported by the authorization server."
+            )
 
     async def revoke(self, request: Request) -> Response:
         """RFC 7009 as Doorkeeper answers it: 200 `{}` for a revoked, unknown or already revoked
@@ -230,8 +276,14 @@ class RdvspSandbox:
             owner = self.oauth.access_tokens.get(token)
             if owner is None or owner[1] < time.time():
                 reason = "The access token expired" if owner else "The access token is invalid"
-                return JSONResponse(UNAUTHENTICATED, status_code=401, headers={
-                    "WWW-Authenticate": f'Bearer realm="Doorkeeper", error="invalid_token", error_description="{reason}"'})
+                return JSONResponse(
+                    UNAUTHENTICATED,
+                    status_code=401,
+                    headers={
+                        "WWW-Authenticate": 'Bearer realm="Doorkeeper", error="invalid_token", '
+                        f'error_description="{reason}"'
+                    },
+                )
             agent = self.world.agents.get(owner[0])
             if agent is None:
                 return JSONResponse(UNAUTHENTICATED, status_code=401)
@@ -241,6 +293,7 @@ class RdvspSandbox:
                 return answer if isinstance(answer, Response) else JSONResponse(answer)
             except ApiProblem as problem:
                 return JSONResponse(problem.body, status_code=problem.status)
+
         return endpoint
 
     @staticmethod
@@ -251,10 +304,17 @@ class RdvspSandbox:
             page = 1
         total = len(items)
         pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
-        chunk = items[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-        return {key: [render(i) for i in chunk], "meta": {
-            "current_page": page, "next_page": page + 1 if page < pages else None,
-            "prev_page": page - 1 if page > 1 else None, "total_pages": pages, "total_count": total}}
+        chunk = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        return {
+            key: [render(i) for i in chunk],
+            "meta": {
+                "current_page": page,
+                "next_page": page + 1 if page < pages else None,
+                "prev_page": page - 1 if page > 1 else None,
+                "total_pages": pages,
+                "total_count": total,
+            },
+        }
 
     def base_url(self, request: Request) -> str:
         return str(request.base_url)
@@ -268,17 +328,25 @@ class RdvspSandbox:
         return self.page_of(request, self.world.organisations_of(agent), "organisations", self.world.organisation_json)
 
     async def show_organisation(self, request: Request, agent: Agent) -> dict:
-        return {"organisation": self.world.organisation_json(self.world.require_member(agent, request.path_params["org"]))}
+        return {
+            "organisation": self.world.organisation_json(self.world.require_member(agent, request.path_params["org"]))
+        }
 
     async def list_rdvs(self, request: Request, agent: Agent, organisation_id: int | None = None) -> dict:
         q = request.query_params
         ids = {int(v) for k in ("id", "id[]") for v in q.getlist(k) if v.isdigit()} or None
-        organisation_id = organisation_id or (int(q["organisation_id"]) if q.get("organisation_id", "").isdigit() else None)
+        organisation_id = organisation_id or (
+            int(q["organisation_id"]) if q.get("organisation_id", "").isdigit() else None
+        )
         rows = self.world.rdv_listing(
-            agent, organisation_id=organisation_id,
+            agent,
+            organisation_id=organisation_id,
             agent_id=int(q["agent_id"]) if q.get("agent_id", "").isdigit() else None,
-            user_id=int(q["user_id"]) if q.get("user_id", "").isdigit() else None, ids=ids,
-            starts_after=_parse_moment(q.get("starts_after")), starts_before=_parse_moment(q.get("starts_before"), end=True))
+            user_id=int(q["user_id"]) if q.get("user_id", "").isdigit() else None,
+            ids=ids,
+            starts_after=_parse_moment(q.get("starts_after")),
+            starts_before=_parse_moment(q.get("starts_before"), end=True),
+        )
         base = self.base_url(request)
         return self.page_of(request, rows, "rdvs", lambda i: self.world.rdv_json(self.world.rdvs[i], base))
 
@@ -308,8 +376,11 @@ class RdvspSandbox:
 
     async def list_users(self, request: Request, agent: Agent) -> dict:
         ids = {int(v) for v in request.query_params.getlist("ids[]") if v.isdigit()}
-        users = [u for u in self.world.users.values() if set(u.organisation_ids) & set(agent.roles)
-                 and (not ids or u.id in ids)]
+        users = [
+            u
+            for u in self.world.users.values()
+            if set(u.organisation_ids) & set(agent.roles) and (not ids or u.id in ids)
+        ]
         return self.page_of(request, users, "users", self.world.user_json)
 
     async def show_user(self, request: Request, agent: Agent) -> dict:
@@ -317,8 +388,13 @@ class RdvspSandbox:
         if user is None:
             raise not_found("user")
         if not set(user.organisation_ids) & set(agent.roles):
-            raise ApiProblem(403, {"errors": [{"base": "forbidden"}], "error_messages": [
-                "Vous n’avez pas les droits suffisants pour voir cette fiche usager."]})
+            raise ApiProblem(
+                403,
+                {
+                    "errors": [{"base": "forbidden"}],
+                    "error_messages": ["Vous n’avez pas les droits suffisants pour voir cette fiche usager."],
+                },
+            )
         return {"user": self.world.user_json(user, with_profiles_for=agent)}
 
     async def list_organisation_users(self, request: Request, agent: Agent) -> dict:
@@ -352,8 +428,11 @@ class RdvspSandbox:
         org = self.world.require_member(agent, request.path_params["org"])
         if request.method == "GET":
             target = request.query_params.get("target_url")
-            endpoints = [e for e in self.world.webhook_endpoints.values()
-                         if e.organisation_id == org.id and (target is None or e.target_url == target)]
+            endpoints = [
+                e
+                for e in self.world.webhook_endpoints.values()
+                if e.organisation_id == org.id and (target is None or e.target_url == target)
+            ]
             return self.page_of(request, endpoints, "webhook_endpoints", self.world.webhook_endpoint_json)
         return await self._save_endpoint(request, agent, org.id, None)
 
@@ -366,7 +445,8 @@ class RdvspSandbox:
         if isinstance(subscriptions, str):
             subscriptions = [subscriptions]
         endpoint, stored = self.world.save_webhook_endpoint(
-            agent, org_id, params.get("target_url"), params.get("secret"), subscriptions, endpoint_id)
+            agent, org_id, params.get("target_url"), params.get("secret"), subscriptions, endpoint_id
+        )
         # `trigger` must be the JSON boolean false to skip the replay of every subscribed record.
         if stored and params.get("trigger") is not False:
             changes = self.world.records_for_replay(endpoint)
@@ -379,10 +459,20 @@ class RdvspSandbox:
 
     async def control_state(self, request: Request) -> Response:
         w = self.world
-        return JSONResponse({"organisations": len(w.organisations), "agents": len(w.agents), "users": len(w.users),
-                             "motifs": len(w.motifs), "lieux": len(w.lieux), "rdvs": len(w.rdvs),
-                             "webhook_endpoints": len(w.webhook_endpoints), "version": w.version,
-                             "api_requests": self.api_requests, "token_requests": self.oauth.token_requests})
+        return JSONResponse(
+            {
+                "organisations": len(w.organisations),
+                "agents": len(w.agents),
+                "users": len(w.users),
+                "motifs": len(w.motifs),
+                "lieux": len(w.lieux),
+                "rdvs": len(w.rdvs),
+                "webhook_endpoints": len(w.webhook_endpoints),
+                "version": w.version,
+                "api_requests": self.api_requests,
+                "token_requests": self.oauth.token_requests,
+            }
+        )
 
     async def control_create_rdv(self, request: Request) -> Response:
         body = await _params(request)
@@ -395,9 +485,15 @@ class RdvspSandbox:
             reason = request.query_params.get("reason")
             return self._control(lambda: self.world.delete_rdv(rdv_id, reason), None)
         body = await _params(request)
-        return self._control(lambda: self.world.update_rdv(
-            rdv_id, status=body.get("status"), starts_at=_parse_moment(body.get("starts_at")),
-            context=body.get("context")), "rdv")
+        return self._control(
+            lambda: self.world.update_rdv(
+                rdv_id,
+                status=body.get("status"),
+                starts_at=_parse_moment(body.get("starts_at")),
+                context=body.get("context"),
+            ),
+            "rdv",
+        )
 
     async def control_cancel_rdv(self, request: Request) -> Response:
         return self._control(lambda: self.world.cancel_rdv(request.path_params["rdv"]), "rdv")
@@ -453,7 +549,7 @@ async def _params(request: Request) -> dict:
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return await _form(request)
     q = request.query_params
-    return {k: (q.getlist(k) if k.endswith("[]") else q.get(k)) for k in q.keys()}
+    return {k: (q.getlist(k) if k.endswith("[]") else q.get(k)) for k in q}
 
 
 async def _form(request: Request) -> dict:

@@ -29,8 +29,19 @@ from sync_assets.sandbox import people
 PARIS = ZoneInfo("Europe/Paris")
 PAGE_SIZE = 100
 STATUSES = ("unknown", "seen", "noshow", "excused", "revoked")
-SUBSCRIPTIONS = ("rdv", "absence", "plage_ouverture", "user", "user_profile", "organisation", "motif", "lieu",
-                 "agent", "agent_role", "referent_assignation")
+SUBSCRIPTIONS = (
+    "rdv",
+    "absence",
+    "plage_ouverture",
+    "user",
+    "user_profile",
+    "organisation",
+    "motif",
+    "lieu",
+    "agent",
+    "agent_role",
+    "referent_assignation",
+)
 
 
 def rails_time(value: datetime | None) -> str | None:
@@ -225,31 +236,56 @@ class RdvspWorld:
             org_id = 100 + n
             city, _ = rng.choice(people.CITIES)
             self.organisations[org_id] = Organisation(
-                org_id, f"Espace France Services de {city} n°{n + 1}",
+                org_id,
+                f"Espace France Services de {city} n°{n + 1}",
                 f"contact-efs{n + 1}@mairie-exemple.fr" if n % 3 else None,
-                people.office_phone(rng) if n % 2 else None)
+                people.office_phone(rng) if n % 2 else None,
+            )
             for k in range(3):
                 lieu_id = 1000 + n * 10 + k
-                self.lieux[lieu_id] = Lieu(lieu_id, org_id, f"Permanence {k + 1} – {city}", people.place_address(rng),
-                                           people.office_phone(rng) if k else None)
-            for k, (name, location, collectif) in enumerate((
-                    ("Aide aux démarches en ligne", "public_office", False), ("Accompagnement numérique", "public_office", False),
-                    ("Rendez-vous téléphonique", "phone", False), ("Atelier collectif smartphone", "public_office", True),
-                    ("Visite à domicile", "home", False), ("Point administratif CAF", "public_office", False))):
+                self.lieux[lieu_id] = Lieu(
+                    lieu_id,
+                    org_id,
+                    f"Permanence {k + 1} – {city}",
+                    people.place_address(rng),
+                    people.office_phone(rng) if k else None,
+                )
+            for k, (name, location, collectif) in enumerate(
+                (
+                    ("Aide aux démarches en ligne", "public_office", False),
+                    ("Accompagnement numérique", "public_office", False),
+                    ("Rendez-vous téléphonique", "phone", False),
+                    ("Atelier collectif smartphone", "public_office", True),
+                    ("Visite à domicile", "home", False),
+                    ("Point administratif CAF", "public_office", False),
+                )
+            ):
                 motif_id = 5000 + n * 10 + k
                 self.motifs[motif_id] = Motif(
-                    motif_id, org_id, name, location, rng.choice(("agents", "everyone")), k % 2 == 0, 10 + k % 3,
-                    collectif, k == 1, (40 + k, f"Catégorie {name.split()[0]}", f"cat_{k}") if k % 3 else None,
-                    45 if collectif else 30, deleted_at=None)
+                    motif_id,
+                    org_id,
+                    name,
+                    location,
+                    rng.choice(("agents", "everyone")),
+                    k % 2 == 0,
+                    10 + k % 3,
+                    collectif,
+                    k == 1,
+                    (40 + k, f"Catégorie {name.split()[0]}", f"cat_{k}") if k % 3 else None,
+                    45 if collectif else 30,
+                    deleted_at=None,
+                )
         # Agent 1 is the demo account: admin of every organisation. Agent 2 is a basic agent of
         # the first organisation only. Three more agents per organisation.
         org_ids = list(self.organisations)
         demo = people.person(rng, 0)
-        self.agents[1] = Agent(1, f"agent.demo@{people.MAIL_DOMAINS[0]}", demo.first_name, demo.last_name,
-                               {o: "admin" for o in org_ids})
+        self.agents[1] = Agent(
+            1, f"agent.demo@{people.MAIL_DOMAINS[0]}", demo.first_name, demo.last_name, {o: "admin" for o in org_ids}
+        )
         basic = people.person(rng, 1)
-        self.agents[2] = Agent(2, f"agent.basique@{people.MAIL_DOMAINS[0]}", basic.first_name, basic.last_name,
-                               {org_ids[0]: "basic"})
+        self.agents[2] = Agent(
+            2, f"agent.basique@{people.MAIL_DOMAINS[0]}", basic.first_name, basic.last_name, {org_ids[0]: "basic"}
+        )
         for n, org_id in enumerate(org_ids):
             for k in range(3):
                 p = people.person(rng, 10 + n * 3 + k)
@@ -283,7 +319,9 @@ class RdvspWorld:
             phone_number=None if anonymised or rng.random() < 0.1 else p.phone_number,
             caisse_affiliation=rng.choice((None, "aucun", "caf", "msa")),
             affiliation_number=None if rng.random() < 0.7 else f"{rng.randrange(10**13):013d}",
-            notify_by_sms=rng.random() < 0.8, notify_by_email=rng.random() < 0.6, created_at=created,
+            notify_by_sms=rng.random() < 0.8,
+            notify_by_email=rng.random() < 0.6,
+            created_at=created,
             organisation_ids=sorted(organisation_ids),
         )
         self.users[user_id] = user
@@ -300,8 +338,14 @@ class RdvspWorld:
             )
         return cached
 
-    def _new_rdv(self, rng: random.Random, org_id: int, user_ids: list[int], starts_at: datetime | None = None,
-                 individual: bool = False) -> Rdv:
+    def _new_rdv(
+        self,
+        rng: random.Random,
+        org_id: int,
+        user_ids: list[int],
+        starts_at: datetime | None = None,
+        individual: bool = False,
+    ) -> Rdv:
         rdv_id = self._take_id("rdv", 100_000)
         motif_ids, lieu_ids, org_agents = self._by_organisation(org_id)
         if individual:
@@ -318,17 +362,31 @@ class RdvspWorld:
             for uid in rng.sample(user_ids, participants)
         ]
         past = starts_at.date() < self.anchor
-        status = rng.choices(STATUSES, (5, 70, 10, 10, 5))[0] if past else rng.choices(("unknown", "excused", "revoked"), (90, 5, 5))[0]
+        status = (
+            rng.choices(STATUSES, (5, 70, 10, 10, 5))[0]
+            if past
+            else rng.choices(("unknown", "excused", "revoked"), (90, 5, 5))[0]
+        )
         if motif.collectif and status in ("noshow", "excused"):
             status = "seen"
         for participation in participations:
             participation.status = status
         rdv = Rdv(
-            id=rdv_id, uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)), organisation_id=org_id,
-            motif_id=motif.id, lieu_id=lieu.id if lieu else None, agent_ids=agent_ids, participations=participations,
-            starts_at=starts_at, duration_in_min=motif.default_duration_in_min, status=status,
-            created_at=starts_at - timedelta(days=rng.randrange(1, 30)), created_by_type="Agent",
-            created_by_id=agent_ids[0], address=lieu.address if lieu else "", collectif=motif.collectif,
+            id=rdv_id,
+            uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            organisation_id=org_id,
+            motif_id=motif.id,
+            lieu_id=lieu.id if lieu else None,
+            agent_ids=agent_ids,
+            participations=participations,
+            starts_at=starts_at,
+            duration_in_min=motif.default_duration_in_min,
+            status=status,
+            created_at=starts_at - timedelta(days=rng.randrange(1, 30)),
+            created_by_type="Agent",
+            created_by_id=agent_ids[0],
+            address=lieu.address if lieu else "",
+            collectif=motif.collectif,
             max_participants_count=8 if motif.collectif else None,
             cancelled_at=starts_at - timedelta(days=1) if status in ("excused", "revoked") else None,
         )
@@ -338,8 +396,13 @@ class RdvspWorld:
     # --- serialisation (the blueprints) -------------------------------------------------
 
     def organisation_json(self, org: Organisation) -> dict:
-        return {"id": org.id, "email": org.email, "name": org.name, "phone_number": org.phone_number,
-                "verticale": org.verticale}
+        return {
+            "id": org.id,
+            "email": org.email,
+            "name": org.name,
+            "phone_number": org.phone_number,
+            "verticale": org.verticale,
+        }
 
     def agent_json(self, agent: Agent) -> dict:
         return {"id": agent.id, "email": agent.email, "first_name": agent.first_name, "last_name": agent.last_name}
@@ -347,42 +410,72 @@ class RdvspWorld:
     def user_json(self, user: User, with_profiles_for: Agent | None = None) -> dict:
         profiles = None
         if with_profiles_for is not None:
-            profiles = [{"organisation": self.organisation_json(self.organisations[o])}
-                        for o in user.organisation_ids if o in with_profiles_for.roles]
+            profiles = [
+                {"organisation": self.organisation_json(self.organisations[o])}
+                for o in user.organisation_ids
+                if o in with_profiles_for.roles
+            ]
         return {
-            "id": user.id, "address": user.address, "address_details": user.address_details,
+            "id": user.id,
+            "address": user.address,
+            "address_details": user.address_details,
             "affiliation_number": user.affiliation_number,
-            "birth_date": user.birth_date.isoformat() if user.birth_date else None, "birth_name": user.birth_name,
-            "caisse_affiliation": user.caisse_affiliation, "created_at": rails_time(user.created_at),
-            "email": user.email, "first_name": user.first_name,
+            "birth_date": user.birth_date.isoformat() if user.birth_date else None,
+            "birth_name": user.birth_name,
+            "caisse_affiliation": user.caisse_affiliation,
+            "created_at": rails_time(user.created_at),
+            "email": user.email,
+            "first_name": user.first_name,
             "invitation_accepted_at": rails_time(user.invitation_accepted_at),
-            "invitation_created_at": rails_time(user.invitation_created_at), "last_name": user.last_name,
-            "notification_email": user.notification_email, "notify_by_email": user.notify_by_email,
-            "notify_by_sms": user.notify_by_sms, "phone_number": user.phone_number,
+            "invitation_created_at": rails_time(user.invitation_created_at),
+            "last_name": user.last_name,
+            "notification_email": user.notification_email,
+            "notify_by_email": user.notify_by_email,
+            "notify_by_sms": user.notify_by_sms,
+            "phone_number": user.phone_number,
             "phone_number_formatted": people.international(user.phone_number) if user.phone_number else None,
-            "responsible": None, "responsible_id": user.responsible_id, "user_profiles": profiles,
+            "responsible": None,
+            "responsible_id": user.responsible_id,
+            "user_profiles": profiles,
         }
 
     def motif_json(self, motif: Motif) -> dict:
         category = motif.category
         return {
-            "id": motif.id, "bookable_by": motif.bookable_by, "bookable_publicly": motif.bookable_publicly,
-            "collectif": motif.collectif, "deleted_at": rails_time(motif.deleted_at), "follow_up": motif.follow_up,
-            "instruction_for_rdv": None, "location_type": motif.location_type,
+            "id": motif.id,
+            "bookable_by": motif.bookable_by,
+            "bookable_publicly": motif.bookable_publicly,
+            "collectif": motif.collectif,
+            "deleted_at": rails_time(motif.deleted_at),
+            "follow_up": motif.follow_up,
+            "instruction_for_rdv": None,
+            "location_type": motif.location_type,
             "motif_category": {"id": category[0], "name": category[1], "short_name": category[2]} if category else None,
-            "name": motif.name, "organisation_id": motif.organisation_id, "service_id": motif.service_id,
+            "name": motif.name,
+            "organisation_id": motif.organisation_id,
+            "service_id": motif.service_id,
         }
 
     def lieu_json(self, lieu: Lieu) -> dict:
-        return {"id": lieu.id, "address": lieu.address, "name": lieu.name, "organisation_id": lieu.organisation_id,
-                "phone_number": lieu.phone_number, "single_use": lieu.single_use}
+        return {
+            "id": lieu.id,
+            "address": lieu.address,
+            "name": lieu.name,
+            "organisation_id": lieu.organisation_id,
+            "phone_number": lieu.phone_number,
+            "single_use": lieu.single_use,
+        }
 
     def participation_json(self, p: Participation) -> dict:
         return {
-            "id": p.id, "created_by": p.created_by_type.lower(), "created_by_agent_prescripteur": False,
-            "created_by_id": p.created_by_id, "created_by_type": p.created_by_type,
+            "id": p.id,
+            "created_by": p.created_by_type.lower(),
+            "created_by_agent_prescripteur": False,
+            "created_by_id": p.created_by_id,
+            "created_by_type": p.created_by_type,
             "send_lifecycle_notifications": p.send_lifecycle_notifications,
-            "send_reminder_notification": p.send_reminder_notification, "status": p.status,
+            "send_reminder_notification": p.send_reminder_notification,
+            "status": p.status,
             "user": self.user_json(self.users[p.user_id]),
         }
 
@@ -391,35 +484,57 @@ class RdvspWorld:
         users = [self.user_json(self.users[p.user_id]) for p in rdv.participations]
         active = sum(1 for p in rdv.participations if p.status not in ("revoked", "excused"))
         return {
-            "id": rdv.id, "address": rdv.address, "agents": [self.agent_json(self.agents[a]) for a in rdv.agent_ids],
-            "cancelled_at": rails_time(rdv.cancelled_at), "collectif": rdv.collectif, "context": rdv.context,
-            "created_at": rails_time(rdv.created_at), "created_by": rdv.created_by_type.lower(),
-            "created_by_id": rdv.created_by_id, "created_by_type": rdv.created_by_type,
+            "id": rdv.id,
+            "address": rdv.address,
+            "agents": [self.agent_json(self.agents[a]) for a in rdv.agent_ids],
+            "cancelled_at": rails_time(rdv.cancelled_at),
+            "collectif": rdv.collectif,
+            "context": rdv.context,
+            "created_at": rails_time(rdv.created_at),
+            "created_by": rdv.created_by_type.lower(),
+            "created_by_id": rdv.created_by_id,
+            "created_by_type": rdv.created_by_type,
             "duration_in_min": rdv.duration_in_min,
             "ends_at": rails_time(rdv.starts_at + timedelta(minutes=rdv.duration_in_min)),
             "lieu": self.lieu_json(self.lieux[rdv.lieu_id]) if rdv.lieu_id else None,
-            "max_participants_count": rdv.max_participants_count, "motif": self.motif_json(self.motifs[rdv.motif_id]),
-            "name": rdv.name, "organisation": self.organisation_json(self.organisations[rdv.organisation_id]),
+            "max_participants_count": rdv.max_participants_count,
+            "motif": self.motif_json(self.motifs[rdv.motif_id]),
+            "name": rdv.name,
+            "organisation": self.organisation_json(self.organisations[rdv.organisation_id]),
             "participations": [self.participation_json(p) for p in rdv.participations],
-            "starts_at": rails_time(rdv.starts_at), "status": rdv.status,
-            "url_for_agents": f"{base_url.rstrip('/')}/agents/rdvs/{rdv.id}", "users": users,
-            "users_count": active, "uuid": rdv.uuid,
+            "starts_at": rails_time(rdv.starts_at),
+            "status": rdv.status,
+            "url_for_agents": f"{base_url.rstrip('/')}/agents/rdvs/{rdv.id}",
+            "users": users,
+            "users_count": active,
+            "uuid": rdv.uuid,
         }
 
     def webhook_endpoint_json(self, endpoint: WebhookEndpoint) -> dict:
-        return {"id": endpoint.id, "organisation_id": endpoint.organisation_id, "subscriptions": endpoint.subscriptions,
-                "target_url": endpoint.target_url}  # the secret is write-only
+        return {
+            "id": endpoint.id,
+            "organisation_id": endpoint.organisation_id,
+            "subscriptions": endpoint.subscriptions,
+            "target_url": endpoint.target_url,
+        }  # the secret is write-only
 
     def rdv_plan_json(self, plan: RdvPlan, base_url: str | None = None) -> dict:
         base_url = base_url or self.base_url
         rdv = self.rdvs.get(plan.rdv_id) if plan.rdv_id else None
         return {
-            "id": plan.id, "created_at": rails_time(plan.created_at),
-            "rdv": None if rdv is None else {
-                "id": rdv.id, "status": rdv.status, "starts_at": rails_time(rdv.starts_at),
-                "location_type": self.motifs[rdv.motif_id].location_type},
+            "id": plan.id,
+            "created_at": rails_time(plan.created_at),
+            "rdv": None
+            if rdv is None
+            else {
+                "id": rdv.id,
+                "status": rdv.status,
+                "starts_at": rails_time(rdv.starts_at),
+                "location_type": self.motifs[rdv.motif_id].location_type,
+            },
             "updated_at": rails_time(plan.updated_at or plan.created_at),
-            "url": f"{base_url.rstrip('/')}/agents/rdv_plans/{plan.id}", "user_id": plan.user_id,
+            "url": f"{base_url.rstrip('/')}/agents/rdv_plans/{plan.id}",
+            "user_id": plan.user_id,
         }
 
     # --- reads, as an agent sees them ---------------------------------------------------
@@ -434,12 +549,27 @@ class RdvspWorld:
             raise forbidden("Vous n’avez pas accès à cette organisation.")
         return self.organisations[organisation_id]
 
-    def rdv_listing(self, agent: Agent, organisation_id: int | None = None, agent_id: int | None = None,
-                    user_id: int | None = None, ids: set[int] | None = None, starts_after: datetime | None = None,
-                    starts_before: datetime | None = None) -> list[int]:
+    def rdv_listing(
+        self,
+        agent: Agent,
+        organisation_id: int | None = None,
+        agent_id: int | None = None,
+        user_id: int | None = None,
+        ids: set[int] | None = None,
+        starts_after: datetime | None = None,
+        starts_before: datetime | None = None,
+    ) -> list[int]:
         """RDV ids as the API would list them: unordered, with join duplicates."""
-        key = (agent.id, organisation_id, agent_id, user_id, frozenset(ids) if ids else None, starts_after,
-               starts_before, self.version)
+        key = (
+            agent.id,
+            organisation_id,
+            agent_id,
+            user_id,
+            frozenset(ids) if ids else None,
+            starts_after,
+            starts_before,
+            self.version,
+        )
         with self.lock:
             cached = self._listing_cache.get(key)
             if cached is not None:
@@ -492,20 +622,28 @@ class RdvspWorld:
             self._changed(self._rdv_change(rdv, "created"))
             return rdv
 
-    def update_rdv(self, rdv_id: int, *, status: str | None = None, starts_at: datetime | None = None,
-                   context: str | None = None) -> Rdv:
+    def update_rdv(
+        self, rdv_id: int, *, status: str | None = None, starts_at: datetime | None = None, context: str | None = None
+    ) -> Rdv:
         with self.lock:
             rdv = self.rdvs.get(rdv_id)
             if rdv is None:
                 raise not_found("rdv")
             if status is not None:
                 if status not in STATUSES:
-                    raise ApiProblem(422, {"errors": {"status": [{"error": "inclusion"}]},
-                                           "error_messages": ["Statut n'est pas inclus(e) dans la liste"]})
+                    raise ApiProblem(
+                        422,
+                        {
+                            "errors": {"status": [{"error": "inclusion"}]},
+                            "error_messages": ["Statut n'est pas inclus(e) dans la liste"],
+                        },
+                    )
                 rdv.status = status
                 for participation in rdv.participations:
                     participation.status = status
-                rdv.cancelled_at = datetime.now(PARIS).replace(microsecond=0) if status in ("excused", "revoked") else None
+                rdv.cancelled_at = (
+                    datetime.now(PARIS).replace(microsecond=0) if status in ("excused", "revoked") else None
+                )
             if starts_at is not None:
                 rdv.starts_at = starts_at
             if context is not None:
@@ -547,15 +685,25 @@ class RdvspWorld:
                 raise not_found("user")
             for name, value in fields.items():
                 if name not in User.__dataclass_fields__ or name in ("id", "organisation_ids"):
-                    raise ApiProblem(422, {"errors": {name: [{"error": "invalid"}]}, "error_messages": [f"{name} invalide"]})
+                    raise ApiProblem(
+                        422, {"errors": {name: [{"error": "invalid"}]}, "error_messages": [f"{name} invalide"]}
+                    )
                 setattr(user, name, value)
             self._changed(Change("User", "updated", user.id, list(user.organisation_ids), self.user_json(user)))
             return user
 
     def anonymise_user(self, user_id: int) -> User:
         """Soft deletion: the user stays, with its identity removed ("Usager supprimé")."""
-        return self.update_user(user_id, first_name=people.ANONYMISED_NAME, last_name=people.ANONYMISED_NAME,
-                                email=None, phone_number=None, address=None, birth_date=None, birth_name=None)
+        return self.update_user(
+            user_id,
+            first_name=people.ANONYMISED_NAME,
+            last_name=people.ANONYMISED_NAME,
+            email=None,
+            phone_number=None,
+            address=None,
+            birth_date=None,
+            birth_name=None,
+        )
 
     def delete_user(self, user_id: int) -> None:
         with self.lock:
@@ -563,8 +711,13 @@ class RdvspWorld:
             if user is None:
                 raise not_found("user")
             if any(p.user_id == user_id for r in self.rdvs.values() for p in r.participations):
-                raise ApiProblem(422, {"errors": {"base": [{"error": "has_rdvs"}]},
-                                       "error_messages": ["L'usager a des rendez-vous : anonymisez-le plutôt."]})
+                raise ApiProblem(
+                    422,
+                    {
+                        "errors": {"base": [{"error": "has_rdvs"}]},
+                        "error_messages": ["L'usager a des rendez-vous : anonymisez-le plutôt."],
+                    },
+                )
             change = Change("User", "destroyed", user.id, list(user.organisation_ids), self.user_json(user))
             del self.users[user_id]
             self._changed(change)
@@ -584,8 +737,13 @@ class RdvspWorld:
         with self.lock:
             self.require_visible_rdv(agent, rdv_id)
             if status not in ("unknown", "seen", "noshow", "excused", "revoked"):
-                raise ApiProblem(422, {"errors": {"status": [{"error": "inclusion"}]},
-                                       "error_messages": ["Statut n'est pas inclus(e) dans la liste"]})
+                raise ApiProblem(
+                    422,
+                    {
+                        "errors": {"status": [{"error": "inclusion"}]},
+                        "error_messages": ["Statut n'est pas inclus(e) dans la liste"],
+                    },
+                )
             return self.update_rdv(rdv_id, status=status)
 
     def create_rdv_plan(self, agent: Agent, user: dict, return_url: str | None, dossier_url: str | None) -> RdvPlan:
@@ -603,16 +761,28 @@ class RdvspWorld:
             else:
                 missing = [name for name in ("first_name", "last_name") if not user.get(name)]
                 if missing:
-                    raise ApiProblem(422, {"errors": {name: [{"error": "blank"}] for name in missing},
-                                           "error_messages": [f"{name} doit être rempli(e)" for name in missing]})
+                    raise ApiProblem(
+                        422,
+                        {
+                            "errors": {name: [{"error": "blank"}] for name in missing},
+                            "error_messages": [f"{name} doit être rempli(e)" for name in missing],
+                        },
+                    )
                 organisation_id = sorted(agent.roles)[0]
                 found = self._new_user(self._rng, [organisation_id])
                 found.first_name, found.last_name = user["first_name"], user["last_name"]
                 found.email, found.phone_number = user.get("email"), user.get("phone_number")
                 found.address, found.birth_date, found.birth_name = user.get("address"), None, None
                 self._changed(Change("User", "created", found.id, list(found.organisation_ids), self.user_json(found)))
-            plan = RdvPlan(self._take_id("rdv_plan", 0), agent.id, organisation_id, found.id,
-                           datetime.now(PARIS).replace(microsecond=0), return_url, dossier_url)
+            plan = RdvPlan(
+                self._take_id("rdv_plan", 0),
+                agent.id,
+                organisation_id,
+                found.id,
+                datetime.now(PARIS).replace(microsecond=0),
+                return_url,
+                dossier_url,
+            )
             self.rdv_plans[plan.id] = plan
             return plan
 
@@ -633,8 +803,15 @@ class RdvspWorld:
 
     # --- webhook endpoints --------------------------------------------------------------
 
-    def save_webhook_endpoint(self, agent: Agent, organisation_id: int, target_url: str | None, secret: str | None,
-                              subscriptions: Iterable[str] | None, endpoint_id: int | None = None) -> tuple[WebhookEndpoint, bool]:
+    def save_webhook_endpoint(
+        self,
+        agent: Agent,
+        organisation_id: int,
+        target_url: str | None,
+        secret: str | None,
+        subscriptions: Iterable[str] | None,
+        endpoint_id: int | None = None,
+    ) -> tuple[WebhookEndpoint, bool]:
         """Create (or update) an endpoint; returns it and whether it was really stored."""
         with self.lock:
             self.require_member(agent, organisation_id)
@@ -645,24 +822,33 @@ class RdvspWorld:
                 raise not_found("webhook_endpoint")
             target_url = target_url if target_url is not None else (existing.target_url if existing else None)
             secret = secret if secret is not None else (existing.secret if existing else None)
-            subscriptions = list(subscriptions) if subscriptions is not None else (
-                existing.subscriptions if existing else list(SUBSCRIPTIONS))
+            subscriptions = (
+                list(subscriptions)
+                if subscriptions is not None
+                else (existing.subscriptions if existing else list(SUBSCRIPTIONS))
+            )
             errors: dict[str, list] = {}
             if not target_url:
                 errors["target_url"] = [{"error": "blank"}]
             if not secret:
                 errors["secret"] = [{"error": "blank"}]
             if any(s not in SUBSCRIPTIONS for s in subscriptions):
-                errors["base"] = [{"error": "la liste des abonnements choisis contient une ou plusieurs valeurs incorrectes"}]
-            duplicate = any(e.target_url == target_url and e.organisation_id == organisation_id and e.id != endpoint_id
-                            for e in self.webhook_endpoints.values())
+                errors["base"] = [
+                    {"error": "la liste des abonnements choisis contient une ou plusieurs valeurs incorrectes"}
+                ]
+            duplicate = any(
+                e.target_url == target_url and e.organisation_id == organisation_id and e.id != endpoint_id
+                for e in self.webhook_endpoints.values()
+            )
             if duplicate:
                 errors["target_url"] = [{"error": "taken"}]
             if errors:
-                raise ApiProblem(422, {"errors": errors, "error_messages": [
-                    f"{k} {v[0]['error']}" for k, v in errors.items()]})
-            endpoint = WebhookEndpoint(endpoint_id or self._take_id("endpoint", 700), organisation_id, target_url,
-                                       secret, subscriptions)
+                raise ApiProblem(
+                    422, {"errors": errors, "error_messages": [f"{k} {v[0]['error']}" for k, v in errors.items()]}
+                )
+            endpoint = WebhookEndpoint(
+                endpoint_id or self._take_id("endpoint", 700), organisation_id, target_url, secret, subscriptions
+            )
             stored = organisation_id not in self.silent_webhook_failure_organisations
             if stored:
                 self.webhook_endpoints[endpoint.id] = endpoint
@@ -675,11 +861,19 @@ class RdvspWorld:
         if "rdv" in endpoint.subscriptions:
             changes += [self._rdv_change(r, "created") for r in self.rdvs.values() if r.organisation_id == org_id]
         if "user" in endpoint.subscriptions:
-            changes += [Change("User", "created", u.id, [org_id], self.user_json(u)) for u in self.users_of_organisation(org_id)]
+            changes += [
+                Change("User", "created", u.id, [org_id], self.user_json(u)) for u in self.users_of_organisation(org_id)
+            ]
         if "motif" in endpoint.subscriptions:
-            changes += [Change("Motif", "created", m.id, [org_id], self.motif_json(m))
-                        for m in self.motifs.values() if m.organisation_id == org_id]
+            changes += [
+                Change("Motif", "created", m.id, [org_id], self.motif_json(m))
+                for m in self.motifs.values()
+                if m.organisation_id == org_id
+            ]
         if "lieu" in endpoint.subscriptions:
-            changes += [Change("Lieu", "created", lid, [org_id], self.lieu_json(lieu))
-                        for lid, lieu in self.lieux.items() if lieu.organisation_id == org_id]
+            changes += [
+                Change("Lieu", "created", lid, [org_id], self.lieu_json(lieu))
+                for lid, lieu in self.lieux.items()
+                if lieu.organisation_id == org_id
+            ]
         return changes

@@ -48,13 +48,21 @@ class Sandbox:
             self.thread.join(timeout=10)
 
 
-def build_sandbox(seed: int = 1, scale: int = 1000, port: int | None = None, host: str = "127.0.0.1",
-                  doctolib_practices: int = 3, doctolib_appointments: int = 200, doctolib_rate: float = 200.0):
+def build_sandbox(
+    seed: int = 1,
+    scale: int = 1000,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    doctolib_practices: int = 3,
+    doctolib_appointments: int = 200,
+    doctolib_rate: float = 200.0,
+):
     world = RdvspWorld(seed=seed, scale=scale)
     # Both APIs on one server: RDV Service Public under /api/v1 and /oauth, Doctolib under /v1.
-    doctolib = DoctolibSandbox(DoctolibWorld(seed=seed, practices_count=doctolib_practices,
-                                             appointments_per_practice=doctolib_appointments),
-                               rate_per_key=doctolib_rate)
+    doctolib = DoctolibSandbox(
+        DoctolibWorld(seed=seed, practices_count=doctolib_practices, appointments_per_practice=doctolib_appointments),
+        rate_per_key=doctolib_rate,
+    )
     rdvsp = RdvspSandbox(world)
     # Changes to the data are delivered as signed webhooks to the installed endpoints.
     deliverer = WebhookDeliverer(world)

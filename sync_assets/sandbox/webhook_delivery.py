@@ -24,9 +24,18 @@ import httpx
 
 from sync_assets.sandbox.rdvsp_world import PARIS, Change, RdvspWorld, WebhookEndpoint
 
-SUBSCRIPTION_OF_MODEL = {"Rdv": "rdv", "User": "user", "UserProfile": "user_profile", "Organisation": "organisation",
-                         "Motif": "motif", "Lieu": "lieu", "Agent": "agent", "AgentRole": "agent_role",
-                         "Absence": "absence", "PlageOuverture": "plage_ouverture"}
+SUBSCRIPTION_OF_MODEL = {
+    "Rdv": "rdv",
+    "User": "user",
+    "UserProfile": "user_profile",
+    "Organisation": "organisation",
+    "Motif": "motif",
+    "Lieu": "lieu",
+    "Agent": "agent",
+    "AgentRole": "agent_role",
+    "Absence": "absence",
+    "PlageOuverture": "plage_ouverture",
+}
 
 
 @dataclass
@@ -48,8 +57,15 @@ class DeliveryStats:
 
 
 class WebhookDeliverer:
-    def __init__(self, world: RdvspWorld, *, workers: int = 4, retry_delays: tuple[float, ...] = (0.1, 0.3, 1, 2, 4),
-                 timeout_s: float = 10.0, seed: int = 1):
+    def __init__(
+        self,
+        world: RdvspWorld,
+        *,
+        workers: int = 4,
+        retry_delays: tuple[float, ...] = (0.1, 0.3, 1, 2, 4),
+        timeout_s: float = 10.0,
+        seed: int = 1,
+    ):
         self.world, self.retry_delays, self.timeout_s = world, retry_delays, timeout_s
         self.drop_rate = 0.0
         self.duplicate_rate = 0.0
@@ -63,8 +79,9 @@ class WebhookDeliverer:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._client = httpx.Client(timeout=timeout_s)
-        self._threads = [threading.Thread(target=self._work, daemon=True, name=f"webhook-delivery-{n}")
-                         for n in range(workers)]
+        self._threads = [
+            threading.Thread(target=self._work, daemon=True, name=f"webhook-delivery-{n}") for n in range(workers)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -81,11 +98,19 @@ class WebhookDeliverer:
             self.enqueue(endpoint, change)
 
     def enqueue(self, endpoint: WebhookEndpoint, change: Change) -> None:
-        body = json.dumps({"data": change.payload, "meta": {
-            "model": change.model, "event": change.event, "webhook_reason": change.webhook_reason,
-            # Rails serialises times in JSON as ISO 8601 with milliseconds.
-            "timestamp": change.occurred_at.astimezone(PARIS).isoformat(timespec="milliseconds"),
-        }}, ensure_ascii=False).encode()
+        body = json.dumps(
+            {
+                "data": change.payload,
+                "meta": {
+                    "model": change.model,
+                    "event": change.event,
+                    "webhook_reason": change.webhook_reason,
+                    # Rails serialises times in JSON as ISO 8601 with milliseconds.
+                    "timestamp": change.occurred_at.astimezone(PARIS).isoformat(timespec="milliseconds"),
+                },
+            },
+            ensure_ascii=False,
+        ).encode()
         signature = hmac.new(endpoint.secret.encode(), body, hashlib.sha256).hexdigest()
         copies = 2 if self._rng.random() < self.duplicate_rate else 1
         with self._lock:
@@ -119,8 +144,14 @@ class WebhookDeliverer:
         while (delivery := self._queue.get()) is not None and not self._stopped:
             delivery.attempts += 1
             try:
-                response = self._client.post(delivery.target_url, content=delivery.body, headers={
-                    "Content-Type": "application/json; charset=utf-8", "X-Lapin-Signature": delivery.signature})
+                response = self._client.post(
+                    delivery.target_url,
+                    content=delivery.body,
+                    headers={
+                        "Content-Type": "application/json; charset=utf-8",
+                        "X-Lapin-Signature": delivery.signature,
+                    },
+                )
                 status = response.status_code
             except httpx.HTTPError:
                 status = 0

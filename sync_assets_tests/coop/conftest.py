@@ -27,8 +27,9 @@ class Warehouse:
             return conn.execute(statement, params).fetchall()
 
     def beneficiary(self, account_id: int, rdv_user_id: int) -> int:
-        return self.query("SELECT id FROM coop.beneficiaires WHERE account_id = %s AND rdv_user_id = %s",
-                          [account_id, rdv_user_id])[0][0]
+        return self.query(
+            "SELECT id FROM coop.beneficiaires WHERE account_id = %s AND rdv_user_id = %s", [account_id, rdv_user_id]
+        )[0][0]
 
 
 @pytest.fixture

@@ -40,8 +40,15 @@ class DoctolibHarness(Harness):
 
     def run(self, full: bool = False):
         clients = client_factory(self.helper.sandbox.base_url, requests_per_second=1000, retry=RETRY, timeouts=TIMEOUTS)
-        return PracticeSync(self.helper.engine, 1, clients=clients, api_keys=self.helper.keys, full_refresh=full,
-                            lookback=timedelta(hours=1), emit=lambda _: None).run()
+        return PracticeSync(
+            self.helper.engine,
+            1,
+            clients=clients,
+            api_keys=self.helper.keys,
+            full_refresh=full,
+            lookback=timedelta(hours=1),
+            emit=lambda _: None,
+        ).run()
 
     def change_source(self, count: int) -> None:
         world = self.helper.world
@@ -61,9 +68,12 @@ class DoctolibHarness(Harness):
         return {r[0] for r in self.query("SELECT id FROM doctolib.appointments WHERE practice_id = 1")}
 
     def personal_values(self) -> set[str]:
-        return {value for patient in self.helper.world.patients.values()
-                for value in (f"{patient['first_name']} {patient['last_name']}", patient["email"], patient["phone"])
-                if value}
+        return {
+            value
+            for patient in self.helper.world.patients.values()
+            for value in (f"{patient['first_name']} {patient['last_name']}", patient["email"], patient["phone"])
+            if value
+        }
 
     def resources(self) -> dict:
         return {"doctolib": DoctolibApiResource(base_url=self.helper.sandbox.base_url, requests_per_second=1000)}

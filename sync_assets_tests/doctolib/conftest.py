@@ -42,10 +42,18 @@ class Doctolib:
     def discover(self) -> Discovery:
         return discover_practices(self.engine, self.clients(), self.keys, emit=lambda _: None)
 
-    def sync(self, practice_id: int, full_refresh: bool = False, lookback: timedelta = timedelta(hours=1)
-             ) -> PracticeOutcome:
-        return PracticeSync(self.engine, practice_id, clients=self.clients(), api_keys=self.keys,
-                            full_refresh=full_refresh, lookback=lookback, emit=lambda _: None).run()
+    def sync(
+        self, practice_id: int, full_refresh: bool = False, lookback: timedelta = timedelta(hours=1)
+    ) -> PracticeOutcome:
+        return PracticeSync(
+            self.engine,
+            practice_id,
+            clients=self.clients(),
+            api_keys=self.keys,
+            full_refresh=full_refresh,
+            lookback=lookback,
+            emit=lambda _: None,
+        ).run()
 
     def query(self, statement: str, params=None) -> list[tuple]:
         with psycopg.connect(libpq_url(self.database_url)) as conn:
@@ -53,25 +61,32 @@ class Doctolib:
 
     def appointments(self, practice_id: int | None = None) -> dict[int, tuple]:
         """id -> (practice, status, deleted?, synced_at) as stored."""
-        rows = self.query("SELECT id, practice_id, status, deleted_at IS NOT NULL, synced_at FROM doctolib.appointments"
-                          + ("" if practice_id is None else " WHERE practice_id = %s"),
-                          None if practice_id is None else [practice_id])
+        rows = self.query(
+            "SELECT id, practice_id, status, deleted_at IS NOT NULL, synced_at FROM doctolib.appointments"
+            + ("" if practice_id is None else " WHERE practice_id = %s"),
+            None if practice_id is None else [practice_id],
+        )
         return {r[0]: r[1:] for r in rows}
 
     def sandbox_appointments(self, practice_id: int) -> dict[int, tuple]:
-        return {a.id: (a.practice_id, a.status, a.deleted_at is not None)
-                for a in self.world.appointments_of(practice_id, None)}
+        return {
+            a.id: (a.practice_id, a.status, a.deleted_at is not None)
+            for a in self.world.appointments_of(practice_id, None)
+        }
 
     def cursor(self, practice_id: int):
-        rows = self.query("SELECT cursor FROM sync.cursors WHERE connector = 'doctolib' AND partition_key = %s",
-                          [str(practice_id)])
+        rows = self.query(
+            "SELECT cursor FROM sync.cursors WHERE connector = 'doctolib' AND partition_key = %s", [str(practice_id)]
+        )
         return rows[0][0] if rows else None
 
 
 def environment_keys(sandbox: Sandbox) -> dict[str, str]:
-    return {name.removeprefix("DOCTOLIB_API_KEY_").lower(): value
-            for name, value in sandbox.doctolib.environment(sandbox.base_url).items()
-            if name.startswith("DOCTOLIB_API_KEY_")}
+    return {
+        name.removeprefix("DOCTOLIB_API_KEY_").lower(): value
+        for name, value in sandbox.doctolib.environment(sandbox.base_url).items()
+        if name.startswith("DOCTOLIB_API_KEY_")
+    }
 
 
 @pytest.fixture

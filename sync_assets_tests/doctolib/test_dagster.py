@@ -30,20 +30,29 @@ def keys_in_environment(doctolib, monkeypatch):
 
 
 def resources(doctolib):
-    return {"warehouse": WarehouseResource(database_url=doctolib.database_url),
-            "doctolib": DoctolibApiResource(base_url=doctolib.sandbox.base_url, requests_per_second=1000)}
+    return {
+        "warehouse": WarehouseResource(database_url=doctolib.database_url),
+        "doctolib": DoctolibApiResource(base_url=doctolib.sandbox.base_url, requests_per_second=1000),
+    }
 
 
 def materialize(doctolib, instance, practice_id: int, config=None):
     instance.add_dynamic_partitions(doctolib_practices.name, [str(practice_id)])
-    return dg.materialize([doctolib_practice_sync], instance=instance, partition_key=str(practice_id),
-                          resources=resources(doctolib), raise_on_error=False,
-                          run_config={"ops": {"doctolib_practice_sync": {"config": config or {}}}})
+    return dg.materialize(
+        [doctolib_practice_sync],
+        instance=instance,
+        partition_key=str(practice_id),
+        resources=resources(doctolib),
+        raise_on_error=False,
+        run_config={"ops": {"doctolib_practice_sync": {"config": config or {}}}},
+    )
 
 
 def materialized(result) -> dict[str, dict]:
-    return {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
-            for e in result.get_asset_materialization_events()}
+    return {
+        e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
 
 
 def test_a_practice_partition_materializes_its_tables_with_their_figures(keys_in_environment):
@@ -64,7 +73,9 @@ def test_a_practice_partition_materializes_its_tables_with_their_figures(keys_in
     schema = appointments["dagster/column_schema"].value
     assert appointments["dagster/table_name"].value == "doctolib.appointments"
     columns = {c.name: c for c in schema.columns}
-    assert columns["id"].type == "bigint" and columns["id"].constraints.unique and not columns["id"].constraints.nullable
+    assert (
+        columns["id"].type == "bigint" and columns["id"].constraints.unique and not columns["id"].constraints.nullable
+    )
     assert {"practice_id", "status", "start_at", "updated_at", "synced_at"} <= set(columns)
     assert appointments["dagster/row_count"].value == 200
     refreshed = materialized(full)["doctolib/appointments"]
@@ -93,6 +104,7 @@ def test_breaking_drift_fails_the_blocking_check_and_the_run(keys_in_environment
 def test_the_partition_sensor_adds_practices_and_reports_vanished_ones(keys_in_environment, monkeypatch):
     doctolib = keys_in_environment
     with dg.instance_for_test() as instance:
+
         def tick():
             with dg.build_sensor_context(instance=instance, resources=resources(doctolib)) as context:
                 return doctolib_practice_partitions(context)
@@ -107,8 +119,9 @@ def test_the_partition_sensor_adds_practices_and_reports_vanished_ones(keys_in_e
         assert instance.get_dynamic_partitions(doctolib_practices.name) == ["1", "2", "3"]  # history kept
         # Without the API's address (the UI opened before DOCTOLIB_* are set): a skip that names it.
         monkeypatch.delenv("DOCTOLIB_BASE_URL", raising=False)
-        with dg.build_sensor_context(instance=instance, resources={
-                **resources(doctolib), "doctolib": DoctolibApiResource()}) as context:
+        with dg.build_sensor_context(
+            instance=instance, resources={**resources(doctolib), "doctolib": DoctolibApiResource()}
+        ) as context:
             assert "DOCTOLIB_BASE_URL is not set" in doctolib_practice_partitions(context).skip_message
 
 
@@ -117,11 +130,15 @@ def test_the_daily_schedule_requests_one_run_per_practice(keys_in_environment):
     doctolib.discover()
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(doctolib_practices.name, ["1", "2", "3"])
-        with dg.build_schedule_context(instance=instance, resources=resources(doctolib),
-                                       scheduled_execution_time=datetime(2026, 3, 1, 3, 0)) as context:
+        with dg.build_schedule_context(
+            instance=instance, resources=resources(doctolib), scheduled_execution_time=datetime(2026, 3, 1, 3, 0)
+        ) as context:
             requests = doctolib_daily(context)
     assert [(r.partition_key, r.run_key) for r in requests] == [
-        ("1", "doctolib-daily-2026-03-01-1"), ("2", "doctolib-daily-2026-03-01-2"), ("3", "doctolib-daily-2026-03-01-3")]
+        ("1", "doctolib-daily-2026-03-01-1"),
+        ("2", "doctolib-daily-2026-03-01-2"),
+        ("3", "doctolib-daily-2026-03-01-3"),
+    ]
     assert requests[0].tags["sync_assets/practice"] == "1" and requests[0].tags["sync_assets/mode"] == "incremental"
     assert (doctolib_daily.cron_schedule, doctolib_daily.execution_timezone) == ("0 3 * * *", "Europe/Paris")
 
@@ -129,9 +146,11 @@ def test_the_daily_schedule_requests_one_run_per_practice(keys_in_environment):
 def test_without_credentials_the_daily_run_is_recorded_as_skipped(doctolib, monkeypatch):
     for name in [n for n in os.environ if n.startswith("DOCTOLIB_API_KEY_")]:
         monkeypatch.delenv(name)
-    with dg.instance_for_test() as instance:
-        with dg.build_schedule_context(instance=instance, resources=resources(doctolib)) as context:
-            skipped = doctolib_daily(context)
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(instance=instance, resources=resources(doctolib)) as context,
+    ):
+        skipped = doctolib_daily(context)
     assert "no DOCTOLIB_API_KEY_<ACCOUNT> variable is set" in skipped.skip_message
     assert doctolib.query("SELECT status, reason FROM doctolib.sync_runs") == [("skipped", skipped.skip_message)]
 
@@ -140,9 +159,12 @@ def test_the_freshness_check_fails_for_practices_without_a_recent_success(keys_i
     doctolib = keys_in_environment
     doctolib.discover()
 
-    job = dg.Definitions(assets=[doctolib_practice_sync], asset_checks=[doctolib_appointments_freshness],
-                         jobs=[doctolib_freshness_job], resources=resources(doctolib)).resolve_job_def(
-        "doctolib_freshness")
+    job = dg.Definitions(
+        assets=[doctolib_practice_sync],
+        asset_checks=[doctolib_appointments_freshness],
+        jobs=[doctolib_freshness_job],
+        resources=resources(doctolib),
+    ).resolve_job_def("doctolib_freshness")
 
     def evaluate():
         with dg.instance_for_test() as instance:
@@ -157,8 +179,10 @@ def test_the_freshness_check_fails_for_practices_without_a_recent_success(keys_i
     for practice_id in (1, 2, 3):
         doctolib.sync(practice_id)
     assert evaluate().passed
-    doctolib.query("UPDATE sync.cursors SET last_success_at = now() - interval '27 hours' "
-                   "WHERE connector = 'doctolib' AND partition_key = '2' RETURNING 1")
+    doctolib.query(
+        "UPDATE sync.cursors SET last_success_at = now() - interval '27 hours' "
+        "WHERE connector = 'doctolib' AND partition_key = '2' RETURNING 1"
+    )
     stale = evaluate()
     assert not stale.passed and list(stale.metadata["hours_since_success"].value) == ["2"]
     assert stale.severity == dg.AssetCheckSeverity.ERROR
@@ -208,8 +232,12 @@ def test_no_patient_data_in_any_log_line_or_dagster_event(keys_in_environment, c
     text = "\n".join(events + [record.getMessage() + str(record.__dict__) for record in caplog.records])
     assert "practice 1" in text and "doctolib/appointments" in text  # the capture holds what it should
     for patient in world.patients.values():
-        for value in (f"{patient['first_name']} {patient['last_name']}", patient["email"], patient["phone"],
-                      patient["birth_date"]):
+        for value in (
+            f"{patient['first_name']} {patient['last_name']}",
+            patient["email"],
+            patient["phone"],
+            patient["birth_date"],
+        ):
             assert value not in text, f"patient data leaked: {value!r}"
         assert not re.search(rf"\b{re.escape(patient['last_name'])}\b", text), "a patient's last name leaked"
 

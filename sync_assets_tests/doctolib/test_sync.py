@@ -16,8 +16,11 @@ from sync_assets.platform.warehouse import libpq_url
 
 
 def newest_run(doctolib, practice_id: int) -> tuple:
-    return doctolib.query("SELECT status, reason, mode, account_name, updated_since, cursor_after FROM doctolib.sync_runs "
-                          "WHERE practice_id = %s ORDER BY started_at DESC LIMIT 1", [practice_id])[0]
+    return doctolib.query(
+        "SELECT status, reason, mode, account_name, updated_since, cursor_after FROM doctolib.sync_runs "
+        "WHERE practice_id = %s ORDER BY started_at DESC LIMIT 1",
+        [practice_id],
+    )[0]
 
 
 def stored_matches_sandbox(doctolib, practice_id: int) -> bool:
@@ -70,8 +73,10 @@ def test_the_lookback_rereads_without_double_counting(synced):
     assert counts.noop == counts.count - 1
     assert outcome.tables["patients"].created == 0 and outcome.tables["patients"].updated == 0
     assert synced.query("SELECT count(*) FROM doctolib.appointments")[0][0] == rows_before
-    figures = synced.query("SELECT count, created, updated, noop FROM sync.run_tables "
-                           "WHERE run_id = %s AND table_name = 'appointments'", [outcome.run_log_id])
+    figures = synced.query(
+        "SELECT count, created, updated, noop FROM sync.run_tables WHERE run_id = %s AND table_name = 'appointments'",
+        [outcome.run_log_id],
+    )
     assert figures == [(counts.count, 0, 1, counts.count - 1)]
 
 
@@ -106,10 +111,15 @@ def test_breaking_drift_fails_the_run_records_the_fields_and_applies_nothing(syn
     unknown_status = appointment_payload(synced, ids[0]) | {"status": "rescheduled"}
     missing_patient = {k: v for k, v in appointment_payload(synced, ids[1]).items() if k != "patient"}
     retyped = appointment_payload(synced, ids[2]) | {"practice_id": "1"}
-    valid_changed = appointment_payload(synced, ids[3]) | {"status": "no_show", "updated_at": "2027-01-01T00:00:00Z",
-                                                          "extra_field": 1}
+    valid_changed = appointment_payload(synced, ids[3]) | {
+        "status": "no_show",
+        "updated_at": "2027-01-01T00:00:00Z",
+        "extra_field": 1,
+    }
     synced.api.fail_requests("/v1/practices/1/appointments", 200, times=1).body = {
-        "data": [unknown_status, missing_patient, retyped, valid_changed], "next_cursor": None}
+        "data": [unknown_status, missing_patient, retyped, valid_changed],
+        "next_cursor": None,
+    }
     cursor, before = synced.cursor(1), synced.appointments(1)
 
     with pytest.raises(ContractBreach) as raised:
@@ -117,17 +127,27 @@ def test_breaking_drift_fails_the_run_records_the_fields_and_applies_nothing(syn
 
     assert "3 record(s) broke the schema contract" in str(raised.value)
     assert synced.appointments(1) == before and synced.cursor(1) == cursor  # nothing applied
-    drift = set(synced.query("SELECT kind, field_path, error_type, row_count FROM sync.drift_events "
-                             "WHERE connector = 'doctolib' AND entity = 'appointments'"))
-    assert drift == {("breaking", "status", "literal_error", 1), ("breaking", "patient", "missing", 1),
-                     ("breaking", "practice_id", "int_type", 1), ("additive", "extra_field", "unknown_field", 1)}
+    drift = set(
+        synced.query(
+            "SELECT kind, field_path, error_type, row_count FROM sync.drift_events "
+            "WHERE connector = 'doctolib' AND entity = 'appointments'"
+        )
+    )
+    assert drift == {
+        ("breaking", "status", "literal_error", 1),
+        ("breaking", "patient", "missing", 1),
+        ("breaking", "practice_id", "int_type", 1),
+        ("additive", "extra_field", "unknown_field", 1),
+    }
     assert newest_run(synced, 1)[0] == "failed"
 
 
 def test_a_row_of_another_practice_is_never_stored(synced):
     other = next(a.id for a in synced.world.appointments_of(2, None))
     synced.api.fail_requests("/v1/practices/1/appointments", 200, times=1).body = {
-        "data": [appointment_payload(synced, other) | {"status": "no_show"}], "next_cursor": None}
+        "data": [appointment_payload(synced, other) | {"status": "no_show"}],
+        "next_cursor": None,
+    }
     before = synced.appointments()
 
     with pytest.raises(ContractBreach):
@@ -135,7 +155,8 @@ def test_a_row_of_another_practice_is_never_stored(synced):
 
     assert synced.appointments() == before
     assert synced.query("SELECT field_path, error_type, sample_record_ids FROM sync.drift_events") == [
-        ("practice_id", "other_practice", [str(other)])]
+        ("practice_id", "other_practice", [str(other)])
+    ]
 
 
 def test_a_full_refresh_removes_what_no_longer_exists_in_its_practice_only(synced):
@@ -157,21 +178,32 @@ def test_a_full_refresh_removes_what_no_longer_exists_in_its_practice_only(synce
 
     assert full.since is None and full.mode == "full_refresh"
     assert full.tables["appointments"].deleted == 2 and full.tables["appointments"].count == len(
-        world.appointments_of(1, None))
+        world.appointments_of(1, None)
+    )
     assert full.tables["patients"].deleted == 1  # the patient with no appointment left
     assert synced.query("SELECT count(*) FROM doctolib.patients WHERE id = %s", [lone.patient_id]) == [(0,)]
     assert stored_matches_sandbox(synced, 1)
     assert synced.appointments(2) == others  # practice 2's vanished row waits for practice 2's full refresh
-    assert synced.query("SELECT last_full_refresh_at IS NOT NULL FROM sync.cursors "
-                        "WHERE connector = 'doctolib' AND partition_key = '1'") == [(True,)]
+    assert synced.query(
+        "SELECT last_full_refresh_at IS NOT NULL FROM sync.cursors WHERE connector = 'doctolib' AND partition_key = '1'"
+    ) == [(True,)]
 
 
 def test_a_practice_reached_by_two_accounts_is_synced_once_through_the_chosen_one(doctolib):
     found = doctolib.discover()
-    assert found.accounts == {"dentist_1": "dentist", "practice_1": "practice", "practice_2": "practice",
-                              "practice_3": "practice"}
+    assert found.accounts == {
+        "dentist_1": "dentist",
+        "practice_1": "practice",
+        "practice_2": "practice",
+        "practice_3": "practice",
+    }
     assert sorted(doctolib.query("SELECT account_name, practice_id FROM doctolib.account_practices")) == [
-        ("dentist_1", 1), ("dentist_1", 2), ("practice_1", 1), ("practice_2", 2), ("practice_3", 3)]
+        ("dentist_1", 1),
+        ("dentist_1", 2),
+        ("practice_1", 1),
+        ("practice_2", 2),
+        ("practice_3", 3),
+    ]
     # The practice profile is preferred to the dentist profile.
     assert found.sync_accounts == {1: "practice_1", 2: "practice_2", 3: "practice_3"}
     assert doctolib.sync(2).account == "practice_2"
@@ -180,7 +212,8 @@ def test_a_practice_reached_by_two_accounts_is_synced_once_through_the_chosen_on
     found = doctolib.discover()
     assert found.sync_accounts[2] == "dentist_1" and found.vanished == []
     assert doctolib.query("SELECT status, status_reason FROM doctolib.accounts WHERE name = 'practice_2'") == [
-        ("error", "DOCTOLIB_API_KEY_PRACTICE_2 is no longer set")]
+        ("error", "DOCTOLIB_API_KEY_PRACTICE_2 is no longer set")
+    ]
     again = doctolib.sync(2, full_refresh=True)
     assert again.account == "dentist_1"
     assert again.tables["appointments"].created == 0 and again.tables["appointments"].deleted == 0

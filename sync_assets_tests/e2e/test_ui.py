@@ -39,14 +39,20 @@ class Ui:
 def ui(tmp_path_factory):
     """The demo's data in a folder of its own, and `sync-assets dev` serving the UI on it."""
     folder = tmp_path_factory.mktemp("e2e")
-    environment = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("RDVSP_", "DOCTOLIB_", "DAGSTER_", "SYNC_"))}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RDVSP_", "DOCTOLIB_", "DAGSTER_", "SYNC_"))
+    }
     environment["SYNC_LOCAL_DIR"] = str(folder / "local")
     demo = subprocess.run([COMMAND, "demo"], env=environment, capture_output=True, text=True, timeout=600)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    port, log = free_port(), open(folder / "dev.log", "w")
-    dev = subprocess.Popen([COMMAND, "dev", "--port", str(port)], env=environment, stdout=log, stderr=subprocess.STDOUT,
-                           start_new_session=True)
+    port, log = free_port(), open(folder / "dev.log", "w")  # noqa: SIM115  (closed with the server)
+    dev = subprocess.Popen(
+        [COMMAND, "dev", "--port", str(port)],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -73,8 +79,9 @@ def ui(tmp_path_factory):
 def browser():
     chromium, driver = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
     if not (chromium and driver):
-        pytest.fail("Chromium and its WebDriver are needed: `make e2e` installs them "
-                    "(apt-get install chromium chromium-driver)")
+        pytest.fail(
+            "Chromium and its WebDriver are needed: `make e2e` installs them (apt-get install chromium chromium-driver)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -113,8 +120,11 @@ def test_the_asset_graph_shows_every_group_all_materialized(ui, browser):
     lineage = page_text(browser, f"{ui.url}/asset-groups", lambda text: all(g in text for g in GROUPS))
     nodes = [e.text for e in browser.find_elements("xpath", "//*[normalize-space(text())='rdvsp']")]
     assert len(nodes) >= 2, lineage  # the group in the side list, and its node in the graph
-    catalog = page_text(browser, f"{ui.url}/assets?view=flat",
-                        lambda text: "rdvsp / rdvs" in text and "Materialized" in text and "Loading" not in text)
+    catalog = page_text(
+        browser,
+        f"{ui.url}/assets?view=flat",
+        lambda text: "rdvsp / rdvs" in text and "Materialized" in text and "Loading" not in text,
+    )
     from sync_assets.definitions import defs
 
     graph = defs.resolve_asset_graph()
@@ -127,8 +137,20 @@ def test_the_asset_graph_shows_every_group_all_materialized(ui, browser):
 
 def test_the_latest_materialization_of_rdvsp_rdvs_shows_its_metadata(ui, browser):
     text = page_text(browser, f"{ui.url}/assets/rdvsp/rdvs", lambda text: "Row count" in text and "drift" in text)
-    for shown in ("Row count", "Columns", "starts_at", "timestamp with time zone", "created", "updated", "deleted",
-                  "noop", "drift", "drift_by_organisation", "Postgres", "data-engineering"):
+    for shown in (
+        "Row count",
+        "Columns",
+        "starts_at",
+        "timestamp with time zone",
+        "created",
+        "updated",
+        "deleted",
+        "noop",
+        "drift",
+        "drift_by_organisation",
+        "Postgres",
+        "data-engineering",
+    ):
         assert shown in text, shown
 
 

@@ -83,18 +83,27 @@ class Harness:
         sha = hashlib.sha256()
         for spec in self.tables:
             schema, table = spec.table.split(".")
-            columns = [r[0] for r in self.query(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-                "AND column_name NOT IN ('synced_at', 'raw') ORDER BY ordinal_position", [schema, table])]
+            columns = [
+                r[0]
+                for r in self.query(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+                    "AND column_name NOT IN ('synced_at', 'raw') ORDER BY ordinal_position",
+                    [schema, table],
+                )
+            ]
             for row in self.query(f"SELECT {', '.join(columns)} FROM {spec.table} ORDER BY 1, 2"):
                 sha.update(repr(row).encode())
         return sha.hexdigest()
 
     def last_run(self) -> tuple[str, str | None]:
-        return self.query("SELECT status, error FROM sync.runs WHERE connector = %s ORDER BY started_at DESC LIMIT 1",
-                          [self.connector.name])[0]
+        return self.query(
+            "SELECT status, error FROM sync.runs WHERE connector = %s ORDER BY started_at DESC LIMIT 1",
+            [self.connector.name],
+        )[0]
 
     def cursor(self):
-        rows = self.query("SELECT cursor FROM sync.cursors WHERE connector = %s AND partition_key = %s",
-                          [self.connector.name, self.partition_key])
+        rows = self.query(
+            "SELECT cursor FROM sync.cursors WHERE connector = %s AND partition_key = %s",
+            [self.connector.name, self.partition_key],
+        )
         return rows[0][0] if rows else None

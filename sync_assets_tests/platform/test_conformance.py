@@ -56,8 +56,9 @@ def unrecoverable(harness: type[Harness]) -> dict[str, dict]:
         "field removed": dict(kind="drift", transform=drop_field("status"), times=-1),
         "field retyped": dict(kind="drift", transform=set_field(field, value), times=-1),
         "unknown enum value": dict(kind="drift", transform=set_field("status", "rescheduled"), times=-1),
-        "nested object replaced by a string": dict(kind="drift", transform=set_field(harness.nested_field, "texte"),
-                                                   times=-1),
+        "nested object replaced by a string": dict(
+            kind="drift", transform=set_field(harness.nested_field, "texte"), times=-1
+        ),
         "credentials refused (401)": dict(kind="status", status=401, body={"error": "unauthorized"}, times=-1),
     }
 
@@ -67,8 +68,11 @@ def recoverable(harness: type[Harness]) -> dict[str, dict]:
 
 
 def cases(table) -> list:
-    return [pytest.param(name, fault, id=f"{name}-{fault}") for name, harness in HARNESSES.items()
-            for fault in table(harness)]
+    return [
+        pytest.param(name, fault, id=f"{name}-{fault}")
+        for name, harness in HARNESSES.items()
+        for fault in table(harness)
+    ]
 
 
 @pytest.fixture
@@ -149,9 +153,11 @@ def test_changes_at_the_source_are_counted_exactly(harness):
     owned = outcome.tables[harness.owned]
     assert owned.updated == 5, outcome.tables
     assert sum(c.created + c.deleted for c in outcome.tables.values()) == 0, outcome.tables
-    assert harness.query("SELECT t.updated FROM sync.run_tables t JOIN sync.runs r ON r.id = t.run_id "
-                         "WHERE r.connector = %s AND t.table_name = %s ORDER BY r.started_at DESC LIMIT 1",
-                         [harness.connector.name, harness.owned]) == [(5,)]
+    assert harness.query(
+        "SELECT t.updated FROM sync.run_tables t JOIN sync.runs r ON r.id = t.run_id "
+        "WHERE r.connector = %s AND t.table_name = %s ORDER BY r.started_at DESC LIMIT 1",
+        [harness.connector.name, harness.owned],
+    ) == [(5,)]
 
 
 @every_connector
@@ -164,8 +170,9 @@ def test_rows_of_another_tenant_are_refused_and_never_stored(harness):
         harness.run()
     assert injected.hits >= 1
     assert harness.digest() == before and harness.cursor() == cursor
-    [(error_type,)] = harness.query("SELECT DISTINCT error_type FROM sync.drift_events WHERE connector = %s",
-                                    [harness.connector.name])
+    [(error_type,)] = harness.query(
+        "SELECT DISTINCT error_type FROM sync.drift_events WHERE connector = %s", [harness.connector.name]
+    )
     assert error_type.startswith("other_")
 
 
@@ -176,8 +183,12 @@ def test_no_personal_data_reaches_a_log_a_drift_event_or_the_run_log(harness, ca
     harness.add_fault(dict(kind="drift", transform=set_field("status", "rescheduled"), times=-1))
     with pytest.raises(SyncError) as failure:
         harness.run()
-    written = " ".join(str(r) for r in harness.query(
-        "SELECT to_jsonb(e)::text FROM sync.drift_events e UNION ALL SELECT to_jsonb(r)::text FROM sync.runs r"))
+    written = " ".join(
+        str(r)
+        for r in harness.query(
+            "SELECT to_jsonb(e)::text FROM sync.drift_events e UNION ALL SELECT to_jsonb(r)::text FROM sync.runs r"
+        )
+    )
     assert "rescheduled" in written or "status" in written  # the drift was recorded
     people = harness.personal_values()
     assert people
@@ -188,26 +199,37 @@ def test_no_personal_data_reaches_a_log_a_drift_event_or_the_run_log(harness, ca
 @every_connector
 def test_a_run_whose_process_died_is_settled_by_the_next(harness):
     with psycopg.connect(libpq_url(harness.database_url), autocommit=True) as dead:  # its backend ends with it
-        dead.execute("INSERT INTO sync.runs (id, connector, partition_key, kind, started_at, status, runner_pid, detail) "
-                     "VALUES (gen_random_uuid(), %s, %s, 'polling', now(), 'running', pg_backend_pid(), '{}')",
-                     [harness.connector.name, harness.partition_key])
+        dead.execute(
+            "INSERT INTO sync.runs (id, connector, partition_key, kind, started_at, status, runner_pid, detail) "
+            "VALUES (gen_random_uuid(), %s, %s, 'polling', now(), 'running', pg_backend_pid(), '{}')",
+            [harness.connector.name, harness.partition_key],
+        )
     harness.run()
-    assert harness.query("SELECT status FROM sync.runs WHERE connector = %s ORDER BY started_at",
-                         [harness.connector.name]) == [("interrupted",), ("success",)]
+    assert harness.query(
+        "SELECT status FROM sync.runs WHERE connector = %s ORDER BY started_at", [harness.connector.name]
+    ) == [("interrupted",), ("success",)]
 
 
 @every_connector
 def test_the_dagster_job_syncs_a_partition_as_the_registry_requests_it(harness):
     connector = harness.connector
-    defs = dg.Definitions.merge(connector.definitions(), dg.Definitions(resources={
-        "warehouse": WarehouseResource(database_url=harness.database_url), **harness.resources()}))
+    defs = dg.Definitions.merge(
+        connector.definitions(),
+        dg.Definitions(
+            resources={"warehouse": WarehouseResource(database_url=harness.database_url), **harness.resources()}
+        ),
+    )
     request = connector.request(harness.partition_key)
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(connector.partitions, [request.partition_key])
         result = defs.resolve_job_def(connector.sync_job).execute_in_process(
-            instance=instance, partition_key=request.partition_key, run_config={"ops": dict(request.ops_config)},
-            tags=dict(request.tags))
+            instance=instance,
+            partition_key=request.partition_key,
+            run_config={"ops": dict(request.ops_config)},
+            tags=dict(request.tags),
+        )
     assert result.success
     assert harness.stored_ids() == harness.source_ids()
-    assert harness.query("SELECT connector, partition_key, status FROM sync.runs WHERE dagster_run_id = %s",
-                         [result.run_id]) == [(connector.name, request.partition_key, "success")]
+    assert harness.query(
+        "SELECT connector, partition_key, status FROM sync.runs WHERE dagster_run_id = %s", [result.run_id]
+    ) == [(connector.name, request.partition_key, "success")]

@@ -31,9 +31,13 @@ class Rdv(ContractModel):
 
 
 def rdv(id_=1, **changes):
-    payload = {"id": id_, "starts_at": "2025-01-01 08:00:00 +0100",
-               "participations": [{"id": 10, "status": "seen",
-                                   "user": {"id": 5, "first_name": "Jeanne", "email": "jeanne.martin@example.fr"}}]}
+    payload = {
+        "id": id_,
+        "starts_at": "2025-01-01 08:00:00 +0100",
+        "participations": [
+            {"id": 10, "status": "seen", "user": {"id": 5, "first_name": "Jeanne", "email": "jeanne.martin@example.fr"}}
+        ],
+    }
     payload.update(changes)
     return payload
 
@@ -106,8 +110,10 @@ def test_drift_is_recorded_with_paths_and_counts_never_values(database_url):
     result = validate_batch(Rdv, [bad, rdv(2, surprise="x")], entity="rdvs")
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
         assert record_drift(conn, "rdvsp", result, run_id="run-1") == 2
-        rows = conn.execute("SELECT connector, entity, run_id, kind, field_path, error_type, row_count, "
-                            "sample_record_ids FROM sync.drift_events ORDER BY kind, field_path").fetchall()
+        rows = conn.execute(
+            "SELECT connector, entity, run_id, kind, field_path, error_type, row_count, "
+            "sample_record_ids FROM sync.drift_events ORDER BY kind, field_path"
+        ).fetchall()
         everything = str(conn.execute("SELECT array_agg(t::text) FROM sync.drift_events t").fetchone()[0])
     assert rows == [
         ("rdvsp", "rdvs", "run-1", "additive", "surprise", "unknown_field", 2, ["1", "2"]),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -42,8 +42,14 @@ def ok(data=None):
 
 def client_for(script, attempts=4, **kwargs):
     sleeps: list[float] = []
-    client = ApiClient("testapi", "https://api.example.test", transport=httpx.MockTransport(script),
-                       retry=RetryPolicy(attempts=attempts, jitter=0.0), sleep=sleeps.append, **kwargs)
+    client = ApiClient(
+        "testapi",
+        "https://api.example.test",
+        transport=httpx.MockTransport(script),
+        retry=RetryPolicy(attempts=attempts, jitter=0.0),
+        sleep=sleeps.append,
+        **kwargs,
+    )
     return client, sleeps
 
 
@@ -94,12 +100,15 @@ def test_server_errors_are_retried_up_to_the_limit_then_named(status):
     assert "jeanne" not in message and "example.fr" not in message
 
 
-@pytest.mark.parametrize("failure", [
-    httpx.ConnectError("connection refused"),
-    httpx.ReadTimeout("read timed out"),
-    httpx.RemoteProtocolError("peer closed connection without sending complete message body"),
-    httpx.ReadError("connection reset by peer"),
-])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("connection refused"),
+        httpx.ReadTimeout("read timed out"),
+        httpx.RemoteProtocolError("peer closed connection without sending complete message body"),
+        httpx.ReadError("connection reset by peer"),
+    ],
+)
 def test_connection_failures_are_retried(failure):
     script = Script(failure, failure, ok())
     client, sleeps = client_for(script)
@@ -123,9 +132,13 @@ def test_a_truncated_json_body_is_retried():
 def test_backoff_has_jitter_and_a_ceiling():
     script = Script(httpx.Response(500))
     sleeps: list[float] = []
-    client = ApiClient("testapi", "https://api.example.test", transport=httpx.MockTransport(script),
-                       retry=RetryPolicy(attempts=8, backoff_multiplier=1, backoff_max=5, jitter=0.5),
-                       sleep=sleeps.append)
+    client = ApiClient(
+        "testapi",
+        "https://api.example.test",
+        transport=httpx.MockTransport(script),
+        retry=RetryPolicy(attempts=8, backoff_multiplier=1, backoff_max=5, jitter=0.5),
+        sleep=sleeps.append,
+    )
     with pytest.raises(ApiError):
         client.get_json("/x")
     assert all(s <= 5 for s in sleeps) and sleeps[-1] == 5
@@ -196,14 +209,24 @@ def test_the_client_takes_a_token_per_attempt():
 
 
 def envelope(items, page, total_pages):
-    return {"rdvs": items, "meta": {"current_page": page, "next_page": page + 1 if page < total_pages else None,
-                                    "prev_page": page - 1 or None, "total_pages": total_pages,
-                                    "total_count": 5}}
+    return {
+        "rdvs": items,
+        "meta": {
+            "current_page": page,
+            "next_page": page + 1 if page < total_pages else None,
+            "prev_page": page - 1 or None,
+            "total_pages": total_pages,
+            "total_count": 5,
+        },
+    }
 
 
 def test_page_number_pagination_follows_next_page_and_keeps_params():
-    pages = {1: envelope([{"id": 1}, {"id": 2}], 1, 3), 2: envelope([{"id": 3}, {"id": 4}], 2, 3),
-             3: envelope([{"id": 5}], 3, 3)}
+    pages = {
+        1: envelope([{"id": 1}, {"id": 2}], 1, 3),
+        2: envelope([{"id": 3}, {"id": 4}], 2, 3),
+        3: envelope([{"id": 5}], 3, 3),
+    }
     seen = []
 
     def api(request):
@@ -241,8 +264,11 @@ def test_page_number_pagination_refuses_to_loop():
 
 
 def test_cursor_pagination_follows_next_cursor():
-    answers = {None: {"data": [1, 2], "next_cursor": "c2"}, "c2": {"data": [3], "next_cursor": "c3"},
-               "c3": {"data": [], "next_cursor": None}}
+    answers = {
+        None: {"data": [1, 2], "next_cursor": "c2"},
+        "c2": {"data": [3], "next_cursor": "c3"},
+        "c3": {"data": [], "next_cursor": None},
+    }
 
     def api(request):
         assert request.url.params["updated_since"] == "2025-01-01T00:00:00Z"
@@ -254,8 +280,9 @@ def test_cursor_pagination_follows_next_cursor():
 
 
 def test_cursor_pagination_refuses_a_repeated_cursor():
-    answers = iter([{"data": [1], "next_cursor": "a"}, {"data": [2], "next_cursor": "b"},
-                    {"data": [3], "next_cursor": "a"}])
+    answers = iter(
+        [{"data": [1], "next_cursor": "a"}, {"data": [2], "next_cursor": "b"}, {"data": [3], "next_cursor": "a"}]
+    )
     client, _ = client_for(lambda r: httpx.Response(200, json=next(answers)))
     with pytest.raises(ApiError, match="already returned"):
         list(Cursors().pages(client, "/v1/practices"))

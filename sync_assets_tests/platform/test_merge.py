@@ -24,21 +24,24 @@ ITEMS = TableSpec(
     key=("id",),
     columns=("id", "organisation_id", "name", "payload", "starts_at"),
 )
-LINKS = TableSpec(table="sync_test.links", key=("account_id", "organisation_id"),
-                  columns=("account_id", "organisation_id"))
+LINKS = TableSpec(
+    table="sync_test.links", key=("account_id", "organisation_id"), columns=("account_id", "organisation_id")
+)
 
 
 @pytest.fixture
 def engine(database_url):
     engine = engine_for(database_url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "CREATE SCHEMA sync_test;"
-            "CREATE TABLE sync_test.items (id bigint PRIMARY KEY, organisation_id bigint NOT NULL, name text,"
-            " payload jsonb, starts_at timestamptz, synced_at timestamptz NOT NULL);"
-            "CREATE TABLE sync_test.links (account_id bigint, organisation_id bigint, synced_at timestamptz NOT NULL,"
-            " PRIMARY KEY (account_id, organisation_id));"
-        ))
+        conn.execute(
+            text(
+                "CREATE SCHEMA sync_test;"
+                "CREATE TABLE sync_test.items (id bigint PRIMARY KEY, organisation_id bigint NOT NULL, name text,"
+                " payload jsonb, starts_at timestamptz, synced_at timestamptz NOT NULL);"
+                "CREATE TABLE sync_test.links (account_id bigint, organisation_id bigint,"
+                " synced_at timestamptz NOT NULL, PRIMARY KEY (account_id, organisation_id));"
+            )
+        )
     return engine
 
 
@@ -60,7 +63,9 @@ def merge(request):
 
 def table(engine, spec=ITEMS):
     with engine.connect() as conn:
-        return {r[0]: r[1:] for r in conn.execute(text(f"SELECT {', '.join(spec.columns)} FROM {spec.table} ORDER BY 1"))}
+        return {
+            r[0]: r[1:] for r in conn.execute(text(f"SELECT {', '.join(spec.columns)} FROM {spec.table} ORDER BY 1"))
+        }
 
 
 def test_first_merge_creates_every_row(engine, merge):
@@ -186,17 +191,15 @@ def test_merge_needs_a_transaction(database_url):
 
 def test_100k_rows_merge_with_a_handful_of_statements(engine, count_statements):
     rows = [item(i, org=i % 7, name=f"n{i}") for i in range(100_000)]
-    with engine.begin() as conn:
-        with count_statements(conn.connection.driver_connection) as counter:
-            counts = merge_rows(conn, ITEMS, rows, delete_scope=WHOLE_TABLE)
+    with engine.begin() as conn, count_statements(conn.connection.driver_connection) as counter:
+        counts = merge_rows(conn, ITEMS, rows, delete_scope=WHOLE_TABLE)
     assert counts == MergeCounts(count=100_000, created=100_000)
     assert counter.count < 15, f"{counter.count} statements for one merge"
 
     changed = rows[:99_000]
     changed[0] = item(0, org=0, name="changed")
-    with engine.begin() as conn:
-        with count_statements(conn.connection.driver_connection) as counter:
-            counts = merge_rows(conn, ITEMS, changed, delete_scope=WHOLE_TABLE)
+    with engine.begin() as conn, count_statements(conn.connection.driver_connection) as counter:
+        counts = merge_rows(conn, ITEMS, changed, delete_scope=WHOLE_TABLE)
     assert counts == MergeCounts(count=99_000, updated=1, noop=98_999, deleted=1_000)
     assert counter.count < 15
 
@@ -211,8 +214,9 @@ def test_untracked_columns_follow_changes_but_are_not_changes_themselves(engine,
 
 
 def test_an_older_version_never_overwrites_a_newer_row(engine, merge):
-    spec = TableSpec(table=ITEMS.table, key=ITEMS.key, columns=ITEMS.columns, untracked=("starts_at",),
-                     version_column="starts_at")
+    spec = TableSpec(
+        table=ITEMS.table, key=ITEMS.key, columns=ITEMS.columns, untracked=("starts_at",), version_column="starts_at"
+    )
     merge(engine, spec, [item(1, name="v2", starts_at="2025-01-02 00:00:00+00")])
     older = merge(engine, spec, [item(1, name="v1", starts_at="2025-01-01 00:00:00+00")])
     assert older == MergeCounts(count=1, noop=1, stale=1)  # refused, and said so
@@ -236,23 +240,36 @@ def test_several_tables_merge_in_one_statement_with_their_foreign_keys(engine):
     """A record and the records it embeds (a child referencing a new parent) in one statement."""
     from psycopg import sql
 
-    from sync_assets.platform.merge import DeleteWhere, counts_of_many, driver_connection, run_pipelined, values_merge_many
+    from sync_assets.platform.merge import (
+        DeleteWhere,
+        counts_of_many,
+        driver_connection,
+        run_pipelined,
+        values_merge_many,
+    )
 
     with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE sync_test.links ADD FOREIGN KEY (organisation_id) REFERENCES sync_test.items (id)"))
+        conn.execute(
+            text("ALTER TABLE sync_test.links ADD FOREIGN KEY (organisation_id) REFERENCES sync_test.items (id)")
+        )
 
     def merge_both(items, links):
         with engine.begin() as conn:
             pg = driver_connection(conn)
-            statement = values_merge_many(pg, [(ITEMS, items, None),
-                                               (LINKS, links, DeleteWhere(sql.SQL("t.account_id = %s"), [7]))])
+            statement = values_merge_many(
+                pg, [(ITEMS, items, None), (LINKS, links, DeleteWhere(sql.SQL("t.account_id = %s"), [7]))]
+            )
             return counts_of_many(run_pipelined(pg, [statement])[0])
 
     # The links reference items created by the same statement: the foreign key holds at its end.
-    assert merge_both([item(1), item(2)], [(7, 1), (7, 2)]) == [MergeCounts(count=2, created=2),
-                                                               MergeCounts(count=2, created=2)]
-    assert merge_both([item(2, name="renamed")], [(7, 2)]) == [MergeCounts(count=1, updated=1),
-                                                               MergeCounts(count=1, noop=1, deleted=1)]
+    assert merge_both([item(1), item(2)], [(7, 1), (7, 2)]) == [
+        MergeCounts(count=2, created=2),
+        MergeCounts(count=2, created=2),
+    ]
+    assert merge_both([item(2, name="renamed")], [(7, 2)]) == [
+        MergeCounts(count=1, updated=1),
+        MergeCounts(count=1, noop=1, deleted=1),
+    ]
     assert table(engine, LINKS) == {7: (2,)}
     assert table(engine)[2][1] == "renamed"
     with engine.begin() as conn, pytest.raises(ValueError, match="each table once"):
@@ -266,6 +283,7 @@ def test_merge_all_sends_small_batches_in_one_statement_and_large_ones_staged(en
 
     with engine.begin() as conn:
         merge_rows(conn, ITEMS, [item(1), item(2)])
+
     def merge_small(items_rows, link_rows):
         with engine.begin() as conn, Stager(conn) as stager:
             for row in items_rows:
@@ -277,8 +295,10 @@ def test_merge_all_sends_small_batches_in_one_statement_and_large_ones_staged(en
         return counts, counter.count
 
     counts, _ = merge_small([item(2, name="changed"), item(3), item(3, name="last wins")], [(7, 1)])
-    assert counts == {"sync_test.items": MergeCounts(count=2, created=1, updated=1),
-                      "sync_test.links": MergeCounts(count=1, created=1)}
+    assert counts == {
+        "sync_test.items": MergeCounts(count=2, created=1, updated=1),
+        "sync_test.links": MergeCounts(count=1, created=1),
+    }
     assert table(engine)[3][1] == "last wins"
     # Once the column types are known (read once per database): the transaction's BEGIN, then
     # one statement for both tables.
@@ -290,17 +310,24 @@ def test_merge_all_sends_small_batches_in_one_statement_and_large_ones_staged(en
         for row in large:
             stager.add(ITEMS, row)
         counts = stager.merge_all([(ITEMS, None), (LINKS, {"account_id": [7]})])
-    assert counts == {"sync_test.items": MergeCounts(count=len(large), created=len(large)),
-                      "sync_test.links": MergeCounts(deleted=1)}
+    assert counts == {
+        "sync_test.items": MergeCounts(count=len(large), created=len(large)),
+        "sync_test.links": MergeCounts(deleted=1),
+    }
     assert len(table(engine)) == 5 + len(large) and table(engine, LINKS) == {}
 
 
 # --- Deletions are versions: tombstones, polls as of their listing, children under parents ------
 
-VERSIONED = TableSpec(table=ITEMS.table, key=ITEMS.key, columns=ITEMS.columns, untracked=("starts_at",),
-                      version_column="starts_at")
-CHILDREN = TableSpec(table="sync_test.children", key=("id",), columns=("id", "item_id", "name"),
-                     parent=ParentLink(VERSIONED, ("item_id",)))
+VERSIONED = TableSpec(
+    table=ITEMS.table, key=ITEMS.key, columns=ITEMS.columns, untracked=("starts_at",), version_column="starts_at"
+)
+CHILDREN = TableSpec(
+    table="sync_test.children",
+    key=("id",),
+    columns=("id", "item_id", "name"),
+    parent=ParentLink(VERSIONED, ("item_id",)),
+)
 T = {n: f"2025-01-0{n} 00:00:00+00" for n in range(1, 10)}
 
 
@@ -314,7 +341,9 @@ def test_a_deleted_record_refuses_older_states_and_takes_a_newer_one(engine, mer
         assert destroy_record(conn, VERSIONED, [1], at(4)) == 1
         assert destroy_record(conn, VERSIONED, [2], at(4)) == 0  # unknown: its tombstone is kept all the same
     for older in (T[3], T[4]):  # a state from before the deletion, or of its very moment
-        assert merge(engine, VERSIONED, [item(1, name="late", starts_at=older)]) == MergeCounts(count=1, noop=1, stale=1)
+        assert merge(engine, VERSIONED, [item(1, name="late", starts_at=older)]) == MergeCounts(
+            count=1, noop=1, stale=1
+        )
     assert table(engine) == {}
     assert merge(engine, VERSIONED, [item(1, name="re-created", starts_at=T[5])]).created == 1
     assert table(engine)[1][1] == "re-created"
@@ -332,13 +361,18 @@ def test_a_poll_deletes_only_the_rows_it_could_have_seen_and_leaves_tombstones(e
     assert counts.deleted == 1 and sorted(table(engine)) == [1, 3]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT record_key, deleted_version FROM sync.tombstones")).fetchall() == [
-            ("2", at(5))]
+            ("2", at(5))
+        ]
 
 
 def test_a_poll_writes_and_deletes_children_only_under_parents_it_could_have_seen(engine):
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE sync_test.children (id bigint PRIMARY KEY, item_id bigint NOT NULL "
-                          "REFERENCES sync_test.items (id), name text, synced_at timestamptz NOT NULL)"))
+        conn.execute(
+            text(
+                "CREATE TABLE sync_test.children (id bigint PRIMARY KEY, item_id bigint NOT NULL "
+                "REFERENCES sync_test.items (id), name text, synced_at timestamptz NOT NULL)"
+            )
+        )
     merge_rows_at(engine, [item(1, starts_at=T[1]), item(2, starts_at=T[7])])  # item 2 changed after T[5]
     with engine.begin() as conn:
         merge_rows(conn, CHILDREN, [(10, 1, "a"), (20, 2, "newer")])

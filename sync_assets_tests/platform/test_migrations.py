@@ -22,8 +22,11 @@ def query(url, statement, params=None):
 
 def snapshot(url):
     """Every table and column outside the system schemas, and the recorded migrations."""
-    columns = query(url, "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
-                         "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, 3")
+    columns = query(
+        url,
+        "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, 3",
+    )
     return columns, query(url, "SELECT version, name, checksum FROM sync.schema_migrations ORDER BY 1")
 
 
@@ -38,10 +41,14 @@ def test_upgrade_creates_the_schemas_and_sync_tables(empty_database_url):
     applied = migrations.upgrade(empty_database_url)
     assert [m.version for m in applied] == [m.version for m in migrations.discover()]
     schemas = {r[0] for r in query(empty_database_url, "SELECT schema_name FROM information_schema.schemata")}
-    assert SCHEMAS <= schemas
-    tables = {r[0] for r in query(empty_database_url,
-                                  "SELECT table_name FROM information_schema.tables WHERE table_schema = 'sync'")}
-    assert SYNC_TABLES <= tables
+    assert schemas >= SCHEMAS
+    tables = {
+        r[0]
+        for r in query(
+            empty_database_url, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'sync'"
+        )
+    }
+    assert tables >= SYNC_TABLES
     assert [v for v, _ in migrations.applied(empty_database_url)] == [m.version for m in applied]
 
 
@@ -56,8 +63,9 @@ def test_migrations_apply_in_numeric_order_once_each(empty_database_url, tmp_pat
     directory = tmp_path / "m"
     directory.mkdir()
     (directory / "0002_second.sql").write_text("INSERT INTO sync_order.log VALUES (2);")
-    (directory / "0001_first.sql").write_text("CREATE SCHEMA sync_order; CREATE TABLE sync_order.log (n int);"
-                                              "INSERT INTO sync_order.log VALUES (1);")
+    (directory / "0001_first.sql").write_text(
+        "CREATE SCHEMA sync_order; CREATE TABLE sync_order.log (n int);INSERT INTO sync_order.log VALUES (1);"
+    )
     migrations.upgrade(empty_database_url, directory)
     (directory / "0003_third.sql").write_text("INSERT INTO sync_order.log VALUES (3);")
     assert [m.name for m in migrations.upgrade(empty_database_url, directory)] == ["third"]
@@ -68,7 +76,8 @@ def test_a_failing_migration_is_rolled_back_and_named(empty_database_url, migrat
     migrations.upgrade(empty_database_url, migrations_dir)
     before = snapshot(empty_database_url)
     (migrations_dir / "0900_broken.sql").write_text(
-        "CREATE TABLE sync.half_done (id int);\nALTER TABLE sync.no_such_table ADD COLUMN x int;\n")
+        "CREATE TABLE sync.half_done (id int);\nALTER TABLE sync.no_such_table ADD COLUMN x int;\n"
+    )
     with pytest.raises(MigrationError) as error:
         migrations.upgrade(empty_database_url, migrations_dir)
     assert "0900_broken.sql" in str(error.value)
@@ -131,33 +140,52 @@ def test_the_one_run_log_keeps_the_history_of_both_connectors(empty_database_url
                                          status, drift, pages_fetched, api_requests)
             VALUES ('00000000-0000-0000-0000-00000000000a', 7, 'dagster-a', 'nightly', '{100,101}',
                     '2026-01-01 03:00+00', '2026-01-01 03:01+00', 'success', 3, 12, 14);
-            INSERT INTO rdvsp.sync_log_tables VALUES ('00000000-0000-0000-0000-00000000000a', 'rdvs', 10, 1, 2, 0, 7, 3);
+            INSERT INTO rdvsp.sync_log_tables
+            VALUES ('00000000-0000-0000-0000-00000000000a', 'rdvs', 10, 1, 2, 0, 7, 3);
             INSERT INTO rdvsp.sync_log_organisations
             VALUES ('00000000-0000-0000-0000-00000000000a', 100, 1, 2, 0, 3, 'installed');
-            INSERT INTO doctolib.sync_runs (id, practice_id, account_name, mode, started_at, status, reason, updated_since)
+            INSERT INTO doctolib.sync_runs
+                (id, practice_id, account_name, mode, started_at, status, reason, updated_since)
             VALUES ('00000000-0000-0000-0000-00000000000b', 3, 'practice_3', 'incremental', '2026-01-02 03:00+00',
                     'failed', 'HTTP 503', '2026-01-01 02:00+00');
-            INSERT INTO doctolib.sync_run_tables VALUES ('00000000-0000-0000-0000-00000000000b', 'appointments', 5, 5, 0, 0, 0, 5);
+            INSERT INTO doctolib.sync_run_tables
+            VALUES ('00000000-0000-0000-0000-00000000000b', 'appointments', 5, 5, 0, 0, 0, 5);
             INSERT INTO doctolib.sync_state (practice_id, cursor_updated_at, last_success_at)
             VALUES (3, '2026-01-01 02:30+00', '2026-01-01 03:00+00');
         """)
     migrations.upgrade(empty_database_url)
-    assert query(empty_database_url, "SELECT connector, partition_key, kind, status, error, pages, detail FROM sync.runs "
-                                     "ORDER BY started_at") == [
+    assert query(
+        empty_database_url,
+        "SELECT connector, partition_key, kind, status, error, pages, detail FROM sync.runs ORDER BY started_at",
+    ) == [
         ("rdvsp", "7", "nightly", "success", None, 12, {"organisation_ids": [100, 101]}),
-        ("doctolib", "3", "incremental", "failed", "HTTP 503",
-         None, {"account_name": "practice_3", "since": "2026-01-01T02:00:00+00:00"})]
+        (
+            "doctolib",
+            "3",
+            "incremental",
+            "failed",
+            "HTTP 503",
+            None,
+            {"account_name": "practice_3", "since": "2026-01-01T02:00:00+00:00"},
+        ),
+    ]
     assert query(empty_database_url, "SELECT table_name, count, drift FROM sync.run_tables ORDER BY 1") == [
-        ("appointments", 5, 5), ("rdvs", 10, 3)]
+        ("appointments", 5, 5),
+        ("rdvs", 10, 3),
+    ]
     # What analysts queried still answers, through views.
     assert query(empty_database_url, "SELECT account_id, organisation_ids, pages_fetched FROM rdvsp.sync_logs") == [
-        (7, [100, 101], 12)]
+        (7, [100, 101], 12)
+    ]
     assert query(empty_database_url, "SELECT drift FROM rdvsp.sync_log_tables") == [(3,)]
     assert query(empty_database_url, "SELECT organisation_id, drift FROM rdvsp.sync_log_organisations") == [(100, 3)]
-    assert query(empty_database_url, "SELECT practice_id, account_name, reason, updated_since::text "
-                                     "FROM doctolib.sync_runs") == [(3, "practice_3", "HTTP 503", "2026-01-01 02:00:00+00")]
+    assert query(
+        empty_database_url, "SELECT practice_id, account_name, reason, updated_since::text FROM doctolib.sync_runs"
+    ) == [(3, "practice_3", "HTTP 503", "2026-01-01 02:00:00+00")]
     # The practices' cursors moved to sync.cursors, with the other connectors' to come.
     assert query(empty_database_url, "SELECT connector, partition_key, cursor::text FROM sync.cursors") == [
-        ("doctolib", "3", "2026-01-01 02:30:00+00")]
+        ("doctolib", "3", "2026-01-01 02:30:00+00")
+    ]
     assert query(empty_database_url, "SELECT practice_id, cursor_updated_at::text FROM doctolib.sync_state") == [
-        (3, "2026-01-01 02:30:00+00")]
+        (3, "2026-01-01 02:30:00+00")
+    ]

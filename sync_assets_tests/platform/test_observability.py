@@ -28,8 +28,15 @@ NAME, SURNAME = "Gwendoline", "Kerjean-Lebihan"
 EMAIL = "gwendoline.kerjean@exemple-mail.fr"
 PHONES = ["06 12 34 56 78", "+33 6 12 34 56 78", "0612345678", "01.45.67.89.10"]
 PLANTED = [NAME, SURNAME, EMAIL, "12 34 56 78", "0612345678", "45.67.89.10", "1987-03-14", "rue des Lilas"]
-PERSON = {"id": 4242, "first_name": NAME, "last_name": SURNAME, "email": EMAIL, "phone_number": PHONES[0],
-          "birth_date": "1987-03-14", "address": "12 rue des Lilas, 29200 Brest"}
+PERSON = {
+    "id": 4242,
+    "first_name": NAME,
+    "last_name": SURNAME,
+    "email": EMAIL,
+    "phone_number": PHONES[0],
+    "birth_date": "1987-03-14",
+    "address": "12 rue des Lilas, 29200 Brest",
+}
 
 
 def assert_clean(text: str) -> None:
@@ -72,8 +79,10 @@ def test_emails_and_phones_are_masked_in_text(phone):
 
 
 def test_values_under_personal_keys_are_redacted_at_any_depth():
-    payload = {"rdv": {"id": 1, "users": [PERSON], "participations": [{"id": 2, "user": PERSON}]},
-               "organisation": {"id": 3}}
+    payload = {
+        "rdv": {"id": 1, "users": [PERSON], "participations": [{"id": 2, "user": PERSON}]},
+        "organisation": {"id": 3},
+    }
     cleaned = redact(payload)
     assert_clean(json.dumps(cleaned))
     assert cleaned["rdv"]["id"] == 1 and cleaned["organisation"] == {"id": 3}
@@ -126,8 +135,13 @@ def test_contract_errors_carry_no_personal_data():
 
 
 def test_api_errors_carry_no_query_values():
-    client = ApiClient("rdvsp", "https://rdv.example.test", retry=RetryPolicy(attempts=2, jitter=0),
-                       transport=httpx.MockTransport(lambda r: httpx.Response(500)), sleep=lambda s: None)
+    client = ApiClient(
+        "rdvsp",
+        "https://rdv.example.test",
+        retry=RetryPolicy(attempts=2, jitter=0),
+        transport=httpx.MockTransport(lambda r: httpx.Response(500)),
+        sleep=lambda s: None,
+    )
     with pytest.raises(ApiError) as error:
         client.get_json("/api/v1/users", params={"email": EMAIL, "first_name": NAME, "phone": PHONES[0]})
     assert "/api/v1/users" in str(error.value)

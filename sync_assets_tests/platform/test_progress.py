@@ -34,4 +34,6 @@ def test_the_final_figures_are_one_line_per_table():
     lines = table_count_lines([("rdvs", 10, 2, 1, 0, 7, 3), ("users", 4, 0, 0, 1, 3, 1)])
     assert [line.split() for line in lines] == [
         ["table", "count", "created", "updated", "deleted", "noop", "drift"],
-        ["rdvs", "10", "2", "1", "0", "7", "3"], ["users", "4", "0", "0", "1", "3", "1"]]
+        ["rdvs", "10", "2", "1", "0", "7", "3"],
+        ["users", "4", "0", "0", "1", "3", "1"],
+    ]

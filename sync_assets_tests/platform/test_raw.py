@@ -25,8 +25,9 @@ def conn(database_url):
 
 
 def rows(conn):
-    return conn.execute("SELECT endpoint, params, body_sha256, body, fetch_count FROM sync.raw_responses "
-                        "ORDER BY id").fetchall()
+    return conn.execute(
+        "SELECT endpoint, params, body_sha256, body, fetch_count FROM sync.raw_responses ORDER BY id"
+    ).fetchall()
 
 
 def test_a_page_is_kept_with_the_hash_of_its_body(conn):
@@ -71,7 +72,9 @@ def test_a_body_that_is_not_json_is_kept_as_text(conn):
 def test_prune_removes_responses_older_than_the_retention(conn):
     land_page(conn, "rdvsp", page({"old": True}, params={"page": 1}))
     land_page(conn, "rdvsp", page({"new": True}, params={"page": 2}))
-    conn.execute("UPDATE sync.raw_responses SET last_fetched_at = now() - interval '31 days' WHERE params->>'page' = '1'")
+    conn.execute(
+        "UPDATE sync.raw_responses SET last_fetched_at = now() - interval '31 days' WHERE params->>'page' = '1'"
+    )
     assert prune_raw_responses(conn, days=30) == 1
     assert [r[3] for r in rows(conn)] == [{"new": True}]
 

@@ -24,8 +24,17 @@ def query(url, statement, params=None):
 
 
 def a_run(url, partition_key="1", **kwargs) -> Run:
-    return Run(engine_for(url), "example", partition_key, kind="polling", dagster_run_id="dagster-1", logger=log,
-               emit=lambda _: None, label="example", **kwargs)
+    return Run(
+        engine_for(url),
+        "example",
+        partition_key,
+        kind="polling",
+        dagster_run_id="dagster-1",
+        logger=log,
+        emit=lambda _: None,
+        label="example",
+        **kwargs,
+    )
 
 
 def test_a_run_is_recorded_from_its_start_and_its_success_commits_with_its_rows(database_url):
@@ -53,7 +62,8 @@ def test_a_failed_run_keeps_why_while_its_rows_roll_back(database_url, caplog):
         run.progress.page(7)
         raise SyncError("example GET /v1/things failed after 5 attempts: HTTP 503")
     assert query(database_url, "SELECT status, error, pages FROM sync.runs") == [
-        ("failed", "example GET /v1/things failed after 5 attempts: HTTP 503", 2)]
+        ("failed", "example GET /v1/things failed after 5 attempts: HTTP 503", 2)
+    ]
     assert query(database_url, "SELECT to_regclass('sync.example_rows')") == [(None,)]
     [failure] = [r for r in caplog.records if r.getMessage() == "example sync failed"]
     assert failure.practice_id == 1 and failure.run_log_id == run.id
@@ -63,7 +73,8 @@ def test_a_run_that_could_not_happen_is_kept_with_its_reason(database_url):
     with engine_for(database_url).begin() as conn:
         record_skipped_run(conn, "example", "no key is set", kind="daily")
     assert query(database_url, "SELECT status, error, partition_key, ended_at IS NOT NULL FROM sync.runs") == [
-        ("skipped", "no key is set", None, True)]
+        ("skipped", "no key is set", None, True)
+    ]
 
 
 def test_sync_history_lists_every_run_newest_first_with_its_figures(database_url):
@@ -71,12 +82,23 @@ def test_sync_history_lists_every_run_newest_first_with_its_figures(database_url
     for key, created in (("1", 2), ("2", 5)):
         run = a_run(database_url, partition_key=key)
         with run, engine.begin() as conn:
-            run.finish(conn, {"rows": MergeCounts(count=9, created=created, noop=9 - created),
-                              "links": MergeCounts(count=1, deleted=1)})
+            run.finish(
+                conn,
+                {
+                    "rows": MergeCounts(count=9, created=created, noop=9 - created),
+                    "links": MergeCounts(count=1, deleted=1),
+                },
+            )
     with engine.begin() as conn:
         record_skipped_run(conn, "other", "nothing to sync", kind="daily")
         apply_view(conn, "sync_history")
-    rows = query(database_url, "SELECT connector, partition_key, status, drift, created, deleted, "
-                               "tables -> 'rows' ->> 'created' FROM analytics.sync_history ORDER BY started_at DESC")
-    assert rows == [("other", None, "skipped", None, None, None, None), ("example", "2", "success", 6, 5, 1, "5"),
-                    ("example", "1", "success", 3, 2, 1, "2")]
+    rows = query(
+        database_url,
+        "SELECT connector, partition_key, status, drift, created, deleted, "
+        "tables -> 'rows' ->> 'created' FROM analytics.sync_history ORDER BY started_at DESC",
+    )
+    assert rows == [
+        ("other", None, "skipped", None, None, None, None),
+        ("example", "2", "success", 6, 5, 1, "5"),
+        ("example", "1", "success", 3, 2, 1, "2"),
+    ]

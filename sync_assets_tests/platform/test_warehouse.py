@@ -16,10 +16,15 @@ from sync_assets.platform.warehouse import (
 )
 
 
-@pytest.mark.parametrize("given", [
-    "postgresql://u:p@h:5432/db", "postgres://u:p@h:5432/db", "postgresql+psycopg://u:p@h:5432/db",
-    "postgresql+psycopg2://u:p@h:5432/db",
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "postgresql://u:p@h:5432/db",
+        "postgres://u:p@h:5432/db",
+        "postgresql+psycopg://u:p@h:5432/db",
+        "postgresql+psycopg2://u:p@h:5432/db",
+    ],
+)
 def test_postgres_urls_are_normalised_to_psycopg3(given):
     assert normalize_database_url(given) == "postgresql+psycopg://u:p@h:5432/db"
 

@@ -22,8 +22,9 @@ class RdvspHarness(Harness):
     nested_field = "motif"
     foreign = staticmethod(each_item(lambda rdv: rdv["organisation"].__setitem__("id", 999)))
     # An access token expires; the client refreshes it and tries again.
-    extra_recoverable = {"access token expired mid-run": dict(kind="status", status=401, body={"error": "invalid_token"},
-                                                              after=1)}
+    extra_recoverable = {
+        "access token expired mid-run": dict(kind="status", status=401, body={"error": "invalid_token"}, after=1)
+    }
 
     def __init__(self, helper):
         self.helper, self.database_url, self.faults = helper, helper.database_url, helper.sandbox.faults
@@ -37,8 +38,15 @@ class RdvspHarness(Harness):
         h = self.helper
         client = h.client(retry=RETRY, timeouts=TIMEOUTS)
         try:
-            return RdvspAccountSync(h.engine, client, h.account_id, cipher=h.cipher, webhook_url=h.settings.webhook_url,
-                                    emit=lambda _: None, kind="nightly" if full else "polling").run()
+            return RdvspAccountSync(
+                h.engine,
+                client,
+                h.account_id,
+                cipher=h.cipher,
+                webhook_url=h.settings.webhook_url,
+                emit=lambda _: None,
+                kind="nightly" if full else "polling",
+            ).run()
         finally:
             client.close()
 
@@ -56,17 +64,30 @@ class RdvspHarness(Harness):
     def source_ids(self) -> set[int]:
         [(sync_from,)] = self.query("SELECT sync_from FROM rdvsp.accounts WHERE id = %s", [self.helper.account_id])
         world = self.helper.world
-        return set(world.rdv_listing(world.agents[self.helper.account_id],
-                                     starts_after=datetime.combine(sync_from, time(0), PARIS)))
+        return set(
+            world.rdv_listing(
+                world.agents[self.helper.account_id], starts_after=datetime.combine(sync_from, time(0), PARIS)
+            )
+        )
 
     def stored_ids(self) -> set[int]:
         return {r[0] for r in self.query("SELECT id FROM rdvsp.rdvs")}
 
     def personal_values(self) -> set[str]:
-        return {value for user in self.helper.world.users.values()
-                for value in (f"{user.first_name} {user.last_name}", user.email, user.phone_number) if value}
+        return {
+            value
+            for user in self.helper.world.users.values()
+            for value in (f"{user.first_name} {user.last_name}", user.email, user.phone_number)
+            if value
+        }
 
     def resources(self) -> dict:
         settings = self.helper.settings
-        return {"rdvsp": RdvspApiResource(base_url=settings.base_url, client_id=settings.client_id,
-                                          client_secret=settings.client_secret, webhook_url=settings.webhook_url)}
+        return {
+            "rdvsp": RdvspApiResource(
+                base_url=settings.base_url,
+                client_id=settings.client_id,
+                client_secret=settings.client_secret,
+                webhook_url=settings.webhook_url,
+            )
+        }

@@ -17,8 +17,20 @@ from sync_assets.rdvsp.sync import RdvspAccountSync, SyncOutcome
 from sync_assets.sandbox.server import Sandbox
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
-SYNCED_TABLES = ("organisations", "account_organisations", "agents", "agent_roles", "users", "user_profiles",
-                 "motifs", "lieux", "webhook_endpoints", "rdvs", "account_rdvs", "participations")
+SYNCED_TABLES = (
+    "organisations",
+    "account_organisations",
+    "agents",
+    "agent_roles",
+    "users",
+    "user_profiles",
+    "motifs",
+    "lieux",
+    "webhook_endpoints",
+    "rdvs",
+    "account_rdvs",
+    "participations",
+)
 
 
 @dataclass
@@ -39,8 +51,14 @@ class Rdvsp:
 
     def connect(self, agent_id: int = 1, sync_from: date | None = None) -> int:
         self.sandbox.rdvsp.sandbox_agent_id = agent_id
-        account = connect(self.engine, self.settings, self.cipher, unattended=True, show=lambda _: None,
-                          sync_from=sync_from or date.today() - timedelta(days=730))
+        account = connect(
+            self.engine,
+            self.settings,
+            self.cipher,
+            unattended=True,
+            show=lambda _: None,
+            sync_from=sync_from or date.today() - timedelta(days=730),
+        )
         self.account_id = account.account_id
         return account.account_id
 
@@ -49,12 +67,19 @@ class Rdvsp:
         kwargs.setdefault("retry", RetryPolicy(attempts=4, backoff_multiplier=0.01, jitter=0))
         return RdvspClient(self.settings, RefreshingBearer(tokens), **kwargs)
 
-    def sync(self, organisation_ids: list[int] | None = None, account_id: int | None = None,
-             **client_kwargs) -> SyncOutcome:
+    def sync(
+        self, organisation_ids: list[int] | None = None, account_id: int | None = None, **client_kwargs
+    ) -> SyncOutcome:
         client = self.client(account_id, **client_kwargs)
         try:
-            return RdvspAccountSync(self.engine, client, account_id or self.account_id, cipher=self.cipher,
-                                    webhook_url=self.settings.webhook_url, emit=lambda _: None).run(organisation_ids)
+            return RdvspAccountSync(
+                self.engine,
+                client,
+                account_id or self.account_id,
+                cipher=self.cipher,
+                webhook_url=self.settings.webhook_url,
+                emit=lambda _: None,
+            ).run(organisation_ids)
         finally:
             client.close()
 
@@ -71,11 +96,15 @@ class Rdvsp:
         result = {}
         with psycopg.connect(libpq_url(self.database_url)) as conn:
             for table in SYNCED_TABLES:
-                columns = [r[0] for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'rdvsp' "
-                    "AND table_name = %s AND column_name <> 'synced_at' ORDER BY ordinal_position", [table])]
-                result[table] = conn.execute(
-                    f"SELECT {', '.join(columns)} FROM rdvsp.{table} ORDER BY 1, 2").fetchall()
+                columns = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'rdvsp' "
+                        "AND table_name = %s AND column_name <> 'synced_at' ORDER BY ordinal_position",
+                        [table],
+                    )
+                ]
+                result[table] = conn.execute(f"SELECT {', '.join(columns)} FROM rdvsp.{table} ORDER BY 1, 2").fetchall()
         return result
 
 
@@ -83,9 +112,13 @@ class Rdvsp:
 def rdvsp(sandbox, database_url, monkeypatch) -> Rdvsp:
     monkeypatch.setenv("SYNC_SECRET_KEY", SECRET_KEY)
     oauth = sandbox.rdvsp.oauth
-    settings = RdvspSettings(sandbox.base_url, oauth.client_id, oauth.client_secret,
-                             redirect_uri="http://127.0.0.1:9/oauth/rdvsp/callback",
-                             webhook_url="https://sync.example.test/webhooks/rdvsp")
+    settings = RdvspSettings(
+        sandbox.base_url,
+        oauth.client_id,
+        oauth.client_secret,
+        redirect_uri="http://127.0.0.1:9/oauth/rdvsp/callback",
+        webhook_url="https://sync.example.test/webhooks/rdvsp",
+    )
     return Rdvsp(sandbox, database_url, settings, TokenCipher(SECRET_KEY))
 
 

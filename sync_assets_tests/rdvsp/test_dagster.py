@@ -23,24 +23,35 @@ from .conftest import SECRET_KEY
 
 def resources(rdvsp):
     s = rdvsp.settings
-    return {"warehouse": WarehouseResource(database_url=rdvsp.database_url),
-            "rdvsp": RdvspApiResource(base_url=s.base_url, client_id=s.client_id, client_secret=s.client_secret,
-                                      webhook_url=s.webhook_url)}
+    return {
+        "warehouse": WarehouseResource(database_url=rdvsp.database_url),
+        "rdvsp": RdvspApiResource(
+            base_url=s.base_url, client_id=s.client_id, client_secret=s.client_secret, webhook_url=s.webhook_url
+        ),
+    }
 
 
 def materialize(rdvsp, instance, config=None):
     instance.add_dynamic_partitions(rdvsp_accounts.name, [str(rdvsp.account_id)])
-    return dg.materialize([rdvsp_account_sync], instance=instance, partition_key=str(rdvsp.account_id),
-                          resources=resources(rdvsp), raise_on_error=False,
-                          run_config={"ops": {"rdvsp_account_sync": {"config": config or {}}}})
+    return dg.materialize(
+        [rdvsp_account_sync],
+        instance=instance,
+        partition_key=str(rdvsp.account_id),
+        resources=resources(rdvsp),
+        raise_on_error=False,
+        run_config={"ops": {"rdvsp_account_sync": {"config": config or {}}}},
+    )
 
 
 def test_a_partition_materializes_every_table_with_its_figures(connected):
     with dg.instance_for_test() as instance:
         result = materialize(connected, instance)
     assert result.success
-    materialized = {m.asset_key.to_user_string(): m.metadata for m in result.get_asset_materialization_events()
-                    and [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]}
+    materialized = {
+        m.asset_key.to_user_string(): m.metadata
+        for m in result.get_asset_materialization_events()
+        and [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    }
     assert sorted(materialized) == sorted(f"rdvsp/{t}" for t in table_names())
     rdvs = materialized["rdvsp/rdvs"]
     assert rdvs["created"].value == len(connected.world.rdvs) and rdvs["drift"].value == len(connected.world.rdvs)
@@ -75,8 +86,11 @@ def test_breaking_drift_fails_the_contract_check_and_the_run(connected, monkeypa
         result = materialize(connected, instance)
     assert not result.success
     assert result.get_asset_materialization_events() == []
-    [rdvs_check] = [e for e in result.get_asset_check_evaluations()
-                    if e.asset_key.to_user_string() == "rdvsp/rdvs" and e.check_name == "schema_contract"]
+    [rdvs_check] = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.to_user_string() == "rdvsp/rdvs" and e.check_name == "schema_contract"
+    ]
     assert not rdvs_check.passed and rdvs_check.severity == dg.AssetCheckSeverity.ERROR
     assert "status" in rdvs_check.metadata["fields"].value
     assert connected.query("SELECT count(*) FROM rdvsp.rdvs") == [(0,)]
@@ -88,22 +102,31 @@ def test_the_nightly_schedule_requests_one_run_per_active_account(connected):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(rdvsp_accounts.name, ["1", "2"])
         with dg.build_schedule_context(
-                instance=instance, scheduled_execution_time=datetime(2026, 3, 1, 3, 0),
-                resources={"warehouse": WarehouseResource(database_url=connected.database_url),
-                           "rdvsp": resources(connected)["rdvsp"]}) as context:
+            instance=instance,
+            scheduled_execution_time=datetime(2026, 3, 1, 3, 0),
+            resources={
+                "warehouse": WarehouseResource(database_url=connected.database_url),
+                "rdvsp": resources(connected)["rdvsp"],
+            },
+        ) as context:
             requests = rdvsp_nightly(context)
     assert [(r.partition_key, r.run_key, r.tags["sync_assets/kind"]) for r in requests] == [
-        ("1", "rdvsp-nightly-2026-03-01-1", "nightly")]
+        ("1", "rdvsp-nightly-2026-03-01-1", "nightly")
+    ]
     assert rdvsp_nightly.cron_schedule == "0 3 * * *" and rdvsp_nightly.execution_timezone == "Europe/Paris"
 
 
 def test_the_nightly_schedule_skips_when_no_account_is_active_or_the_api_is_not_configured(rdvsp, monkeypatch):
     def tick(api):
-        with dg.instance_for_test() as instance:
-            with dg.build_schedule_context(
-                    instance=instance, scheduled_execution_time=datetime(2026, 3, 1, 3, 0),
-                    resources={"warehouse": WarehouseResource(database_url=rdvsp.database_url), "rdvsp": api}) as context:
-                return rdvsp_nightly(context)
+        with (
+            dg.instance_for_test() as instance,
+            dg.build_schedule_context(
+                instance=instance,
+                scheduled_execution_time=datetime(2026, 3, 1, 3, 0),
+                resources={"warehouse": WarehouseResource(database_url=rdvsp.database_url), "rdvsp": api},
+            ) as context,
+        ):
+            return rdvsp_nightly(context)
 
     assert "no active RDV Service Public account" in tick(resources(rdvsp)["rdvsp"]).skip_message
     monkeypatch.delenv("RDVSP_BASE_URL", raising=False)
@@ -112,13 +135,15 @@ def test_the_nightly_schedule_skips_when_no_account_is_active_or_the_api_is_not_
 
 def test_the_partition_sensor_adds_connected_accounts(connected):
     connected.sync()  # its first sync ran (the sensor's other task: test_lifecycle.py)
-    with dg.instance_for_test() as instance:
-        with dg.build_sensor_context(instance=instance, resources=resources(connected)) as context:
-            result = rdvsp_account_partitions(context)
-            assert [r.partition_keys for r in result.dynamic_partitions_requests] == [["1"]]
-            assert result.run_requests == []
-            instance.add_dynamic_partitions(rdvsp_accounts.name, ["1"])
-            assert isinstance(rdvsp_account_partitions(context), dg.SkipReason)
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(instance=instance, resources=resources(connected)) as context,
+    ):
+        result = rdvsp_account_partitions(context)
+        assert [r.partition_keys for r in result.dynamic_partitions_requests] == [["1"]]
+        assert result.run_requests == []
+        instance.add_dynamic_partitions(rdvsp_accounts.name, ["1"])
+        assert isinstance(rdvsp_account_partitions(context), dg.SkipReason)
 
 
 @pytest.mark.slow
@@ -126,9 +151,16 @@ def test_the_sync_command_prints_the_counts_and_fails_loudly(connected, tmp_path
     """`sync-assets rdvsp sync` as an operator runs it: its own process, the persistent instance."""
     s = connected.settings
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DAGSTER_POSTGRES_URL")}
-    env.update({"SYNC_DATABASE_URL": connected.database_url, "SYNC_LOCAL_DIR": str(tmp_path),
-                "SYNC_SECRET_KEY": SECRET_KEY, "RDVSP_BASE_URL": s.base_url, "RDVSP_CLIENT_ID": s.client_id,
-                "RDVSP_CLIENT_SECRET": s.client_secret})
+    env.update(
+        {
+            "SYNC_DATABASE_URL": connected.database_url,
+            "SYNC_LOCAL_DIR": str(tmp_path),
+            "SYNC_SECRET_KEY": SECRET_KEY,
+            "RDVSP_BASE_URL": s.base_url,
+            "RDVSP_CLIENT_ID": s.client_id,
+            "RDVSP_CLIENT_SECRET": s.client_secret,
+        }
+    )
     command = [str(Path(sys.executable).with_name("sync-assets")), "rdvsp", "sync"]
 
     def run(*args):

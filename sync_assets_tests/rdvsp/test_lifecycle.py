@@ -27,22 +27,32 @@ from .test_webhooks import hooked, post, rdv_event  # noqa: F401  (fixture)
 
 def api_resource(rdvsp) -> RdvspApiResource:
     s = rdvsp.settings
-    return RdvspApiResource(base_url=s.base_url, client_id=s.client_id, client_secret=s.client_secret,
-                            webhook_url=s.webhook_url)
+    return RdvspApiResource(
+        base_url=s.base_url, client_id=s.client_id, client_secret=s.client_secret, webhook_url=s.webhook_url
+    )
 
 
 def partition_sensor(rdvsp, instance):
-    with dg.build_sensor_context(instance=instance, resources={
-            "warehouse": WarehouseResource(database_url=rdvsp.database_url), "rdvsp": api_resource(rdvsp)}) as context:
+    with dg.build_sensor_context(
+        instance=instance,
+        resources={"warehouse": WarehouseResource(database_url=rdvsp.database_url), "rdvsp": api_resource(rdvsp)},
+    ) as context:
         return rdvsp_account_partitions(context)
 
 
 def disconnect(rdvsp, account_id: int = 1, purge: bool = False):
-    return disconnect_account(rdvsp.engine, rdvsp.settings, rdvsp.cipher, account_id, purge=purge,
-                              client_factory=lambda: rdvsp.client(account_id))
+    return disconnect_account(
+        rdvsp.engine,
+        rdvsp.settings,
+        rdvsp.cipher,
+        account_id,
+        purge=purge,
+        client_factory=lambda: rdvsp.client(account_id),
+    )
 
 
 # --- the first sync -------------------------------------------------------------------------
+
 
 def test_a_new_account_gets_its_partition_and_its_first_sync_in_one_evaluation(connected):
     with dg.instance_for_test() as instance:
@@ -63,8 +73,9 @@ def test_a_reconnection_gets_a_first_sync_again_and_only_one(connected):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(rdvsp_accounts.name, ["1"])
         assert isinstance(partition_sensor(connected, instance), dg.SkipReason)
-        first_key = "rdvsp-initial-1-" + str(connected.query(
-            "SELECT (extract(epoch FROM connected_at) * 1000000)::bigint FROM rdvsp.accounts")[0][0])
+        first_key = "rdvsp-initial-1-" + str(
+            connected.query("SELECT (extract(epoch FROM connected_at) * 1000000)::bigint FROM rdvsp.accounts")[0][0]
+        )
         connected.execute("UPDATE rdvsp.accounts SET status = 'error', error = 'refresh token refused'")
         assert isinstance(partition_sensor(connected, instance), dg.SkipReason)  # in error: no sync
         connected.connect()  # reconnected after the error
@@ -78,21 +89,29 @@ def test_a_reconnection_gets_a_first_sync_again_and_only_one(connected):
 def test_without_the_api_configured_partitions_are_added_but_no_sync_is_asked(connected, monkeypatch):
     for name in ("RDVSP_BASE_URL", "RDVSP_CLIENT_ID", "RDVSP_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    with dg.instance_for_test() as instance:
-        with dg.build_sensor_context(instance=instance, resources={
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(
+            instance=instance,
+            resources={
                 "warehouse": WarehouseResource(database_url=connected.database_url),
-                "rdvsp": RdvspApiResource()}) as context:
-            result = rdvsp_account_partitions(context)
+                "rdvsp": RdvspApiResource(),
+            },
+        ) as context,
+    ):
+        result = rdvsp_account_partitions(context)
     assert [r.partition_keys for r in result.dynamic_partitions_requests] == [["1"]]
     assert result.run_requests == [] and "RDVSP_BASE_URL is not set" in result.skip_reason.skip_message
 
 
 # --- disconnection --------------------------------------------------------------------------
 
+
 def test_disconnecting_revokes_the_tokens_stops_the_webhooks_and_keeps_the_rows(hooked):
     oauth = hooked.sandbox.rdvsp.oauth
-    [(access, refresh)] = [(entry["access_token"], token) for token, entry in oauth.refresh_tokens.items()
-                           if not entry["revoked"]]
+    [(access, refresh)] = [
+        (entry["access_token"], token) for token, entry in oauth.refresh_tokens.items() if not entry["revoked"]
+    ]
     rdvs_before = hooked.query("SELECT count(*) FROM rdvsp.rdvs")
 
     outcome = disconnect(hooked)
@@ -102,7 +121,8 @@ def test_disconnecting_revokes_the_tokens_stops_the_webhooks_and_keeps_the_rows(
     assert [e.subscriptions for e in hooked.world.webhook_endpoints.values()] == [[], []]
     [(status, access_enc, refresh_enc, disconnected_at, revoked, error)] = hooked.query(
         "SELECT status, access_token_encrypted, refresh_token_encrypted, disconnected_at, tokens_revoked, error "
-        "FROM rdvsp.accounts")
+        "FROM rdvsp.accounts"
+    )
     assert (status, access_enc, refresh_enc, revoked, error) == ("disconnected", None, None, True, None)
     assert disconnected_at is not None
     assert hooked.query("SELECT DISTINCT status FROM rdvsp.webhook_installations") == [("disconnected",)]
@@ -113,8 +133,9 @@ def test_disconnecting_revokes_the_tokens_stops_the_webhooks_and_keeps_the_rows(
     rdv = hooked.world.update_rdv(sorted(hooked.world.rdvs)[0], context="après la déconnexion")
     answer = post(hooked, 100, rdv_event(hooked, rdv))
     assert answer.status_code == 200 and answer.json()["status"] == "ignored"
-    [(status, reason)] = hooked.query("SELECT status, status_reason FROM sync.webhook_inbox "
-                                      "WHERE id = %s", [answer.json()["inbox_id"]])
+    [(status, reason)] = hooked.query(
+        "SELECT status, status_reason FROM sync.webhook_inbox WHERE id = %s", [answer.json()["inbox_id"]]
+    )
     assert status == "ignored" and "organisation 100 has no connected account" in reason
     assert hooked.query("SELECT context FROM rdvsp.rdvs WHERE id = %s", [rdv.id]) != [("après la déconnexion",)]
 
@@ -122,8 +143,9 @@ def test_disconnecting_revokes_the_tokens_stops_the_webhooks_and_keeps_the_rows(
     resources = {"warehouse": WarehouseResource(database_url=hooked.database_url), "rdvsp": api_resource(hooked)}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(rdvsp_accounts.name, ["1"])
-        with dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 3, 1, 3),
-                                       resources=resources) as context:
+        with dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2026, 3, 1, 3), resources=resources
+        ) as context:
             assert isinstance(rdvsp_nightly(context), dg.SkipReason)
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
             assert isinstance(rdvsp_failed_webhook_organisations(context), dg.SkipReason)
@@ -140,7 +162,8 @@ def test_a_failed_revocation_still_disconnects_and_reconnecting_works(connected)
     assert outcome.tokens_revoked is False and "did not answer" in outcome.revocation_problem
     assert outcome.lines()[0].startswith("account 1 disconnected here, but its tokens could not be revoked")
     [(status, tokens, revoked, error)] = connected.query(
-        "SELECT status, refresh_token_encrypted, tokens_revoked, error FROM rdvsp.accounts")
+        "SELECT status, refresh_token_encrypted, tokens_revoked, error FROM rdvsp.accounts"
+    )
     assert (status, tokens, revoked) == ("disconnected", None, False)
     assert "could not be revoked" in error and "/oauth/authorized_applications" in error
 
@@ -168,8 +191,10 @@ def test_purge_removes_only_what_no_other_connected_account_sees_and_never_coop_
         INSERT INTO coop.beneficiaires (account_id, rdv_user_id, first_name) SELECT 1, id, 'B' FROM rdvsp.users LIMIT 5;
         INSERT INTO coop.activites (account_id, date, type, duration_min, rdv_id)
             SELECT 1, starts_at, 'individuel', 30, id FROM rdvsp.rdvs ORDER BY id LIMIT 3;""")
-    coop_before = hooked.query("SELECT (SELECT count(*) FROM coop.beneficiaires), (SELECT count(*) FROM coop.activites),"
-                               " (SELECT count(*) FROM coop.account_settings)")
+    coop_before = hooked.query(
+        "SELECT (SELECT count(*) FROM coop.beneficiaires), (SELECT count(*) FROM coop.activites),"
+        " (SELECT count(*) FROM coop.account_settings)"
+    )
 
     outcome = disconnect(hooked, purge=True)
 
@@ -180,13 +205,20 @@ def test_purge_removes_only_what_no_other_connected_account_sees_and_never_coop_
     participants = {p.user_id for r in world.rdvs.values() if r.id in seen_by_2 for p in r.participations}
     in_100 = {u.id for u in world.users.values() if 100 in u.organisation_ids}
     assert {u for (u,) in hooked.query("SELECT id FROM rdvsp.users")} == participants | in_100
-    assert hooked.query("SELECT (SELECT count(*) FROM coop.beneficiaires), (SELECT count(*) FROM coop.activites),"
-                        " (SELECT count(*) FROM coop.account_settings)") == coop_before
+    assert (
+        hooked.query(
+            "SELECT (SELECT count(*) FROM coop.beneficiaires), (SELECT count(*) FROM coop.activites),"
+            " (SELECT count(*) FROM coop.account_settings)"
+        )
+        == coop_before
+    )
     assert outcome.purged["rdvs"] == len(world.rdvs) - len(seen_by_2)
     # Organisation 100's webhook stays, for account 2; 101's is released.
     assert outcome.handed_over == {100: 2} and outcome.unsubscribed == [101]
-    assert hooked.query("SELECT organisation_id, account_id, status FROM rdvsp.webhook_installations "
-                        "ORDER BY 1") == [(100, 2, "installed"), (101, 1, "disconnected")]
+    assert hooked.query("SELECT organisation_id, account_id, status FROM rdvsp.webhook_installations ORDER BY 1") == [
+        (100, 2, "installed"),
+        (101, 1, "disconnected"),
+    ]
     # Account 2 syncs on, untouched.
     assert hooked.sync(account_id=2).tables["rdvs"].deleted == 0
 
@@ -212,13 +244,26 @@ def test_the_account_commands_as_an_operator_runs_them(rdvsp, tmp_path):
     the persistent instance: what they print, and one line without a traceback when they fail."""
     s = rdvsp.settings
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DAGSTER_POSTGRES_URL")}
-    env.update({"SYNC_DATABASE_URL": rdvsp.database_url, "SYNC_LOCAL_DIR": str(tmp_path),
-                "SYNC_SECRET_KEY": SECRET_KEY, "RDVSP_BASE_URL": s.base_url, "RDVSP_CLIENT_ID": s.client_id,
-                "RDVSP_CLIENT_SECRET": s.client_secret, "RDVSP_REDIRECT_URI": s.redirect_uri})
+    env.update(
+        {
+            "SYNC_DATABASE_URL": rdvsp.database_url,
+            "SYNC_LOCAL_DIR": str(tmp_path),
+            "SYNC_SECRET_KEY": SECRET_KEY,
+            "RDVSP_BASE_URL": s.base_url,
+            "RDVSP_CLIENT_ID": s.client_id,
+            "RDVSP_CLIENT_SECRET": s.client_secret,
+            "RDVSP_REDIRECT_URI": s.redirect_uri,
+        }
+    )
 
     def run(*args):
-        return subprocess.run([str(Path(sys.executable).with_name("sync-assets")), "rdvsp", *args], env=env,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [str(Path(sys.executable).with_name("sync-assets")), "rdvsp", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     connected = run("connect", "--unattended", "--sync-now")
     assert connected.returncode == 0, connected.stderr

@@ -17,8 +17,11 @@ from .conformance import RdvspHarness
 
 
 def stored_tokens(rdvsp):
-    return rdvsp.query("SELECT access_token_encrypted, refresh_token_encrypted, access_token_expires_at, status, "
-                       "error, sync_from FROM rdvsp.accounts WHERE id = %s", [rdvsp.account_id])[0]
+    return rdvsp.query(
+        "SELECT access_token_encrypted, refresh_token_encrypted, access_token_expires_at, status, "
+        "error, sync_from FROM rdvsp.accounts WHERE id = %s",
+        [rdvsp.account_id],
+    )[0]
 
 
 def test_connect_stores_encrypted_tokens_that_work(rdvsp):
@@ -34,8 +37,9 @@ def test_connect_stores_encrypted_tokens_that_work(rdvsp):
 
 
 def test_connect_with_a_wrong_client_secret_says_what_to_check(rdvsp):
-    rdvsp.settings = RdvspSettings(rdvsp.settings.base_url, rdvsp.settings.client_id, "wrong",
-                                   redirect_uri=rdvsp.settings.redirect_uri)
+    rdvsp.settings = RdvspSettings(
+        rdvsp.settings.base_url, rdvsp.settings.client_id, "wrong", redirect_uri=rdvsp.settings.redirect_uri
+    )
     with pytest.raises(AccountError, match="RDVSP_CLIENT_SECRET"):
         rdvsp.connect()
     assert rdvsp.query("SELECT count(*) FROM rdvsp.accounts") == [(0,)]
@@ -51,20 +55,38 @@ def test_an_answer_with_another_state_is_refused(rdvsp):
         return f"{redirect_uri}?code=stolen&state=not-{state}"
 
     with pytest.raises(AccountError, match="state"):
-        connect(rdvsp.engine, rdvsp.settings, rdvsp.cipher, sync_from=date.today(), unattended=False,
-                wait_for_callback=forged_callback, show=lambda _: None)
+        connect(
+            rdvsp.engine,
+            rdvsp.settings,
+            rdvsp.cipher,
+            sync_from=date.today(),
+            unattended=False,
+            wait_for_callback=forged_callback,
+            show=lambda _: None,
+        )
 
 
 def test_attended_connect_receives_the_browser_on_the_redirect_uri(rdvsp):
     port = free_port()
-    settings = RdvspSettings(rdvsp.settings.base_url, rdvsp.settings.client_id, rdvsp.settings.client_secret,
-                             redirect_uri=f"http://127.0.0.1:{port}/oauth/rdvsp/callback")
+    settings = RdvspSettings(
+        rdvsp.settings.base_url,
+        rdvsp.settings.client_id,
+        rdvsp.settings.client_secret,
+        redirect_uri=f"http://127.0.0.1:{port}/oauth/rdvsp/callback",
+    )
     shown: list[str] = []
     result: dict = {}
 
     def run():
-        result["account"] = connect(rdvsp.engine, settings, rdvsp.cipher, sync_from=date.today(),
-                                    unattended=False, show=shown.append, wait_for_callback=receive_callback)
+        result["account"] = connect(
+            rdvsp.engine,
+            settings,
+            rdvsp.cipher,
+            sync_from=date.today(),
+            unattended=False,
+            show=shown.append,
+            wait_for_callback=receive_callback,
+        )
 
     thread = threading.Thread(target=run)
     thread.start()

@@ -44,8 +44,15 @@ def poll(rdvsp, kind: str = "polling"):
     """A sync of the account: `polling` skips the RDV pages it applied before, `nightly` re-applies all."""
     client = rdvsp.client()
     try:
-        return RdvspAccountSync(rdvsp.engine, client, rdvsp.account_id, cipher=rdvsp.cipher,
-                                webhook_url=rdvsp.settings.webhook_url, emit=lambda _: None, kind=kind).run()
+        return RdvspAccountSync(
+            rdvsp.engine,
+            client,
+            rdvsp.account_id,
+            cipher=rdvsp.cipher,
+            webhook_url=rdvsp.settings.webhook_url,
+            emit=lambda _: None,
+            kind=kind,
+        ).run()
     finally:
         client.close()
 
@@ -67,8 +74,10 @@ def test_an_rdv_destroyed_during_a_poll_stays_destroyed(hooked, monkeypatch, kin
     # Refused as older than its deletion: a noop, said in the figures, neither created nor updated.
     refused = outcome.tables[refused_in]
     assert refused.stale == 1 and refused.created == refused.updated == 0
-    [(version,)] = hooked.query("SELECT deleted_version FROM sync.tombstones WHERE table_name = 'rdvsp.rdvs' "
-                                "AND record_key = %s", [str(doomed.id)])
+    [(version,)] = hooked.query(
+        "SELECT deleted_version FROM sync.tombstones WHERE table_name = 'rdvsp.rdvs' AND record_key = %s",
+        [str(doomed.id)],
+    )
     assert version > datetime.now(timezone.utc) - timedelta(minutes=1)
 
 
@@ -84,7 +93,8 @@ def test_an_rdv_created_during_a_poll_is_not_deleted_as_unseen(hooked, monkeypat
     [rdv] = created
     assert hooked.query("SELECT count(*) FROM rdvsp.rdvs WHERE id = %s", [rdv.id]) == [(1,)]
     assert hooked.query("SELECT count(*) FROM rdvsp.participations WHERE rdv_id = %s", [rdv.id]) == [
-        (len(rdv.participations),)]
+        (len(rdv.participations),)
+    ]
     assert outcome.tables["rdvs"].deleted == 0
     # The nightly finds no RDV drift: none blamed on webhooks that delivered everything.
     assert {o: c.drift for o, c in poll(hooked, "nightly").organisation_drift.items()} == {100: 0, 101: 0}
@@ -100,8 +110,9 @@ def test_an_rdv_updated_during_a_poll_keeps_its_new_participants(hooked, monkeyp
     pause_before_the_merge(monkeypatch, update)
     poll(hooked, "nightly")  # it stages every RDV, this one as it was listed
     assert hooked.query("SELECT status FROM rdvsp.rdvs WHERE id = %s", [changed.id]) == [("revoked",)]
-    assert {s for (s,) in hooked.query("SELECT status FROM rdvsp.participations WHERE rdv_id = %s",
-                                       [changed.id])} == {"revoked"}
+    assert {s for (s,) in hooked.query("SELECT status FROM rdvsp.participations WHERE rdv_id = %s", [changed.id])} == {
+        "revoked"
+    }
     assert {o: c.drift for o, c in poll(hooked, "nightly").organisation_drift.items()} == {100: 0, 101: 0}
 
 
@@ -109,8 +120,10 @@ def test_an_rdv_destroyed_between_the_merge_of_rdvs_and_of_participations_fails_
     """The poll will rewrite the RDV's participations; meanwhile a webhook destroys the RDV. The
     webhook waits for the poll's merge, then applies: no foreign-key failure, the RDV gone."""
     doomed = rdv_in(hooked)
-    hooked.execute("UPDATE rdvsp.participations SET send_reminder_notification = NOT send_reminder_notification "
-                   "WHERE rdv_id = %s", [doomed.id])  # so that the poll writes them
+    hooked.execute(
+        "UPDATE rdvsp.participations SET send_reminder_notification = NOT send_reminder_notification WHERE rdv_id = %s",
+        [doomed.id],
+    )  # so that the poll writes them
     merge = Stager.merge
     started = []
 
@@ -129,7 +142,8 @@ def test_an_rdv_destroyed_between_the_merge_of_rdvs_and_of_participations_fails_
     assert hooked.query("SELECT count(*) FROM rdvsp.rdvs WHERE id = %s", [doomed.id]) == [(0,)]
     assert hooked.query("SELECT count(*) FROM rdvsp.participations WHERE rdv_id = %s", [doomed.id]) == [(0,)]
     assert hooked.query("SELECT status FROM sync.webhook_inbox WHERE record_id = %s", [str(doomed.id)]) == [
-        ("applied",)]
+        ("applied",)
+    ]
 
 
 def test_a_late_older_delivery_never_brings_a_destroyed_rdv_back(hooked):
@@ -149,13 +163,18 @@ def test_a_late_older_delivery_never_brings_a_destroyed_rdv_back(hooked):
 def test_a_user_profile_destroyed_during_a_poll_stays_destroyed(hooked, monkeypatch):
     user = next(u for u in hooked.world.users.values() if u.organisation_ids == [100])
     at = datetime.now(timezone.utc) + timedelta(seconds=1)  # after the poll's listing begins
-    profile = {"data": {"organisation": hooked.world.organisation_json(hooked.world.organisations[100]),
-                        "user": hooked.world.user_json(user)},
-               "meta": {"model": "UserProfile", "event": "destroyed", "timestamp": at.isoformat()}}
+    profile = {
+        "data": {
+            "organisation": hooked.world.organisation_json(hooked.world.organisations[100]),
+            "user": hooked.world.user_json(user),
+        },
+        "meta": {"model": "UserProfile", "event": "destroyed", "timestamp": at.isoformat()},
+    }
     pause_before_the_merge(monkeypatch, lambda: post(hooked, 100, profile).raise_for_status())
     hooked.sync()
-    assert hooked.query("SELECT count(*) FROM rdvsp.user_profiles WHERE organisation_id = 100 AND user_id = %s",
-                        [user.id]) == [(0,)]
+    assert hooked.query(
+        "SELECT count(*) FROM rdvsp.user_profiles WHERE organisation_id = 100 AND user_id = %s", [user.id]
+    ) == [(0,)]
 
 
 @pytest.mark.slow

@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 
 from sync_assets.platform.resources import WarehouseResource
-from sync_assets.rdvsp.resources import RdvspApiResource
 from sync_assets.rdvsp.partitions import rdvsp_accounts
+from sync_assets.rdvsp.resources import RdvspApiResource
 from sync_assets.rdvsp.schedules import (
     rdvsp_failed_webhook_organisations,
     rdvsp_webhook_inbox_retry,
@@ -56,13 +56,17 @@ def test_polling_runs_are_scoped_to_exactly_the_organisations_webhooks_miss(ware
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(rdvsp_accounts.name, ["1", "2", "3"])
         requests = evaluate(rdvsp_failed_webhook_organisations, warehouse, instance)
-    scoped = {r.partition_key: r.run_config["ops"]["rdvsp_account_sync"]["config"]["organisation_ids"] for r in requests}
+    scoped = {
+        r.partition_key: r.run_config["ops"]["rdvsp_account_sync"]["config"]["organisation_ids"] for r in requests
+    }
     assert scoped == {"1": [100, 101], "2": [103]}
     assert {r.tags["sync_assets/kind"] for r in requests} == {"fallback"}
     assert requests[0].tags["sync_assets/reasons"] == "failed,silent"
     # The run list names each run's account and scope.
     assert {r.tags["sync_assets/account"]: r.tags["sync_assets/organisations"] for r in requests} == {
-        "1": "100,101", "2": "103"}
+        "1": "100,101",
+        "2": "103",
+    }
 
 
 def test_without_the_api_configured_the_sensor_skips_and_names_the_variable(warehouse, monkeypatch):
@@ -85,20 +89,25 @@ def test_a_second_tick_asks_for_the_same_runs_so_none_is_duplicated(warehouse):
 
 
 def test_nothing_to_poll_when_every_webhook_works(rdvsp):
-    rdvsp.execute("INSERT INTO rdvsp.accounts (id, base_url, sync_from) VALUES (1, 'x', '2024-01-01');"
-                  "INSERT INTO rdvsp.account_organisations VALUES (1, 100, now());"
-                  "INSERT INTO rdvsp.webhook_installations (organisation_id, account_id, status) VALUES (100, 1, 'installed')")
+    rdvsp.execute(
+        "INSERT INTO rdvsp.accounts (id, base_url, sync_from) VALUES (1, 'x', '2024-01-01');"
+        "INSERT INTO rdvsp.account_organisations VALUES (1, 100, now());"
+        "INSERT INTO rdvsp.webhook_installations (organisation_id, account_id, status) VALUES (100, 1, 'installed')"
+    )
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(rdvsp_accounts.name, ["1"])
-        result = evaluate(rdvsp_failed_webhook_organisations,
-                          WarehouseResource(database_url=rdvsp.database_url), instance)
+        result = evaluate(
+            rdvsp_failed_webhook_organisations, WarehouseResource(database_url=rdvsp.database_url), instance
+        )
     assert isinstance(result, dg.SkipReason)
 
 
 def test_the_retry_sensor_asks_for_a_run_only_when_events_are_due(rdvsp):
     warehouse = WarehouseResource(database_url=rdvsp.database_url)
-    rdvsp.execute("INSERT INTO sync.webhook_inbox (connector, body_sha256, body, status, next_attempt_at) VALUES "
-                  "('rdvsp', repeat('b', 64), '{}', 'failed', now() + interval '1 hour')")
+    rdvsp.execute(
+        "INSERT INTO sync.webhook_inbox (connector, body_sha256, body, status, next_attempt_at) VALUES "
+        "('rdvsp', repeat('b', 64), '{}', 'failed', now() + interval '1 hour')"
+    )
     with dg.instance_for_test() as instance:
         assert isinstance(evaluate(rdvsp_webhook_inbox_retry, warehouse, instance), dg.SkipReason)
         rdvsp.execute("UPDATE sync.webhook_inbox SET next_attempt_at = now() - interval '1 second'")
@@ -108,12 +117,15 @@ def test_the_retry_sensor_asks_for_a_run_only_when_events_are_due(rdvsp):
 
 def test_the_retry_job_fails_loudly_on_events_it_gives_up(rdvsp):
     rdvsp.execute(
-        "INSERT INTO sync.webhook_inbox (connector, body_sha256, body, model, event, status, attempts, next_attempt_at) "
+        "INSERT INTO sync.webhook_inbox "
+        "(connector, body_sha256, body, model, event, status, attempts, next_attempt_at) "
         "VALUES ('rdvsp', repeat('c', 64), "
-        "'{\"data\": {\"id\": 1, \"name\": 42}, \"meta\": {\"model\": \"Lieu\", \"event\": \"updated\", "
-        "\"timestamp\": \"2025-01-01T10:00:00+01:00\"}}', 'Lieu', 'updated', 'failed', 7, now())")
+        '\'{"data": {"id": 1, "name": 42}, "meta": {"model": "Lieu", "event": "updated", '
+        "\"timestamp\": \"2025-01-01T10:00:00+01:00\"}}', 'Lieu', 'updated', 'failed', 7, now())"
+    )
     result = rdvsp_webhook_retry_job.execute_in_process(
-        resources={"warehouse": WarehouseResource(database_url=rdvsp.database_url)}, raise_on_error=False)
+        resources={"warehouse": WarehouseResource(database_url=rdvsp.database_url)}, raise_on_error=False
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "failed 8 times" in failure.step_failure_data.user_failure_data.description

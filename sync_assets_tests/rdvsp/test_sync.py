@@ -24,7 +24,8 @@ def test_the_first_sync_copies_what_the_account_sees(connected):
     outcome = connected.sync()
     world = connected.world
     assert connected.query("SELECT id, status, organisation_id FROM rdvsp.rdvs ORDER BY id") == sorted(
-        (r.id, r.status, r.organisation_id) for r in world.rdvs.values())
+        (r.id, r.status, r.organisation_id) for r in world.rdvs.values()
+    )
     assert outcome.tables["rdvs"] == MergeCounts(count=len(world.rdvs), created=len(world.rdvs))
     participations = sum(len(r.participations) for r in world.rdvs.values())
     assert outcome.tables["participations"].created == participations
@@ -105,8 +106,9 @@ def test_a_scoped_sync_leaves_other_organisations_untouched(connected):
     assert diff(outcome)["rdvs"] == (0, 0, 1)
     remaining = {r[0] for r in connected.query("SELECT id FROM rdvsp.rdvs")}
     assert in_100 not in remaining and in_101 in remaining  # 101 was not listed, so nothing of it is deleted
-    assert connected.query("SELECT organisation_ids, status FROM rdvsp.sync_logs ORDER BY started_at DESC LIMIT 1") \
-        == [([100], "success")]
+    assert connected.query("SELECT organisation_ids, status FROM rdvsp.sync_logs ORDER BY started_at DESC LIMIT 1") == [
+        ([100], "success")
+    ]
 
 
 def test_a_scope_outside_the_account_is_refused_and_nothing_changes(connected):
@@ -175,8 +177,9 @@ def test_breaking_drift_fails_the_run_and_applies_nothing(connected, monkeypatch
     with pytest.raises(ContractBreach, match="starts_at"):
         connected.sync()
     assert connected.snapshot() == before
-    assert connected.query("SELECT kind, field_path, error_type, row_count, sample_record_ids FROM sync.drift_events") \
-        == [("breaking", "starts_at", "missing", 1, [str(broken_id)])]
+    assert connected.query(
+        "SELECT kind, field_path, error_type, row_count, sample_record_ids FROM sync.drift_events"
+    ) == [("breaking", "starts_at", "missing", 1, [str(broken_id)])]
     status, error = connected.query("SELECT status, error FROM rdvsp.sync_logs ORDER BY started_at DESC LIMIT 1")[0]
     assert status == "failed" and "starts_at" in error
 
@@ -184,21 +187,28 @@ def test_breaking_drift_fails_the_run_and_applies_nothing(connected, monkeypatch
 def test_additive_drift_is_recorded_and_the_rows_stored(connected, monkeypatch):
     world = connected.world
     render = world.rdv_json
-    monkeypatch.setattr(world, "rdv_json", lambda rdv, base_url="x": {**render(rdv, base_url), "teleconsultation": True})
+    monkeypatch.setattr(
+        world, "rdv_json", lambda rdv, base_url="x": {**render(rdv, base_url), "teleconsultation": True}
+    )
     outcome = connected.sync()
     assert outcome.tables["rdvs"].created == len(world.rdvs)
     assert connected.query("SELECT kind, field_path, row_count FROM sync.drift_events") == [
-        ("additive", "teleconsultation", len(world.rdvs))]
+        ("additive", "teleconsultation", len(world.rdvs))
+    ]
 
 
 def test_webhooks_are_installed_without_replay_with_a_secret_per_organisation(connected):
     connected.sync()
     endpoints = connected.world.webhook_endpoints
     assert sorted(e.organisation_id for e in endpoints.values()) == sorted(connected.world.organisations)
-    assert all(e.target_url == f"https://sync.example.test/webhooks/rdvsp/{e.organisation_id}" for e in endpoints.values())
+    assert all(
+        e.target_url == f"https://sync.example.test/webhooks/rdvsp/{e.organisation_id}" for e in endpoints.values()
+    )
     assert connected.sandbox.rdvsp.replays == []  # trigger: false
-    rows = connected.query("SELECT organisation_id, endpoint_id, secret_encrypted, status FROM rdvsp.webhook_installations")
-    for org_id, endpoint_id, secret_encrypted, status in rows:
+    rows = connected.query(
+        "SELECT organisation_id, endpoint_id, secret_encrypted, status FROM rdvsp.webhook_installations"
+    )
+    for _organisation_id, endpoint_id, secret_encrypted, status in rows:
         assert status == "installed"
         assert connected.cipher.decrypt(secret_encrypted) == endpoints[endpoint_id].secret
     assert len({e.secret for e in endpoints.values()}) == len(endpoints)
@@ -215,8 +225,9 @@ def test_failed_and_silent_webhook_installs_are_recorded_with_their_reason(rdvsp
     rdvsp.world.agents[1].roles[100] = "basic"  # not an administrator of 100 any more
     outcome = rdvsp.sync()
     assert outcome.webhooks == {"failed": 1, "not_taken": 1}
-    rows = dict((r[0], r[1:]) for r in rdvsp.query(
-        "SELECT organisation_id, status, reason FROM rdvsp.webhook_installations"))
+    rows = dict(
+        (r[0], r[1:]) for r in rdvsp.query("SELECT organisation_id, status, reason FROM rdvsp.webhook_installations")
+    )
     assert rows[100][0] == "failed" and "not an administrator of organisation 100" in rows[100][1]
     assert rows[101][0] == "not_taken"
 
@@ -253,21 +264,29 @@ def test_an_rdv_seen_by_two_accounts_stays_until_neither_sees_it(rdvsp):
 def test_the_sync_log_holds_the_figures_of_every_table(connected):
     outcome = connected.sync()
     [(status, drift, pages, started, ended)] = connected.query(
-        "SELECT status, drift, pages_fetched, started_at, ended_at FROM rdvsp.sync_logs")
+        "SELECT status, drift, pages_fetched, started_at, ended_at FROM rdvsp.sync_logs"
+    )
     assert status == "success" and drift == outcome.drift and pages == outcome.pages and ended >= started
-    rows = connected.query("SELECT table_name, count, created, updated, deleted, noop, drift FROM rdvsp.sync_log_tables")
+    rows = connected.query(
+        "SELECT table_name, count, created, updated, deleted, noop, drift FROM rdvsp.sync_log_tables"
+    )
     assert sorted(r[0] for r in rows) == sorted(SYNCED_TABLES)
     for name, count, created, updated, deleted, noop, table_drift in rows:
         assert (count, created, updated, deleted, noop, table_drift) == (
-            outcome.tables[name].count, outcome.tables[name].created, outcome.tables[name].updated,
-            outcome.tables[name].deleted, outcome.tables[name].noop, outcome.tables[name].drift)
+            outcome.tables[name].count,
+            outcome.tables[name].created,
+            outcome.tables[name].updated,
+            outcome.tables[name].deleted,
+            outcome.tables[name].noop,
+            outcome.tables[name].drift,
+        )
 
 
 def test_the_sync_sends_no_statement_per_row(connected, monkeypatch):
     """Count every statement sent on every connection, from libpq's protocol trace."""
     import tempfile
 
-    trace = tempfile.TemporaryFile("w+")
+    trace = tempfile.TemporaryFile("w+")  # noqa: SIM115  (read after the patched calls)
     original = psycopg.Connection.connect.__func__
 
     def traced(cls, *args, **kwargs):
@@ -304,7 +323,8 @@ def test_polling_skips_unchanged_pages_and_the_nightly_run_re_applies_them(conne
     polling = connected.sync()
     assert polling.tables["rdvs"].updated == 0  # its page did not change: not re-applied
     client = connected.client()
-    nightly = RdvspAccountSync(connected.engine, client, 1, cipher=connected.cipher,
-                               webhook_url=connected.settings.webhook_url, kind="nightly").run()
+    nightly = RdvspAccountSync(
+        connected.engine, client, 1, cipher=connected.cipher, webhook_url=connected.settings.webhook_url, kind="nightly"
+    ).run()
     assert nightly.tables["rdvs"].updated == 1 and nightly.tables["rdvs"].count == len(connected.world.rdvs)
     assert connected.query("SELECT context FROM rdvsp.rdvs WHERE id = %s", [rdv_id]) == [(None,)]

@@ -27,8 +27,9 @@ class Receiver:
         self.url = f"http://127.0.0.1:{port}"
         # The engine `sync-assets webhooks serve` uses.
         app = build_receiver(engine_for(rdvsp.database_url, low_latency=True), rdvsp.cipher, rdvsp.settings)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                                    lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 10
@@ -44,8 +45,9 @@ class Receiver:
 def hooked(rdvsp):
     """A connected account, a receiver, and endpoints installed by a first polling sync."""
     port = free_port()
-    rdvsp.settings = type(rdvsp.settings)(**{**rdvsp.settings.__dict__,
-                                              "webhook_url": f"http://127.0.0.1:{port}/webhooks/rdvsp"})
+    rdvsp.settings = type(rdvsp.settings)(
+        **{**rdvsp.settings.__dict__, "webhook_url": f"http://127.0.0.1:{port}/webhooks/rdvsp"}
+    )
     receiver = Receiver(rdvsp, port)
     rdvsp.connect()
     rdvsp.sync()
@@ -70,9 +72,15 @@ def post(rdvsp, organisation_id, body, secret=None, signature=None, raw: bytes |
 
 
 def rdv_event(rdvsp, rdv, event="updated", at: datetime | None = None, reason=None):
-    return {"data": rdvsp.world.rdv_json(rdv), "meta": {
-        "model": "Rdv", "event": event, "webhook_reason": reason,
-        "timestamp": (at or datetime.now(timezone.utc)).astimezone(PARIS).isoformat(timespec="milliseconds")}}
+    return {
+        "data": rdvsp.world.rdv_json(rdv),
+        "meta": {
+            "model": "Rdv",
+            "event": event,
+            "webhook_reason": reason,
+            "timestamp": (at or datetime.now(timezone.utc)).astimezone(PARIS).isoformat(timespec="milliseconds"),
+        },
+    }
 
 
 def warehouse_rdvs(rdvsp):
@@ -168,7 +176,10 @@ def test_a_duplicate_delivery_is_applied_once(hooked):
 def test_an_older_event_never_overwrites_a_newer_one(hooked):
     rdv = next(r for r in hooked.world.rdvs.values() if r.organisation_id == 100)
     now = datetime.now(timezone.utc)
-    older, newer = rdv_event(hooked, rdv, at=now + timedelta(seconds=1)), rdv_event(hooked, rdv, at=now + timedelta(seconds=2))
+    older, newer = (
+        rdv_event(hooked, rdv, at=now + timedelta(seconds=1)),
+        rdv_event(hooked, rdv, at=now + timedelta(seconds=2)),
+    )
     older["data"]["status"], newer["data"]["status"] = "seen", "revoked"
     assert post(hooked, 100, newer).json()["status"] == "applied"
     assert post(hooked, 100, older).json()["status"] == "ignored"
@@ -189,12 +200,16 @@ def test_deliveries_shuffled_and_duplicated_end_in_the_api_state(hooked):
 
 
 def test_destroying_an_unknown_record_is_a_2xx_no_op(hooked):
-    body = {"data": {"id": 987654321}, "meta": {"model": "Rdv", "event": "destroyed",
-                                                "timestamp": "2025-01-01T10:00:00.000+01:00"}}
+    body = {
+        "data": {"id": 987654321},
+        "meta": {"model": "Rdv", "event": "destroyed", "timestamp": "2025-01-01T10:00:00.000+01:00"},
+    }
     response = post(hooked, 100, body)
     assert response.status_code == 200 and response.json()["status"] == "applied"
-    user_body = {"data": {"id": 987654321}, "meta": {"model": "User", "event": "destroyed",
-                                                     "timestamp": "2025-01-01T10:00:00.000+01:00"}}
+    user_body = {
+        "data": {"id": 987654321},
+        "meta": {"model": "User", "event": "destroyed", "timestamp": "2025-01-01T10:00:00.000+01:00"},
+    }
     assert post(hooked, 100, user_body).status_code == 200
 
 
@@ -229,8 +244,10 @@ def test_malformed_and_oversized_bodies(hooked):
 
 
 def test_models_not_synced_are_ignored_with_a_reason(hooked):
-    body = {"data": {"id": 5, "title": "Congés"}, "meta": {"model": "Absence", "event": "created",
-                                                            "timestamp": "2025-01-01T10:00:00.000+01:00"}}
+    body = {
+        "data": {"id": 5, "title": "Congés"},
+        "meta": {"model": "Absence", "event": "created", "timestamp": "2025-01-01T10:00:00.000+01:00"},
+    }
     response = post(hooked, 100, body)
     assert response.status_code == 200 and response.json()["status"] == "ignored"
     assert "not synced" in inbox_rows(hooked)[0][3]
@@ -249,7 +266,8 @@ def test_an_event_that_fails_stays_in_the_inbox_and_is_retried(hooked, monkeypat
     response = post(hooked, 100, body)
     assert response.status_code == 200 and response.json()["status"] == "failed"  # durably stored
     [(status, reason, attempts, due)] = hooked.query(
-        "SELECT status, status_reason, attempts, next_attempt_at > now() FROM sync.webhook_inbox")
+        "SELECT status, status_reason, attempts, next_attempt_at > now() FROM sync.webhook_inbox"
+    )
     assert (status, attempts, due) == ("failed", 1, True) and "database hiccup" in reason
     monkeypatch.setattr(inbox, "apply_event", original)
     assert inbox.retry_due_events(hooked.engine).retried == 0  # not due yet
@@ -269,7 +287,8 @@ def test_retries_give_up_after_the_last_attempt(hooked, monkeypatch):
         given_up += inbox.retry_due_events(hooked.engine).given_up
     assert len(given_up) == 1
     assert hooked.query("SELECT status, attempts, next_attempt_at FROM sync.webhook_inbox") == [
-        ("failed", inbox.MAX_ATTEMPTS, None)]
+        ("failed", inbox.MAX_ATTEMPTS, None)
+    ]
 
 
 def test_a_receiver_restarted_mid_burst_loses_nothing(hooked):
@@ -296,14 +315,27 @@ def test_the_receiver_serves_the_oauth_callback_of_connect(rdvsp):
     from sync_assets.rdvsp.oauth import RdvspSettings, connect
 
     port = free_port()
-    rdvsp.settings = RdvspSettings(rdvsp.settings.base_url, rdvsp.settings.client_id, rdvsp.settings.client_secret,
-                                   redirect_uri=f"http://127.0.0.1:{port}/oauth/rdvsp/callback")
+    rdvsp.settings = RdvspSettings(
+        rdvsp.settings.base_url,
+        rdvsp.settings.client_id,
+        rdvsp.settings.client_secret,
+        redirect_uri=f"http://127.0.0.1:{port}/oauth/rdvsp/callback",
+    )
     receiver = Receiver(rdvsp, port)  # holds the redirect URI's address
     shown, result = [], {}
     try:
-        thread = threading.Thread(target=lambda: result.update(account=connect(
-            rdvsp.engine, rdvsp.settings, rdvsp.cipher, sync_from=datetime.now().date(), unattended=False,
-            show=shown.append)))
+        thread = threading.Thread(
+            target=lambda: result.update(
+                account=connect(
+                    rdvsp.engine,
+                    rdvsp.settings,
+                    rdvsp.cipher,
+                    sync_from=datetime.now().date(),
+                    unattended=False,
+                    show=shown.append,
+                )
+            )
+        )
         thread.start()
         deadline = time.monotonic() + 10
         while not shown and time.monotonic() < deadline:
@@ -329,10 +361,18 @@ def test_the_serve_command_receives_webhooks(hooked, tmp_path):
     from .conftest import SECRET_KEY
 
     port = free_port()
-    env = {**os.environ, "SYNC_DATABASE_URL": hooked.database_url, "SYNC_SECRET_KEY": SECRET_KEY,
-           "SYNC_LOCAL_DIR": str(tmp_path)}
-    process = subprocess.Popen([str(Path(sys.executable).with_name("sync-assets")), "webhooks", "serve",
-                                "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "SYNC_DATABASE_URL": hooked.database_url,
+        "SYNC_SECRET_KEY": SECRET_KEY,
+        "SYNC_LOCAL_DIR": str(tmp_path),
+    }
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("sync-assets")), "webhooks", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -345,8 +385,14 @@ def test_the_serve_command_receives_webhooks(hooked, tmp_path):
         body = rdv_event(hooked, rdv)
         body["data"]["context"] = "par le serveur"
         raw = json.dumps(body).encode()
-        response = httpx.post(f"http://127.0.0.1:{port}/webhooks/rdvsp/100", content=raw, headers={
-            "X-Lapin-Signature": signature_of(secret_of(hooked, 100), raw), "Content-Type": "application/json"})
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/webhooks/rdvsp/100",
+            content=raw,
+            headers={
+                "X-Lapin-Signature": signature_of(secret_of(hooked, 100), raw),
+                "Content-Type": "application/json",
+            },
+        )
     finally:
         process.terminate()
         out, err = process.communicate(timeout=30)
@@ -360,22 +406,38 @@ def test_user_profiles_and_agent_roles_come_and_go(hooked):
     user, agent = next(iter(world.users.values())), world.agents[10]
     at = "2030-01-01T10:00:00.000+01:00"
     profile = {"organisation": world.organisation_json(world.organisations[100]), "user": world.user_json(user)}
-    role = {"organisation": world.organisation_json(world.organisations[100]), "agent": world.agent_json(agent),
-            "access_level": "admin"}
+    role = {
+        "organisation": world.organisation_json(world.organisations[100]),
+        "agent": world.agent_json(agent),
+        "access_level": "admin",
+    }
     hooked.execute("DELETE FROM rdvsp.user_profiles WHERE user_id = %s AND organisation_id = 100", [user.id])
-    assert post(hooked, 100, {"data": profile, "meta": {"model": "UserProfile", "event": "created",
-                                                        "timestamp": at}}).status_code == 200
-    assert hooked.query("SELECT count(*) FROM rdvsp.user_profiles WHERE user_id = %s AND organisation_id = 100",
-                        [user.id]) == [(1,)]
-    assert post(hooked, 100, {"data": role, "meta": {"model": "AgentRole", "event": "updated", "timestamp": at}}
-                ).status_code == 200
-    assert hooked.query("SELECT access_level FROM rdvsp.agent_roles WHERE agent_id = 10 AND organisation_id = 100") \
-        == [("admin",)]
+    assert (
+        post(
+            hooked, 100, {"data": profile, "meta": {"model": "UserProfile", "event": "created", "timestamp": at}}
+        ).status_code
+        == 200
+    )
+    assert hooked.query(
+        "SELECT count(*) FROM rdvsp.user_profiles WHERE user_id = %s AND organisation_id = 100", [user.id]
+    ) == [(1,)]
+    assert (
+        post(
+            hooked, 100, {"data": role, "meta": {"model": "AgentRole", "event": "updated", "timestamp": at}}
+        ).status_code
+        == 200
+    )
+    assert hooked.query("SELECT access_level FROM rdvsp.agent_roles WHERE agent_id = 10 AND organisation_id = 100") == [
+        ("admin",)
+    ]
     for model, data in (("UserProfile", profile), ("AgentRole", role)):
         post(hooked, 100, {"data": data, "meta": {"model": model, "event": "destroyed", "timestamp": at}})
-    assert hooked.query("SELECT count(*) FROM rdvsp.user_profiles WHERE user_id = %s AND organisation_id = 100",
-                        [user.id]) == [(0,)]
-    assert hooked.query("SELECT count(*) FROM rdvsp.agent_roles WHERE agent_id = 10 AND organisation_id = 100") == [(0,)]
+    assert hooked.query(
+        "SELECT count(*) FROM rdvsp.user_profiles WHERE user_id = %s AND organisation_id = 100", [user.id]
+    ) == [(0,)]
+    assert hooked.query("SELECT count(*) FROM rdvsp.agent_roles WHERE agent_id = 10 AND organisation_id = 100") == [
+        (0,)
+    ]
 
 
 def test_a_delivery_after_postgres_closed_the_receivers_connections_is_stored(hooked):
@@ -384,8 +446,10 @@ def test_a_delivery_after_postgres_closed_the_receivers_connections_is_stored(ho
     first = rdv_event(hooked, rdvs[0])
     first["data"]["context"] = "avant"
     assert post(hooked, 100, first).status_code == 200
-    closed = hooked.query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")[0][0]
+    closed = hooked.query(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )[0][0]
     assert closed >= 1  # the receiver's pooled connection among them
     second = rdv_event(hooked, rdvs[1])
     second["data"]["context"] = "après"

@@ -45,6 +45,7 @@ def synced(connected):
 
 # --- attendance statuses --------------------------------------------------------------------
 
+
 def test_a_status_is_set_at_the_api_and_in_the_warehouse_at_once(synced):
     rdv = an_rdv(synced)
     request_id = queue(synced, "rdv_status", rdv_id=rdv.id, status="seen")
@@ -53,9 +54,16 @@ def test_a_status_is_set_at_the_api_and_in_the_warehouse_at_once(synced):
     assert synced.world.rdvs[rdv.id].status == "seen"  # at the API
     [(status, version)] = synced.query("SELECT status, last_event_at FROM rdvsp.rdvs WHERE id = %s", [rdv.id])
     assert status == "seen" and version is not None
-    assert {s for (s,) in synced.query("SELECT status FROM rdvsp.participations WHERE rdv_id = %s", [rdv.id])} == {"seen"}
+    assert {s for (s,) in synced.query("SELECT status FROM rdvsp.participations WHERE rdv_id = %s", [rdv.id])} == {
+        "seen"
+    }
     done = write_request(synced.engine, request_id)
-    assert (done.status, done.attempts, done.error, done.result) == ("done", 1, None, {"rdv_id": rdv.id, "status": "seen"})
+    assert (done.status, done.attempts, done.error, done.result) == (
+        "done",
+        1,
+        None,
+        {"rdv_id": rdv.id, "status": "seen"},
+    )
 
 
 def test_a_stale_webhook_after_a_written_back_status_changes_nothing_and_the_next_one_is_a_noop(hooked):
@@ -71,12 +79,15 @@ def test_a_stale_webhook_after_a_written_back_status_changes_nothing_and_the_nex
     assert hooked.sandbox.deliverer.wait_idle(30)
     [(status, reason)] = hooked.query(
         "SELECT status, status_reason FROM sync.webhook_inbox WHERE record_id = %s AND body_sha256 <> "
-        "(SELECT body_sha256 FROM sync.webhook_inbox WHERE id = %s)", [str(rdv.id), late.json()["inbox_id"]])
+        "(SELECT body_sha256 FROM sync.webhook_inbox WHERE id = %s)",
+        [str(rdv.id), late.json()["inbox_id"]],
+    )
     rows = hooked.query("SELECT status, synced_at FROM rdvsp.rdvs WHERE id = %s", [rdv.id])
     assert rows[0][0] == "noshow"
     assert status in ("applied", "ignored")  # applied as a noop, or stale: either way nothing moved
-    assert hooked.query("SELECT count(*) FROM rdvsp.rdvs WHERE id = %s AND synced_at > %s",
-                        [rdv.id, rows[0][1]]) == [(0,)]
+    assert hooked.query("SELECT count(*) FROM rdvsp.rdvs WHERE id = %s AND synced_at > %s", [rdv.id, rows[0][1]]) == [
+        (0,)
+    ]
 
 
 def test_a_refused_status_fails_with_its_reason_and_the_job_names_it(synced):
@@ -122,9 +133,11 @@ def test_the_sensor_asks_for_a_run_once_per_due_work(synced):
     resources = {"warehouse": WarehouseResource(database_url=synced.database_url), "rdvsp": api_resource(synced)}
 
     def tick():
-        with dg.instance_for_test() as instance:
-            with dg.build_sensor_context(instance=instance, resources=resources) as context:
-                return rdvsp_write_requests(context)
+        with (
+            dg.instance_for_test() as instance,
+            dg.build_sensor_context(instance=instance, resources=resources) as context,
+        ):
+            return rdvsp_write_requests(context)
 
     assert isinstance(tick(), dg.SkipReason)
     queue(synced, "rdv_status", rdv_id=an_rdv(synced).id, status="seen")
@@ -138,6 +151,7 @@ def test_the_sensor_asks_for_a_run_once_per_due_work(synced):
 
 # --- RDV plans ------------------------------------------------------------------------------
 
+
 def test_a_plan_for_a_user_is_stored_and_its_rdv_found_later(synced):
     user = next(u for u in synced.world.users.values() if 100 in u.organisation_ids)
     request_id = queue(synced, "rdv_plan", user_id=user.id, return_url="https://coop.example/beneficiaires/7")
@@ -146,7 +160,9 @@ def test_a_plan_for_a_user_is_stored_and_its_rdv_found_later(synced):
     assert (plan.user_id, plan.return_url) == (user.id, "https://coop.example/beneficiaires/7")
     result = write_request(synced.engine, request_id).result
     assert result["rdv_plan_id"] == plan.id and result["url"].endswith(f"/agents/rdv_plans/{plan.id}")
-    assert synced.query("SELECT user_id, rdv_id, write_request_id FROM rdvsp.rdv_plans") == [(user.id, None, request_id)]
+    assert synced.query("SELECT user_id, rdv_id, write_request_id FROM rdvsp.rdv_plans") == [
+        (user.id, None, request_id)
+    ]
 
     rdv = synced.world.book_rdv_plan(plan.id)  # the agent takes the RDV
     synced.execute("UPDATE rdvsp.rdv_plans SET next_check_at = now()")
@@ -159,7 +175,8 @@ def test_a_plan_for_a_beneficiary_makes_the_user_and_links_the_beneficiary(synce
     [(beneficiaire_id,)] = synced.query(
         "INSERT INTO coop.beneficiaires (account_id, first_name, last_name, email, phone, address) VALUES "
         "(1, 'Maëlys', 'Ravelonanosy', 'maelys.r@example.org', '+33612345678', '3 rue des Lilas 35000 Rennes') "
-        "RETURNING id")
+        "RETURNING id"
+    )
     users_before = set(synced.world.users)
     request_id = queue(synced, "rdv_plan", beneficiaire_id=beneficiaire_id)
     assert deliver(synced).done == [request_id]
@@ -176,7 +193,8 @@ def test_a_plan_for_a_beneficiary_makes_the_user_and_links_the_beneficiary(synce
 def test_a_beneficiary_of_another_account_is_refused(synced):
     synced.connect(agent_id=2)
     [(beneficiaire_id,)] = synced.query(
-        "INSERT INTO coop.beneficiaires (account_id, first_name, last_name) VALUES (2, 'A', 'B') RETURNING id")
+        "INSERT INTO coop.beneficiaires (account_id, first_name, last_name) VALUES (2, 'A', 'B') RETURNING id"
+    )
     synced.account_id = 1
     request_id = queue(synced, "rdv_plan", beneficiaire_id=beneficiaire_id)
     assert deliver(synced).failed == [request_id]
@@ -197,6 +215,7 @@ def test_a_plan_is_never_sent_twice_when_the_answer_is_lost(synced):
 
 # --- a run that dies after the API answered ----------------------------------------------------
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["rdv_status", "rdv_plan"])
 def test_a_run_killed_after_the_api_answered_is_settled_by_the_next_run(synced, tmp_path, kind):
@@ -205,13 +224,28 @@ def test_a_run_killed_after_the_api_answered_is_settled_by_the_next_run(synced, 
     rdv, user = an_rdv(synced), next(iter(synced.world.users.values()))
     s = synced.settings
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DAGSTER_POSTGRES_URL")}
-    env.update({"SYNC_DATABASE_URL": synced.database_url, "SYNC_LOCAL_DIR": str(tmp_path),
-                "SYNC_SECRET_KEY": SECRET_KEY, "RDVSP_BASE_URL": s.base_url, "RDVSP_CLIENT_ID": s.client_id,
-                "RDVSP_CLIENT_SECRET": s.client_secret})
-    arguments = (["set-status", "--rdv", str(rdv.id), "--status", "seen"] if kind == "rdv_status"
-                 else ["plan", "--user", str(user.id)])
-    command = subprocess.Popen([str(Path(sys.executable).with_name("sync-assets")), "rdvsp", *arguments,
-                                "--account", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env.update(
+        {
+            "SYNC_DATABASE_URL": synced.database_url,
+            "SYNC_LOCAL_DIR": str(tmp_path),
+            "SYNC_SECRET_KEY": SECRET_KEY,
+            "RDVSP_BASE_URL": s.base_url,
+            "RDVSP_CLIENT_ID": s.client_id,
+            "RDVSP_CLIENT_SECRET": s.client_secret,
+        }
+    )
+    arguments = (
+        ["set-status", "--rdv", str(rdv.id), "--status", "seen"]
+        if kind == "rdv_status"
+        else ["plan", "--user", str(user.id)]
+    )
+    command = subprocess.Popen(
+        [str(Path(sys.executable).with_name("sync-assets")), "rdvsp", *arguments, "--account", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # The request after the write (reading the RDV or the user back) comes once the API answered.
     after_the_write = "/api/v1/rdvs" if kind == "rdv_status" else f"/api/v1/users/{user.id}"
     sandbox = synced.sandbox.rdvsp

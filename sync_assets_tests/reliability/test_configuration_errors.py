@@ -22,15 +22,21 @@ def bare_environment(warehouse_env, monkeypatch):
     return monkeypatch
 
 
-@pytest.mark.parametrize(("arguments", "variables", "named"), [
-    (["rdvsp", "connect", "--unattended"], {}, "RDVSP_BASE_URL is not set"),
-    (["rdvsp", "connect", "--unattended"], {"RDVSP_BASE_URL": "http://127.0.0.1:9"}, "RDVSP_CLIENT_ID is not set"),
-    (["rdvsp", "connect", "--unattended"], {"RDVSP_BASE_URL": "http://127.0.0.1:9", "RDVSP_CLIENT_ID": "c"},
-     "RDVSP_CLIENT_SECRET is not set"),
-    (["doctolib", "sync"], {}, "DOCTOLIB_BASE_URL is not set"),
-    (["doctolib", "sync"], {"DOCTOLIB_BASE_URL": "http://127.0.0.1:9"}, "DOCTOLIB_API_KEY_"),
-    (["rdvsp", "sync"], {}, "No active RDV Service Public account"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "variables", "named"),
+    [
+        (["rdvsp", "connect", "--unattended"], {}, "RDVSP_BASE_URL is not set"),
+        (["rdvsp", "connect", "--unattended"], {"RDVSP_BASE_URL": "http://127.0.0.1:9"}, "RDVSP_CLIENT_ID is not set"),
+        (
+            ["rdvsp", "connect", "--unattended"],
+            {"RDVSP_BASE_URL": "http://127.0.0.1:9", "RDVSP_CLIENT_ID": "c"},
+            "RDVSP_CLIENT_SECRET is not set",
+        ),
+        (["doctolib", "sync"], {}, "DOCTOLIB_BASE_URL is not set"),
+        (["doctolib", "sync"], {"DOCTOLIB_BASE_URL": "http://127.0.0.1:9"}, "DOCTOLIB_API_KEY_"),
+        (["rdvsp", "sync"], {}, "No active RDV Service Public account"),
+    ],
+)
 def test_a_missing_variable_is_named_by_the_command(bare_environment, capsys, arguments, variables, named):
     for name, value in variables.items():
         bare_environment.setenv(name, value)

@@ -38,14 +38,20 @@ COMMAND = str(Path(sys.executable).with_name("sync-assets"))
 
 def command_environment(database_url: str, local_dir: Path, **variables: str) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("RDVSP_", "DOCTOLIB_", "DAGSTER_"))}
-    return {**environment, "SYNC_DATABASE_URL": database_url, "SYNC_SECRET_KEY": SECRET_KEY,
-            "SYNC_LOCAL_DIR": str(local_dir), **variables}
+    return {
+        **environment,
+        "SYNC_DATABASE_URL": database_url,
+        "SYNC_SECRET_KEY": SECRET_KEY,
+        "SYNC_LOCAL_DIR": str(local_dir),
+        **variables,
+    }
 
 
 def start(arguments: list[str], environment: dict[str, str]) -> subprocess.Popen:
     # A session of its own, so that the kill reaches every process it started.
-    return subprocess.Popen([COMMAND, *arguments], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [COMMAND, *arguments], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
 
 
 def kill(process: subprocess.Popen) -> None:
@@ -75,9 +81,14 @@ def big_sandbox():
 def rdvsp_case(request, database_url, tmp_path):
     helper = request.getfixturevalue("connected")
     settings = helper.settings
-    environment = command_environment(database_url, tmp_path, RDVSP_BASE_URL=settings.base_url,
-                                      RDVSP_CLIENT_ID=settings.client_id, RDVSP_CLIENT_SECRET=settings.client_secret,
-                                      RDVSP_WEBHOOK_URL=settings.webhook_url)
+    environment = command_environment(
+        database_url,
+        tmp_path,
+        RDVSP_BASE_URL=settings.base_url,
+        RDVSP_CLIENT_ID=settings.client_id,
+        RDVSP_CLIENT_SECRET=settings.client_secret,
+        RDVSP_WEBHOOK_URL=settings.webhook_url,
+    )
     return RdvspHarness(helper), ["rdvsp", "sync", "--account", str(helper.account_id)], environment
 
 
@@ -89,16 +100,20 @@ def doctolib_case(request, database_url, tmp_path):
 
 
 def run_rows(runner) -> list[tuple[str, str | None]]:
-    return runner.query("SELECT status, error FROM sync.runs WHERE connector = %s AND partition_key = %s "
-                        "ORDER BY started_at", [runner.connector.name, runner.partition_key])
+    return runner.query(
+        "SELECT status, error FROM sync.runs WHERE connector = %s AND partition_key = %s ORDER BY started_at",
+        [runner.connector.name, runner.partition_key],
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("connector", ["rdvsp", "doctolib"])
 def test_a_sync_killed_between_two_pages_applies_nothing_and_the_next_run_converges(
-        request, database_url, tmp_path, connector):
+    request, database_url, tmp_path, connector
+):
     runner, arguments, environment = (rdvsp_case if connector == "rdvsp" else doctolib_case)(
-        request, database_url, tmp_path)
+        request, database_url, tmp_path
+    )
     runner.run()  # a first, clean sync
     before, cursor = runner.digest(), runner.cursor()
     runner.change_source(1)
@@ -138,7 +153,8 @@ def test_a_run_that_fails_after_installing_a_webhook_keeps_the_secret_the_api_si
 
     def stored_secret() -> str:
         [(encrypted,)] = connected.query(
-            "SELECT secret_encrypted FROM rdvsp.webhook_installations WHERE organisation_id = 100")
+            "SELECT secret_encrypted FROM rdvsp.webhook_installations WHERE organisation_id = 100"
+        )
         return connected.cipher.decrypt(encrypted)
 
     assert stored_secret() == secret_of(connected, 100)
@@ -149,8 +165,9 @@ def test_a_run_that_fails_after_installing_a_webhook_keeps_the_secret_the_api_si
 @pytest.mark.slow
 def test_a_receiver_killed_during_a_burst_loses_no_acknowledged_delivery(connected, tmp_path):
     port = free_port()
-    connected.settings = type(connected.settings)(**{**connected.settings.__dict__,
-                                                      "webhook_url": f"http://127.0.0.1:{port}/webhooks/rdvsp"})
+    connected.settings = type(connected.settings)(
+        **{**connected.settings.__dict__, "webhook_url": f"http://127.0.0.1:{port}/webhooks/rdvsp"}
+    )
     connected.sync()  # installs the endpoints towards this receiver
     environment = command_environment(connected.database_url, tmp_path)
     arguments = ["webhooks", "serve", "--port", str(port), "--workers", "2"]
@@ -177,8 +194,11 @@ def test_a_receiver_killed_during_a_burst_loses_no_acknowledged_delivery(connect
             for rdv_id in ids:
                 raw = deliveries[rdv_id]
                 try:
-                    response = client.post(f"{url}/webhooks/rdvsp/100", content=raw, headers={
-                        "X-Lapin-Signature": signature_of(secret, raw), "Content-Type": "application/json"})
+                    response = client.post(
+                        f"{url}/webhooks/rdvsp/100",
+                        content=raw,
+                        headers={"X-Lapin-Signature": signature_of(secret, raw), "Content-Type": "application/json"},
+                    )
                 except httpx.HTTPError:
                     continue  # not acknowledged: the sender keeps it and tries again later
                 if response.status_code == 200:
@@ -217,5 +237,7 @@ def test_a_receiver_killed_during_a_burst_loses_no_acknowledged_delivery(connect
     assert stored() == expected
     [(applied, bodies)] = connected.query(
         "SELECT count(*) FILTER (WHERE status = 'applied'), count(DISTINCT body_sha256) FROM sync.webhook_inbox "
-        "WHERE record_id = ANY(%s)", [[str(i) for i in deliveries]])
+        "WHERE record_id = ANY(%s)",
+        [[str(i) for i in deliveries]],
+    )
     assert applied == bodies == len(deliveries)  # each delivery stored once, applied once

@@ -117,8 +117,9 @@ def test_deeply_nested_json_is_rejected_without_a_server_error(hooked, depth):
     assert status == "rejected" and "nested" in reason
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", None])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
+)
 def test_the_content_type_is_not_trusted_the_signed_body_is(hooked, content_type):
     rdv = an_rdv(hooked)
     event = rdv_event(hooked, rdv)
@@ -135,13 +136,16 @@ def test_the_content_type_is_not_trusted_the_signed_body_is(hooked, content_type
     assert hooked.query("SELECT context FROM rdvsp.rdvs WHERE id = %s", [rdv.id]) == [(f"reçu en {content_type}",)]
 
 
-@pytest.mark.parametrize(("meta", "expected"), [
-    ({"model": "Rdv", "event": "archived"}, 400),
-    ({"model": "Planning", "event": "created"}, 200),
-    ({"model": ["Rdv"], "event": "updated"}, 400),
-    ({"model": "Rdv", "event": "updated", "timestamp": "hier"}, 400),
-    ({"model": "Rdv'; DROP TABLE rdvsp.rdvs; --", "event": "updated"}, 200),
-])
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ({"model": "Rdv", "event": "archived"}, 400),
+        ({"model": "Planning", "event": "created"}, 200),
+        ({"model": ["Rdv"], "event": "updated"}, 400),
+        ({"model": "Rdv", "event": "updated", "timestamp": "hier"}, 400),
+        ({"model": "Rdv'; DROP TABLE rdvsp.rdvs; --", "event": "updated"}, 200),
+    ],
+)
 def test_unknown_models_and_events_are_answered_and_change_nothing(hooked, meta, expected):
     rdv = an_rdv(hooked)
     body = {"data": {**hooked.world.rdv_json(rdv), "status": "revoked"}, "meta": meta}
@@ -154,8 +158,11 @@ def test_unknown_models_and_events_are_answered_and_change_nothing(hooked, meta,
     assert status in ("rejected", "ignored") and reason
 
 
-@pytest.mark.parametrize("hostile", [SQL_LOOKING, VERY_LONG, "\u0000nul\u0000", "\ud800"[:0] + "😀\u202e\u200b"],
-                         ids=["sql-looking", "very-long", "nul-characters", "unicode-controls"])
+@pytest.mark.parametrize(
+    "hostile",
+    [SQL_LOOKING, VERY_LONG, "\u0000nul\u0000", "\ud800"[:0] + "😀\u202e\u200b"],
+    ids=["sql-looking", "very-long", "nul-characters", "unicode-controls"],
+)
 def test_hostile_strings_in_every_text_field_are_stored_verbatim_or_refused(hooked, hostile):
     """Each string of an RDV event replaced in turn: stored exactly as sent (free text), or the
     event is refused by its contract (ids, dates, statuses); never a 5xx, never a changed schema."""
@@ -185,8 +192,9 @@ def test_hostile_strings_in_every_text_field_are_stored_verbatim_or_refused(hook
                 assert stored == [(expected,)], path
     assert {p for p, status in outcomes.items() if status == "applied"} >= set(FREE_TEXT_COLUMNS)
     assert hooked.query("SELECT count(*) FROM rdvsp.rdvs")[0][0] > 0  # the table is still there
-    assert hooked.query("SELECT count(*) FROM sync.webhook_inbox WHERE status NOT IN "
-                        "('applied', 'ignored', 'failed', 'rejected')") == [(0,)]
+    assert hooked.query(
+        "SELECT count(*) FROM sync.webhook_inbox WHERE status NOT IN ('applied', 'ignored', 'failed', 'rejected')"
+    ) == [(0,)]
 
 
 @pytest.mark.parametrize("harness", [RdvspHarness, DoctolibHarness], ids=["rdvsp", "doctolib"])
@@ -207,13 +215,17 @@ def test_a_nul_character_in_a_polled_text_field_does_not_fail_the_sync(request, 
 
 # --- Forged floods --------------------------------------------------------------------------
 
+
 def test_a_forged_request_costs_one_hmac_at_most_whatever_the_number_of_organisations(hooked, monkeypatch):
     """50 more organisations with endpoints: a forged body still meets one secret (the URL's), none
     for an organisation without an endpoint or a path without one, and never on the event loop."""
     from sync_assets.rdvsp import receiver
 
-    hooked.execute("INSERT INTO rdvsp.webhook_installations (organisation_id, status, secret_encrypted) "
-                   "SELECT g, 'installed', %s FROM generate_series(1000, 1049) g", [hooked.cipher.encrypt("other")])
+    hooked.execute(
+        "INSERT INTO rdvsp.webhook_installations (organisation_id, status, secret_encrypted) "
+        "SELECT g, 'installed', %s FROM generate_series(1000, 1049) g",
+        [hooked.cipher.encrypt("other")],
+    )
     checks: list[str] = []
     real = receiver.signature_of
 
@@ -240,11 +252,15 @@ def test_refusals_are_logged_together_not_one_line_each(hooked, caplog):
     forged = b'{"data": {}, "meta": {}}'
     with caplog.at_level(logging.DEBUG, logger="sync_assets.rdvsp.receiver"):
         for n in range(30):
-            httpx.post(f"{hooked.receiver.url}/webhooks/rdvsp/{100 + n % 2}", content=forged,
-                       headers={"X-Lapin-Signature": f"{n:064x}"})
+            httpx.post(
+                f"{hooked.receiver.url}/webhooks/rdvsp/{100 + n % 2}",
+                content=forged,
+                headers={"X-Lapin-Signature": f"{n:064x}"},
+            )
     warnings = [r for r in caplog.records if r.name == "sync_assets.rdvsp.receiver" and r.levelno >= logging.WARNING]
     assert [r.getMessage() for r in warnings] == [
-        "webhook deliveries refused (further refusals are counted and logged once a minute)"]
+        "webhook deliveries refused (further refusals are counted and logged once a minute)"
+    ]
     assert sum(1 for r in caplog.records if r.getMessage() == "webhook refused") == 30  # DEBUG only
 
 

@@ -56,7 +56,7 @@ def captured(monkeypatch):
 
     sentry_sdk.get_client().close()
     sentry_sdk.init(dsn=None)
-    for logger, level in zip(loggers, levels):
+    for logger, level in zip(loggers, levels, strict=True):
         logger.removeHandler(handler)
         logger.setLevel(level)
 
@@ -90,9 +90,13 @@ def test_an_end_to_end_run_leaks_no_personal_data_and_no_credential(hooked, capt
     logs, sentry = captured
     sandbox, world, url = hooked.sandbox, hooked.world, hooked.database_url
     settings = hooked.settings
-    for name, value in {"RDVSP_BASE_URL": settings.base_url, "RDVSP_CLIENT_ID": settings.client_id,
-                        "RDVSP_CLIENT_SECRET": settings.client_secret, "RDVSP_WEBHOOK_URL": settings.webhook_url,
-                        **sandbox.doctolib.environment(sandbox.base_url)}.items():
+    for name, value in {
+        "RDVSP_BASE_URL": settings.base_url,
+        "RDVSP_CLIENT_ID": settings.client_id,
+        "RDVSP_CLIENT_SECRET": settings.client_secret,
+        "RDVSP_WEBHOOK_URL": settings.webhook_url,
+        **sandbox.doctolib.environment(sandbox.base_url),
+    }.items():
         monkeypatch.setenv(name, value)
 
     with dg.instance_for_test() as dagster:
@@ -107,8 +111,9 @@ def test_an_end_to_end_run_leaks_no_personal_data_and_no_credential(hooked, capt
         broken["data"]["status"] = "rescheduled"  # a contract breach: stored as failed, logged
         assert post(hooked, 100, broken).json()["status"] == "failed"
         # Failures of the polling sync: breaking drift, then the API down.
-        sandbox.faults.add(Fault(kind="drift", path="/api/v1/rdvs", transform=set_field("status", "rescheduled"),
-                                 times=-1))
+        sandbox.faults.add(
+            Fault(kind="drift", path="/api/v1/rdvs", transform=set_field("status", "rescheduled"), times=-1)
+        )
         assert not sync_partition(dagster, url, "rdvsp", hooked.account_id).success
         sandbox.faults.clear()
         sandbox.faults.add(Fault(kind="status", path="/api/v1/rdvs", status=503, times=-1))
@@ -121,13 +126,24 @@ def test_an_end_to_end_run_leaks_no_personal_data_and_no_credential(hooked, capt
 
         found = discover_practices(engine_for(url), client_factory(sandbox.base_url), api_keys())
         assert all(sync_partition(dagster, url, "doctolib", p, full_refresh=True).success for p in found.practices)
-        sandbox.faults.add(Fault(kind="drift", path="/v1/practices/1/appointments", times=-1, transform=set_field(
-            "patient", {"id": "cinq", "first_name": 5, "email": ["x"], "phone": {}, "birth_date": "hier"})))
+        sandbox.faults.add(
+            Fault(
+                kind="drift",
+                path="/v1/practices/1/appointments",
+                times=-1,
+                transform=set_field(
+                    "patient", {"id": "cinq", "first_name": 5, "email": ["x"], "phone": {}, "birth_date": "hier"}
+                ),
+            )
+        )
         assert not sync_partition(dagster, url, "doctolib", 1).success
         sandbox.faults.clear()
         # The analyst layer over it all.
-        assert run_job(dagster, "coop_activities_from_rdvs",
-                       {"create_activities_from_rdvs": {"config": {"account_id": hooked.account_id}}}).success
+        assert run_job(
+            dagster,
+            "coop_activities_from_rdvs",
+            {"create_activities_from_rdvs": {"config": {"account_id": hooked.account_id}}},
+        ).success
         assert run_job(dagster, "analyst_layer").success
         events = dagster_events(dagster)
 
@@ -141,8 +157,12 @@ def test_an_end_to_end_run_leaks_no_personal_data_and_no_credential(hooked, capt
     people.add("Apolline", "Vasseur-Lemoine")
     assert people.found_in(f"user {user.email} born {user.birth_date}")  # the search finds what it should
 
-    for source, texts in {"log records": logs.texts, "Dagster events": events, "Sentry events": sentry_events,
-                          "persisted errors": errors}.items():
+    for source, texts in {
+        "log records": logs.texts,
+        "Dagster events": events,
+        "Sentry events": sentry_events,
+        "persisted errors": errors,
+    }.items():
         text = "\n".join(texts)
         leaks = people.found_in(text)
         assert not leaks, f"personal data in the {source}: {sorted(leaks)}"
@@ -153,7 +173,8 @@ def test_an_end_to_end_run_leaks_no_personal_data_and_no_credential(hooked, capt
 def test_tokens_and_webhook_secrets_are_encrypted_at_rest(hooked):
     """The raw columns hold neither the tokens nor the secrets, and decrypt to them."""
     [(access, refresh)] = hooked.query(
-        "SELECT access_token_encrypted, refresh_token_encrypted FROM rdvsp.accounts WHERE id = %s", [hooked.account_id])
+        "SELECT access_token_encrypted, refresh_token_encrypted FROM rdvsp.accounts WHERE id = %s", [hooked.account_id]
+    )
     oauth = hooked.sandbox.rdvsp.oauth
     assert hooked.cipher.decrypt(access) in oauth.access_tokens
     assert hooked.cipher.decrypt(refresh) in oauth.refresh_tokens
@@ -161,7 +182,9 @@ def test_tokens_and_webhook_secrets_are_encrypted_at_rest(hooked):
     endpoints = {e.organisation_id: e.secret for e in hooked.world.webhook_endpoints.values()}
     assert installed.keys() == endpoints.keys()
     assert {org: hooked.cipher.decrypt(secret) for org, secret in installed.items()} == endpoints
-    dump = json.dumps(hooked.query("SELECT row_to_json(a)::text FROM rdvsp.accounts a")
-                      + hooked.query("SELECT row_to_json(w)::text FROM rdvsp.webhook_installations w"))
+    dump = json.dumps(
+        hooked.query("SELECT row_to_json(a)::text FROM rdvsp.accounts a")
+        + hooked.query("SELECT row_to_json(w)::text FROM rdvsp.webhook_installations w")
+    )
     for secret in [*oauth.access_tokens, *oauth.refresh_tokens, *endpoints.values()]:
         assert secret not in dump

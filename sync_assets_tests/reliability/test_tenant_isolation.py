@@ -22,18 +22,34 @@ from ..rdvsp.test_webhooks import hooked, rdv_event, secret_of, warehouse_rdvs  
 
 
 def organisation_rows(rdvsp, organisation_id: int) -> dict[str, int]:
-    return dict(rdvsp.query("""
+    return dict(
+        rdvsp.query(
+            """
         SELECT 'rdvs', count(*) FROM rdvsp.rdvs WHERE organisation_id = %(o)s
         UNION ALL SELECT 'motifs', count(*) FROM rdvsp.motifs WHERE organisation_id = %(o)s
-        UNION ALL SELECT 'lieux', count(*) FROM rdvsp.lieux WHERE organisation_id = %(o)s""", {"o": organisation_id}))
+        UNION ALL SELECT 'lieux', count(*) FROM rdvsp.lieux WHERE organisation_id = %(o)s""",
+            {"o": organisation_id},
+        )
+    )
 
 
-@pytest.mark.parametrize(("path", "move"), [
-    ("/api/v1/rdvs", lambda world: each_item(
-        lambda rdv: rdv.__setitem__("organisation", world.organisation_json(world.organisations[101])))),
-    ("/api/v1/organisations/100/motifs", lambda world: each_item(lambda motif: motif.__setitem__("organisation_id", 101))),
-    ("/api/v1/lieux", lambda world: each_item(lambda lieu: lieu.__setitem__("organisation_id", 101))),
-], ids=["rdvs", "motifs", "lieux"])
+@pytest.mark.parametrize(
+    ("path", "move"),
+    [
+        (
+            "/api/v1/rdvs",
+            lambda world: each_item(
+                lambda rdv: rdv.__setitem__("organisation", world.organisation_json(world.organisations[101]))
+            ),
+        ),
+        (
+            "/api/v1/organisations/100/motifs",
+            lambda world: each_item(lambda motif: motif.__setitem__("organisation_id", 101)),
+        ),
+        ("/api/v1/lieux", lambda world: each_item(lambda lieu: lieu.__setitem__("organisation_id", 101))),
+    ],
+    ids=["rdvs", "motifs", "lieux"],
+)
 def test_an_account_never_writes_rows_of_an_organisation_it_does_not_belong_to(rdvsp, path, move):
     """Agent 2 belongs to organisation 100 only; its listings answer rows of organisation 101."""
     rdvsp.connect(agent_id=2)
@@ -45,7 +61,8 @@ def test_an_account_never_writes_rows_of_an_organisation_it_does_not_belong_to(r
     [(status,)] = rdvsp.query("SELECT status FROM rdvsp.sync_logs")
     assert status == "failed"
     assert rdvsp.query("SELECT DISTINCT field_path, error_type FROM sync.drift_events") == [
-        ("organisation_id", "other_organisation")]
+        ("organisation_id", "other_organisation")
+    ]
 
 
 def test_a_path_without_an_organisation_is_refused_without_trying_any_secret(hooked):
@@ -54,8 +71,11 @@ def test_a_path_without_an_organisation_is_refused_without_trying_any_secret(hoo
     other = next(r for r in hooked.world.rdvs.values() if r.organisation_id == 101)
     raw = json.dumps(rdv_event(hooked, other)).encode()
     before = warehouse_rdvs(hooked)
-    refused = httpx.post(f"{hooked.receiver.url}/webhooks/rdvsp", content=raw,
-                         headers={"X-Lapin-Signature": signature_of(secret_of(hooked, 101), raw)})
+    refused = httpx.post(
+        f"{hooked.receiver.url}/webhooks/rdvsp",
+        content=raw,
+        headers={"X-Lapin-Signature": signature_of(secret_of(hooked, 101), raw)},
+    )
     assert refused.status_code == 404 and "/webhooks/rdvsp/<organisation id>" in refused.json()["error"]
     assert warehouse_rdvs(hooked) == before
     assert hooked.query("SELECT count(*) FROM sync.webhook_inbox") == [(0,)]

@@ -44,8 +44,9 @@ def test_cursor_pages_list_every_appointment_once_and_updated_since_filters(doct
     expected = {a.id for a in world.appointments.values() if a.practice_id == 2}
     with client(doctolib, "practice-2-key") as http:
         listed = all_pages(http, "/v1/practices/2/appointments", limit=25)
-        in_order = sorted((a for a in world.appointments.values() if a.practice_id == 2),
-                          key=lambda a: (a.updated_at, a.id))
+        in_order = sorted(
+            (a for a in world.appointments.values() if a.practice_id == 2), key=lambda a: (a.updated_at, a.id)
+        )
         assert [a["id"] for a in listed] == [a.id for a in in_order]
         assert len(listed) == len(expected) and {a["id"] for a in listed} == expected
         changed = world.cancel(sorted(expected)[0])
@@ -53,7 +54,13 @@ def test_cursor_pages_list_every_appointment_once_and_updated_since_filters(doct
         recent = all_pages(http, "/v1/practices/2/appointments", updated_since=since)
         assert [a["id"] for a in recent] == [changed.id]
         assert recent[0]["status"] == "cancelled" and set(recent[0]["patient"]) == {
-            "id", "first_name", "last_name", "birth_date", "phone", "email"}
+            "id",
+            "first_name",
+            "last_name",
+            "birth_date",
+            "phone",
+            "email",
+        }
 
 
 def test_unknown_key_gets_401_and_a_busy_key_gets_429_with_retry_after(doctolib):

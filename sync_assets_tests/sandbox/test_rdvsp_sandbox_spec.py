@@ -15,8 +15,9 @@ import httpx
 import pytest
 from openapi_schema_validator import OAS30Validator
 
-SPEC = json.loads((Path(__file__).parents[1] / "fixtures" / "rdvsp" /
-                   "rdvsp-openapi-v1.coop-vendored-2025-09-30.json").read_text())
+SPEC = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "rdvsp" / "rdvsp-openapi-v1.coop-vendored-2025-09-30.json").read_text()
+)
 
 
 def _nullable_enums_accept_null(node) -> None:
@@ -92,8 +93,10 @@ def test_rdvs_include_some_without_lieu_and_collective_ones(api):
 def test_single_records_match_the_spec(api, sandbox):
     user_id = next(iter(sandbox.world.users))
     assert_valid(api.get(f"/api/v1/users/{user_id}").json(), response_schema("/api/v1/users/{user_id}", "get", "200"))
-    assert_valid(api.get(f"/api/v1/organisations/{ORG}").json(),
-                 response_schema("api/v1/organisations/{organisation_id}", "get", "200"))
+    assert_valid(
+        api.get(f"/api/v1/organisations/{ORG}").json(),
+        response_schema("api/v1/organisations/{organisation_id}", "get", "200"),
+    )
 
 
 def test_endpoints_missing_from_the_spec_use_its_component_schemas(api):
@@ -108,8 +111,10 @@ def test_endpoints_missing_from_the_spec_use_its_component_schemas(api):
 
 def test_webhook_endpoint_creation_and_errors_match_the_spec(api):
     path = "api/v1/organisations/{organisation_id}/webhook_endpoints"
-    created = api.post(f"/api/v1/organisations/{ORG}/webhook_endpoints",
-                       json={"target_url": "https://x.example/h", "secret": "s", "trigger": False})
+    created = api.post(
+        f"/api/v1/organisations/{ORG}/webhook_endpoints",
+        json={"target_url": "https://x.example/h", "secret": "s", "trigger": False},
+    )
     assert created.status_code == 200
     assert_valid(created.json(), response_schema(path, "post", "200"))
     assert "secret" not in created.json()["webhook_endpoint"]
@@ -134,8 +139,11 @@ def test_error_bodies_match_the_spec(api, sandbox):
 def test_listings_are_100_a_page_and_unordered_but_complete(api, sandbox):
     first = api.get("/api/v1/rdvs").json()
     assert len(first["rdvs"]) == 100
-    ids = [r["id"] for page in range(1, first["meta"]["total_pages"] + 1)
-           for r in api.get("/api/v1/rdvs", params={"page": page}).json()["rdvs"]]
+    ids = [
+        r["id"]
+        for page in range(1, first["meta"]["total_pages"] + 1)
+        for r in api.get("/api/v1/rdvs", params={"page": page}).json()["rdvs"]
+    ]
     assert sorted(ids) == sorted(sandbox.world.rdvs)
     assert ids != sorted(ids)  # no ORDER BY
     sandbox.world.create_rdv()
@@ -147,14 +155,18 @@ def test_a_basic_agent_sees_join_duplicates(sandbox):
     tokens = sandbox.rdvsp.oauth.issue(2)  # agent 2: basic agent of the first organisation
     with httpx.Client(base_url=sandbox.base_url, headers={"Authorization": f"Bearer {tokens['access_token']}"}) as c:
         body = c.get("/api/v1/rdvs").json()
-        ids = [r["id"] for p in range(1, body["meta"]["total_pages"] + 1)
-               for r in c.get("/api/v1/rdvs", params={"page": p}).json()["rdvs"]]
+        ids = [
+            r["id"]
+            for p in range(1, body["meta"]["total_pages"] + 1)
+            for r in c.get("/api/v1/rdvs", params={"page": p}).json()["rdvs"]
+        ]
     visible = {r.id for r in sandbox.world.rdvs.values() if 2 in r.agent_ids}
     assert set(ids) == visible
     assert len(ids) == body["meta"]["total_count"] == sum(len(sandbox.world.rdvs[i].agent_ids) for i in visible)
 
 
 # --- Write-back and revocation ------------------------------------------------------------------
+
 
 def example_of(path: str, method: str, status: str):
     examples = SPEC["paths"][path][method]["responses"][status]["content"]["application/json"]["examples"]
@@ -165,8 +177,11 @@ def schema_of_example(value) -> dict:
     """A schema requiring the example's fields with the example's types (the spec gives rdv plans
     as examples only)."""
     if isinstance(value, dict):
-        return {"type": "object", "required": sorted(value),
-                "properties": {k: schema_of_example(v) for k, v in value.items()}}
+        return {
+            "type": "object",
+            "required": sorted(value),
+            "properties": {k: schema_of_example(v) for k, v in value.items()},
+        }
     if value is None:
         return {"nullable": True}
     return {"type": {bool: "boolean", int: "integer", str: "string"}[type(value)]}
@@ -194,8 +209,9 @@ def test_rdv_plans_match_the_spec_examples(api, sandbox):
     assert shown.json()["rdv_plan"]["rdv"]["status"] == "unknown"
     invalid = api.post("/api/v1/rdv_plans", json={"user": {"email": "x@example.org"}})
     assert invalid.status_code == 422
-    assert_valid(invalid.json(), response_schema("api/v1/organisations/{organisation_id}/webhook_endpoints",
-                                                 "post", "422"))  # the API's one 422 shape
+    assert_valid(
+        invalid.json(), response_schema("api/v1/organisations/{organisation_id}/webhook_endpoints", "post", "422")
+    )  # the API's one 422 shape
 
 
 def test_update_status_answers_the_status_alone_as_the_api_notes_say(api, sandbox):
@@ -218,6 +234,8 @@ def test_token_revocation_follows_rfc_7009_as_doorkeeper_answers_it(sandbox):
     revoked = httpx.post(f"{sandbox.base_url}/oauth/revoke", data={"token": tokens["refresh_token"], **client})
     assert revoked.status_code == 200 and revoked.json() == {}
     # The access token of the same grant stopped working too; an unknown token is still a 200.
-    me = httpx.get(f"{sandbox.base_url}/api/v1/agents/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    me = httpx.get(
+        f"{sandbox.base_url}/api/v1/agents/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert me.status_code == 401
     assert httpx.post(f"{sandbox.base_url}/oauth/revoke", data={"token": "unknown", **client}).status_code == 200

@@ -43,10 +43,19 @@ class InvoicingWorld:
 
     def add(self, company: int) -> dict:
         n = len(self.invoices) + 1
-        invoice = {"id": n, "company_id": company, "number": f"F-{company}-{n:04d}", "amount_cents": 1000 + n,
-                   "status": STATUSES[n % 3], "updated_at": self.now().isoformat(timespec="microseconds"),
-                   "customer": {"id": 1000 + n % 40, "name": f"Zéphyrine Moulinard {n % 40}",
-                                "email": f"zephyrine.moulinard{n % 40}@exemple.fr"}}
+        invoice = {
+            "id": n,
+            "company_id": company,
+            "number": f"F-{company}-{n:04d}",
+            "amount_cents": 1000 + n,
+            "status": STATUSES[n % 3],
+            "updated_at": self.now().isoformat(timespec="microseconds"),
+            "customer": {
+                "id": 1000 + n % 40,
+                "name": f"Zéphyrine Moulinard {n % 40}",
+                "email": f"zephyrine.moulinard{n % 40}@exemple.fr",
+            },
+        }
         self.invoices[n] = invoice
         return invoice
 
@@ -60,8 +69,11 @@ class InvoicingWorld:
         return changed
 
     def listing(self, company: int, since: datetime | None) -> list[dict]:
-        rows = [i for i in self.invoices.values() if i["company_id"] == company
-                and (since is None or datetime.fromisoformat(i["updated_at"]) >= since)]
+        rows = [
+            i
+            for i in self.invoices.values()
+            if i["company_id"] == company and (since is None or datetime.fromisoformat(i["updated_at"]) >= since)
+        ]
         return sorted(rows, key=lambda i: (i["updated_at"], i["id"]))
 
 
@@ -74,7 +86,7 @@ def routes(world: InvoicingWorld) -> list[Route]:
         after = request.query_params.get("cursor")  # "<updated_at>|<id>" of the previous page's last row
         if after:
             rows = [i for i in rows if (i["updated_at"], i["id"]) > (after.split("|")[0], int(after.split("|")[1]))]
-        page = rows[:int(request.query_params.get("limit", 25))]
+        page = rows[: int(request.query_params.get("limit", 25))]
         following = f"{page[-1]['updated_at']}|{page[-1]['id']}" if len(page) < len(rows) else None
         return JSONResponse({"data": page, "next_cursor": following})
 

@@ -36,8 +36,9 @@ class ExampleHarness(Harness):
 
     def run(self, full: bool = False):
         with self.resources()["example"].client(retry=RETRY, timeouts=TIMEOUTS) as http:
-            return PartitionSync(engine_for(self.database_url), invoicing.SOURCE, "1", http, full_refresh=full,
-                                 emit=lambda _: None).run()
+            return PartitionSync(
+                engine_for(self.database_url), invoicing.SOURCE, "1", http, full_refresh=full, emit=lambda _: None
+            ).run()
 
     def change_source(self, count: int) -> None:
         self.world.change(count)
@@ -53,8 +54,11 @@ class ExampleHarness(Harness):
         return {r[0] for r in self.query("SELECT id FROM example.invoices WHERE company_id = 1")}
 
     def personal_values(self) -> set[str]:
-        return {value for invoice in self.world.invoices.values()
-                for value in (invoice["customer"]["name"], invoice["customer"]["email"])}
+        return {
+            value
+            for invoice in self.world.invoices.values()
+            for value in (invoice["customer"]["name"], invoice["customer"]["email"])
+        }
 
     def resources(self) -> dict:
         return invoicing.resources(self.api.url, self.world.key)
