@@ -34,9 +34,10 @@ run: install  ## the demo: embedded PostgreSQL + every asset materialized once +
 dev: install  ## the Dagster UI on the same data as `make run` (http://127.0.0.1:3000)
 	@$(BIN)/sync-assets dev
 
-lint: install  ## ruff: the lint, and the formatting checked
+lint: install  ## ruff (lint, and the formatting checked) and mypy (sync_assets/platform, every function typed)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
 
 format: install  ## apply ruff's safe fixes and its formatting in place
 	@$(BIN)/ruff check --fix .

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import phonenumbers
+from psycopg.rows import dict_row
 
 from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.sql_files import package_sql
@@ -49,8 +50,9 @@ def merge_beneficiaires(conn, account_id: int | None = None) -> BeneficiaryMerge
     phones, unparsed = international_phones(
         raw for (raw,) in pg.execute(package_sql(__file__, "beneficiaire_phones"), scope)
     )
-    row = pg.execute(
-        package_sql(__file__, "merge_beneficiaires"),
-        {**scope, "phones_from": list(phones), "phones_to": list(phones.values())},
-    ).fetchone()
-    return BeneficiaryMerge(*row, phones_unparsed=unparsed)
+    with pg.cursor(row_factory=dict_row) as cur:
+        counts = cur.execute(
+            package_sql(__file__, "merge_beneficiaires"),
+            {**scope, "phones_from": list(phones), "phones_to": list(phones.values())},
+        ).fetchone()
+    return BeneficiaryMerge(**counts, phones_unparsed=unparsed)

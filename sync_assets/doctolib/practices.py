@@ -49,51 +49,9 @@ def discover_practices(
             f"e.g. {KEY_PREFIX}CABINET_NORD=<its API key>."
         )
     found = Discovery()
-    account_rows, practice_rows, links = [], {}, []
-    contracts = {"accounts": ContractResult("accounts"), "practices": ContractResult("practices")}
-    for name in sorted(api_keys):
-        try:
-            with clients(name, api_keys[name]) as client:
-                profile = validate_batch(models.Account, [client.account_profile()], entity="accounts")
-                contracts["accounts"].merge(profile, keep_valid=False)
-                listed = ListingReader(client.http, contracts).read(listings.PRACTICES, {}, keep=True).valid
-        except ApiError as error:
-            found.failed_accounts[name] = safe_error_message(error)
-            report_failure(log, error, "doctolib account refused", account=name)
-            continue
-        if not profile.valid:
-            continue  # breaking drift, raised below once recorded
-        account = profile.valid[0]
-        found.accounts[name] = account.kind
-        account_rows.append((name, str(account.id), account.kind, "active", None))
-        for practice in listed:
-            practice_rows[practice.id] = (practice.id, practice.name, practice.city, practice.zipcode)
-            links.append((name, practice.id))
-
+    answers = _ask_accounts(clients, api_keys, found)
     with engine.begin() as conn:
-        pg = driver_connection(conn)
-        settle_contracts(conn, CONNECTOR, contracts.values(), emit=emit)
-        known = {row[0] for row in pg.execute(package_sql(__file__, "known_accounts"))}
-        removed = sorted(known - set(api_keys))
-        errors = {**found.failed_accounts, **{name: f"{KEY_PREFIX}{name.upper()} is no longer set" for name in removed}}
-        if account_rows:
-            merge_values(conn, tables.ACCOUNTS, account_rows)
-        if errors:
-            pg.execute(
-                package_sql(__file__, "mark_accounts_in_error"),
-                {"names": list(errors), "reasons": list(errors.values())},
-            )
-        merge_rows(conn, tables.PRACTICES, list(practice_rows.values()))
-        # Links are replaced for the accounts that answered, and dropped for removed ones.
-        merge_rows(conn, tables.ACCOUNT_PRACTICES, links, {"account_name": sorted(found.accounts) + removed})
-        for practice_id, change in pg.execute(package_sql(__file__, "settle_practices")):
-            (found.vanished if change == "vanished" else found.back).append(practice_id)
-        found.practices = [row[0] for row in pg.execute(package_sql(__file__, "active_practices"))]
-        found.sync_accounts = choose_accounts(pg, found.practices, sorted(api_keys))
-        pg.execute(
-            package_sql(__file__, "save_sync_accounts"),
-            {"practice_ids": list(found.sync_accounts), "accounts": list(found.sync_accounts.values())},
-        )
+        _save_answers(conn, api_keys, answers, found, emit)
     found.vanished.sort()
     found.back.sort()
     emit(
@@ -101,3 +59,68 @@ def discover_practices(
         f"{len(found.practices)} practice(s) reached, {len(found.vanished)} vanished"
     )
     return found
+
+
+@dataclass
+class _Answers:
+    """What the accounts said, as rows of doctolib.accounts, doctolib.practices and doctolib.account_practices."""
+
+    accounts: list[tuple] = field(default_factory=list)
+    practices: dict[int, tuple] = field(default_factory=dict)  # by id: several accounts may reach a practice
+    links: list[tuple[str, int]] = field(default_factory=list)  # (account name, practice id)
+    contracts: dict[str, ContractResult] = field(
+        default_factory=lambda: {"accounts": ContractResult("accounts"), "practices": ContractResult("practices")}
+    )
+
+
+def _ask_accounts(clients: ClientFactory, api_keys: Mapping[str, str], found: Discovery) -> _Answers:
+    """Ask every account who it is and which practices it reaches; a refused key is noted in `found`."""
+    answers = _Answers()
+    for name in sorted(api_keys):
+        try:
+            with clients(name, api_keys[name]) as client:
+                profile = validate_batch(models.Account, [client.account_profile()], entity="accounts")
+                answers.contracts["accounts"].merge(profile, keep_valid=False)
+                listed = ListingReader(client.http, answers.contracts).read(listings.PRACTICES, {}, keep=True).valid
+        except ApiError as error:
+            found.failed_accounts[name] = safe_error_message(error)
+            report_failure(log, error, "doctolib account refused", account=name)
+            continue
+        if not profile.valid:
+            continue  # breaking drift: raised once recorded (`_save_answers`)
+        account = profile.valid[0]
+        found.accounts[name] = account.kind
+        answers.accounts.append((name, str(account.id), account.kind, "active", None))
+        for practice in listed:
+            answers.practices[practice.id] = (practice.id, practice.name, practice.city, practice.zipcode)
+            answers.links.append((name, practice.id))
+    return answers
+
+
+def _save_answers(
+    conn, api_keys: Mapping[str, str], answers: _Answers, found: Discovery, emit: Callable[[str], None]
+) -> None:
+    """Record the accounts, practices and links, settle vanished practices and choose each practice's account."""
+    pg = driver_connection(conn)
+    settle_contracts(conn, CONNECTOR, answers.contracts.values(), emit=emit)
+    known = {row[0] for row in pg.execute(package_sql(__file__, "known_accounts"))}
+    removed = sorted(known - set(api_keys))
+    errors = {**found.failed_accounts, **{name: f"{KEY_PREFIX}{name.upper()} is no longer set" for name in removed}}
+    if answers.accounts:
+        merge_values(conn, tables.ACCOUNTS, answers.accounts)
+    if errors:
+        pg.execute(
+            package_sql(__file__, "mark_accounts_in_error"),
+            {"names": list(errors), "reasons": list(errors.values())},
+        )
+    merge_rows(conn, tables.PRACTICES, list(answers.practices.values()))
+    # Links are replaced for the accounts that answered, and dropped for removed ones.
+    merge_rows(conn, tables.ACCOUNT_PRACTICES, answers.links, {"account_name": sorted(found.accounts) + removed})
+    for practice_id, change in pg.execute(package_sql(__file__, "settle_practices")):
+        (found.vanished if change == "vanished" else found.back).append(practice_id)
+    found.practices = [row[0] for row in pg.execute(package_sql(__file__, "active_practices"))]
+    found.sync_accounts = choose_accounts(pg, found.practices, sorted(api_keys))
+    pg.execute(
+        package_sql(__file__, "save_sync_accounts"),
+        {"practice_ids": list(found.sync_accounts), "accounts": list(found.sync_accounts.values())},
+    )

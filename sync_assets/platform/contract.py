@@ -13,14 +13,14 @@ pydantic's own messages repeat the input, so they are not used.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sync_assets.platform.errors import ContractBreach
-from sync_assets.platform.merge import driver_connection
+from sync_assets.platform.merge import AnyConnection, driver_connection
 from sync_assets.platform.sql_files import package_sql
 
 MAX_SAMPLE_IDS = 5
@@ -123,7 +123,9 @@ class ContractResult(Generic[M]):
         for d in other.drift.values():
             self.note(d.kind, d.field_path, d.error_type, d.sample_record_ids, rows=d.row_count)
 
-    def keep_tenant(self, tenant_of: Callable[[M], Any], allowed: set, path: str, error_type: str) -> None:
+    def keep_tenant(
+        self, tenant_of: Callable[[M], Any], allowed: Collection[object], path: str, error_type: str
+    ) -> None:
         """Reject the valid rows of another tenant (organisation, practice) than the run's: they are
         never stored, and count as breaking drift on `path`, so the run fails loudly."""
         kept = [n for n, row in enumerate(self.valid) if tenant_of(row) in allowed]
@@ -256,7 +258,7 @@ def _model_in(annotation: Any) -> tuple[type[BaseModel], bool] | None:
     return None
 
 
-def record_drift(conn, connector: str, result: ContractResult, run_id: str | None = None) -> int:
+def record_drift(conn: AnyConnection, connector: str, result: ContractResult, run_id: str | None = None) -> int:
     """Write the drift of `result` to `sync.drift_events` in one statement; return rows written."""
     entries = list(result.drift.values())
     if not entries:
@@ -279,7 +281,7 @@ def record_drift(conn, connector: str, result: ContractResult, run_id: str | Non
 
 
 def settle_contracts(
-    conn,
+    conn: AnyConnection,
     connector: str,
     results: Iterable[ContractResult],
     *,

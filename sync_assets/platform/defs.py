@@ -76,7 +76,7 @@ def prune_tombstones_op(context: dg.OpExecutionContext, warehouse: WarehouseReso
     description="Applies the retention windows to sync.raw_responses and sync.tombstones.",
     tags={"sync_assets/area": "platform"},
 )
-def raw_responses_retention_job():
+def raw_responses_retention_job() -> None:
     prune_raw_responses_op()
     prune_tombstones_op()
 
@@ -131,7 +131,7 @@ def prune_dagster_runs_op(context: dg.OpExecutionContext) -> int:
     description="Applies the retention window to Dagster's run history (runs and their event logs).",
     tags={"sync_assets/area": "platform"},
 )
-def dagster_runs_retention_job():
+def dagster_runs_retention_job() -> None:
     prune_dagster_runs_op()
 
 

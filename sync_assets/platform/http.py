@@ -23,7 +23,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -139,6 +139,23 @@ class _Retryable(Exception):
 
 
 @dataclass
+class _Call:
+    """One call of `ApiClient.request`: what it sends, which statuses its caller handles, and how
+    many attempts it took (for the error that ends it)."""
+
+    method: str
+    endpoint: str
+    params: Mapping[str, Any] | None
+    json_body: Any
+    form: Mapping[str, str] | None
+    headers: Mapping[str, str] | None
+    expect_json: bool
+    handled_statuses: frozenset[int]
+    idempotent: bool
+    attempts: int = 0
+
+
+@dataclass
 class ApiClient:
     """An httpx client with the contract's timeouts, retries and rate limit."""
 
@@ -169,7 +186,7 @@ class ApiClient:
     def __enter__(self) -> ApiClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def request(
@@ -192,45 +209,8 @@ class ApiClient:
         `idempotent=False` (a creation): retried only when the server surely did not act on it;
         otherwise the ApiError says `outcome_unknown`.
         """
-        attempts_made = 0
         self.requests += 1
-
-        def attempt() -> tuple[httpx.Response, Any]:
-            nonlocal attempts_made
-            attempts_made += 1
-            if self.rate_limiter is not None:
-                self.rate_limiter.acquire()
-            try:
-                response = self._http.request(
-                    method, endpoint, params=params, json=json_body, data=form, headers=headers
-                )
-            except RETRYABLE_TRANSPORT_ERRORS as error:
-                failure = _Retryable(_transport_reason(error), outcome_unknown=not isinstance(error, NOT_SENT_ERRORS))
-                raise self._unless_repeatable(failure, idempotent, method, endpoint, attempts_made) from None
-            if response.status_code in RETRYABLE_STATUSES:
-                failure = _Retryable(
-                    f"HTTP {response.status_code}",
-                    response.status_code,
-                    _retry_after_seconds(response.headers.get("Retry-After")),
-                    outcome_unknown=response.status_code not in NOT_PROCESSED_STATUSES,
-                )
-                raise self._unless_repeatable(failure, idempotent, method, endpoint, attempts_made)
-            if response.is_error and response.status_code not in handled_statuses:
-                raise ApiError(
-                    self.connector,
-                    method,
-                    endpoint,
-                    f"HTTP {response.status_code}",
-                    status=response.status_code,
-                    attempts=attempts_made,
-                )
-            if not expect_json:
-                return response, None
-            try:
-                return response, load_json(response.content)
-            except ValueError:
-                raise _Retryable(f"HTTP {response.status_code} with a body that is not valid JSON") from None
-
+        call = _Call(method, endpoint, params, json_body, form, headers, expect_json, handled_statuses, idempotent)
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=self._wait,
@@ -240,7 +220,7 @@ class ApiClient:
             reraise=True,
         )
         try:
-            return retrying(attempt)
+            return retrying(self._attempt, call)
         except _Retryable as error:
             raise ApiError(
                 self.connector,
@@ -248,24 +228,69 @@ class ApiClient:
                 endpoint,
                 error.reason,
                 status=error.status,
-                attempts=attempts_made,
+                attempts=call.attempts,
                 outcome_unknown=error.outcome_unknown,
             ) from None
 
-    def _unless_repeatable(
-        self, failure: _Retryable, idempotent: bool, method: str, endpoint: str, attempts: int
-    ) -> Exception:
+    def _attempt(self, call: _Call) -> tuple[httpx.Response, Any]:
+        """One try of `call`: raises _Retryable for what is worth trying again, ApiError otherwise."""
+        call.attempts += 1
+        if self.rate_limiter is not None:
+            self.rate_limiter.acquire()
+        try:
+            response = self._http.request(
+                call.method,
+                call.endpoint,
+                params=call.params,
+                json=call.json_body,
+                data=call.form,
+                headers=call.headers,
+            )
+        except RETRYABLE_TRANSPORT_ERRORS as error:
+            failure = _Retryable(_transport_reason(error), outcome_unknown=not isinstance(error, NOT_SENT_ERRORS))
+            raise self._unless_repeatable(failure, call) from None
+        self._check_status(call, response)
+        if not call.expect_json:
+            return response, None
+        try:
+            return response, load_json(response.content)
+        except ValueError:
+            # A truncated body: the next attempt may well receive all of it.
+            raise _Retryable(f"HTTP {response.status_code} with a body that is not valid JSON") from None
+
+    def _check_status(self, call: _Call, response: httpx.Response) -> None:
+        """Raise for a status `call` does not take: _Retryable for a passing failure, ApiError for
+        an error status the caller did not say it handles."""
+        if response.status_code in RETRYABLE_STATUSES:
+            failure = _Retryable(
+                f"HTTP {response.status_code}",
+                response.status_code,
+                _retry_after_seconds(response.headers.get("Retry-After")),
+                outcome_unknown=response.status_code not in NOT_PROCESSED_STATUSES,
+            )
+            raise self._unless_repeatable(failure, call)
+        if response.is_error and response.status_code not in call.handled_statuses:
+            raise ApiError(
+                self.connector,
+                call.method,
+                call.endpoint,
+                f"HTTP {response.status_code}",
+                status=response.status_code,
+                attempts=call.attempts,
+            )
+
+    def _unless_repeatable(self, failure: _Retryable, call: _Call) -> Exception:
         """The failure to retry, or, for a request that may have been applied and must not be
         applied twice, the ApiError that ends it."""
-        if idempotent or not failure.outcome_unknown:
+        if call.idempotent or not failure.outcome_unknown:
             return failure
         return ApiError(
             self.connector,
-            method,
-            endpoint,
+            call.method,
+            call.endpoint,
             f"{failure.reason}; the server may have applied it",
             status=failure.status,
-            attempts=attempts,
+            attempts=call.attempts,
             outcome_unknown=True,
         )
 
@@ -461,7 +486,7 @@ class BearerKey(httpx.Auth):
 
     key: str
 
-    def auth_flow(self, request: httpx.Request):
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self.key}"
         yield request
 
@@ -479,7 +504,7 @@ class RefreshingBearer(httpx.Auth):
     def __init__(self, source: TokenSource):
         self.source = source
 
-    def auth_flow(self, request: httpx.Request):
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         token = self.source.access_token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request

@@ -30,9 +30,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any, TypeAlias
 
 import psycopg
+import sqlalchemy
 from psycopg import sql
+from psycopg.rows import Row
 from psycopg.types.json import Jsonb
 
 from sync_assets.platform.sql_files import package_sql
@@ -145,11 +148,28 @@ class DeleteWhere:
 DeleteScope = Mapping[str, Sequence[object]] | WholeTable | DeleteWhere
 
 
-def driver_connection(conn) -> psycopg.Connection:
+# What the platform's database functions take: a SQLAlchemy connection (from the warehouse's
+# engine, as Dagster resources give it) or the psycopg connection itself.
+AnyConnection: TypeAlias = sqlalchemy.Connection | psycopg.Connection
+
+
+def driver_connection(conn: AnyConnection) -> psycopg.Connection:
     """The psycopg connection behind a SQLAlchemy Connection (or the psycopg one itself)."""
     if isinstance(conn, psycopg.Connection):
         return conn
-    return conn.connection.driver_connection
+    pg = conn.connection.driver_connection
+    if not isinstance(pg, psycopg.Connection):
+        raise TypeError("the warehouse's engine must use the psycopg driver, on an open connection")
+    return pg
+
+
+def one_row(cursor: psycopg.Cursor[Row]) -> Row:
+    """The row of a statement that always returns one (an aggregate, a write's RETURNING that
+    cannot be skipped): a clear error rather than a None met further on."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("a statement that always returns a row returned none")
+    return row
 
 
 @dataclass
@@ -247,14 +267,14 @@ class StagedMerge:
 
 
 @contextmanager
-def staged_merge(conn, spec: TableSpec) -> Iterator[StagedMerge]:
+def staged_merge(conn: AnyConnection, spec: TableSpec) -> Iterator[StagedMerge]:
     """Open a stage for `spec` inside the caller's transaction (it is dropped at commit)."""
     pg = driver_connection(conn)
     if pg.autocommit:
         raise ValueError("staged_merge needs a transaction: use a connection from engine.begin()")
     stage = sql.Identifier(f"stage_{spec.table.replace('.', '_')}_{next(_stage_numbers)}")
+    column_types = _column_types(pg, spec)
     with pg.cursor() as cur:
-        column_types = _column_types(cur, spec)
         cur.execute(
             sql.SQL(
                 "CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {columns} FROM {target} WITH NO DATA; "
@@ -273,7 +293,7 @@ def staged_merge(conn, spec: TableSpec) -> Iterator[StagedMerge]:
 class Stager:
     """One staged merge per table, fed in batches so that memory stays bounded."""
 
-    def __init__(self, conn, flush_rows: int = 2000):
+    def __init__(self, conn: AnyConnection, flush_rows: int = 2000) -> None:
         self.conn, self.flush_rows = conn, flush_rows
         self._stack = ExitStack()
         self._stages: dict[str, StagedMerge] = {}
@@ -317,7 +337,7 @@ class Stager:
         def merge_small() -> None:
             if small:
                 statement, params = values_merge_many(driver_connection(self.conn), small)
-                row = _cursor_for(driver_connection(self.conn), statement).execute(statement, params).fetchone()
+                row = one_row(_cursor_for(driver_connection(self.conn), statement).execute(statement, params))
                 counts.update(zip((spec.table for spec, _, _ in small), counts_of_many(row), strict=True))
                 for spec, _, _ in small:
                     self._buffers[spec.table].clear()
@@ -339,12 +359,12 @@ class Stager:
     def __enter__(self) -> Stager:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
 def delete_rows(
-    conn,
+    conn: AnyConnection,
     spec: TableSpec,
     condition: sql.Composable,
     params: Sequence[object] = (),
@@ -380,22 +400,21 @@ def destroy_statement(spec: TableSpec, key: Sequence[object], version: datetime)
     return statement, [*key, version, *key, version]
 
 
-def destroy_record(conn, spec: TableSpec, key: Sequence[object], version: datetime) -> int:
+def destroy_record(conn: AnyConnection, spec: TableSpec, key: Sequence[object], version: datetime) -> int:
     """Delete one record destroyed at `version`, leaving its tombstone (`destroy_statement`)."""
     statement, params = destroy_statement(spec, key, version)
-    return driver_connection(conn).execute(statement, params).fetchone()[0]
+    gone: int = one_row(driver_connection(conn).execute(statement, params))[0]
+    return gone
 
 
 TOMBSTONE_RETENTION_DAYS = 30  # longer than a webhook is retried (about 8 days)
 
 
-def prune_tombstones(conn, days: int) -> int:
+def prune_tombstones(conn: AnyConnection, days: int) -> int:
     """Delete the tombstones written more than `days` ago; how many."""
-    return (
-        driver_connection(conn)
-        .execute(package_sql(__file__, "prune_tombstones"), {"retention_days": days})
-        .fetchone()[0]
-    )
+    pruned = driver_connection(conn).execute(package_sql(__file__, "prune_tombstones"), {"retention_days": days})
+    count: int = one_row(pruned)[0]
+    return count
 
 
 def lock_tenants_statement(connector: str, tenants: Sequence[int], shared: bool) -> tuple[str, list[object]]:
@@ -406,13 +425,13 @@ def lock_tenants_statement(connector: str, tenants: Sequence[int], shared: bool)
     return package_sql(__file__, name), [connector, sorted(set(tenants))]
 
 
-def lock_tenants(conn, connector: str, tenants: Sequence[int], shared: bool = False) -> None:
+def lock_tenants(conn: AnyConnection, connector: str, tenants: Sequence[int], shared: bool = False) -> None:
     statement, params = lock_tenants_statement(connector, tenants, shared)
     driver_connection(conn).execute(statement, params)
 
 
 def merge_rows(
-    conn, spec: TableSpec, rows: Iterable[Sequence[object]], delete_scope: DeleteScope | None = None
+    conn: AnyConnection, spec: TableSpec, rows: Iterable[Sequence[object]], delete_scope: DeleteScope | None = None
 ) -> MergeCounts:
     """Stage and merge one batch of rows."""
     with staged_merge(conn, spec) as stage:
@@ -421,7 +440,7 @@ def merge_rows(
 
 
 def merge_values(
-    conn, spec: TableSpec, rows: Sequence[Sequence[object]], delete_scope: DeleteScope | None = None
+    conn: AnyConnection, spec: TableSpec, rows: Sequence[Sequence[object]], delete_scope: DeleteScope | None = None
 ) -> MergeCounts:
     """Merge a small batch (a webhook's record) in one statement, without a staging table.
 
@@ -432,7 +451,7 @@ def merge_values(
     """
     pg = driver_connection(conn)
     statement, params = values_merge(pg, spec, rows, delete_scope)
-    return counts_of(_cursor_for(pg, statement).execute(statement, params).fetchone())
+    return counts_of(one_row(_cursor_for(pg, statement).execute(statement, params)))
 
 
 def values_merge(
@@ -505,8 +524,11 @@ def counts_of(row: Sequence[int]) -> MergeCounts:
     )
 
 
-def run_pipelined(pg: psycopg.Connection, statements: Sequence[tuple[str, Sequence[object]]]) -> list[tuple]:
-    """Send independent statements together (one round trip) and return each one's first row."""
+def run_pipelined(
+    pg: psycopg.Connection, statements: Sequence[tuple[str, Sequence[object]]]
+) -> list[tuple[Any, ...] | None]:
+    """Send independent statements together (one round trip) and return each one's first row
+    (None for one that returned no row)."""
     with pg.pipeline():
         cursors = [_cursor_for(pg, statement).execute(statement, params) for statement, params in statements]
     return [cursor.fetchone() for cursor in cursors]
@@ -540,37 +562,13 @@ def _values_ctes(
 ) -> tuple[sql.Composed, sql.Composed]:
     """The CTEs merging `row_count` parameter rows into `spec`'s table (names start with
     `prefix`), and the four count expressions (count, created, updated, deleted)."""
-    types = _column_type_names(pg, spec)
     source_name, staged_name, written_name, gone_name = (
         sql.Identifier(prefix + name) for name in ("source", "staged", "written", "gone")
     )
     staged_columns = sql.SQL(", ").join([*(sql.Identifier(c) for c in spec.columns), sql.Identifier("_staged_order")])
     key, columns = _column_list(spec.key), _column_list(spec.columns)
-    if row_count:
-        values = sql.SQL(", ").join(
-            sql.SQL("({})").format(
-                sql.SQL(", ").join([*(sql.SQL("%s::{}").format(sql.SQL(t)) for t in types), sql.Literal(n)])
-            )
-            for n in range(row_count)
-        )
-        source = sql.SQL("SELECT * FROM (VALUES {}) AS v ({})").format(values, staged_columns)
-    else:
-        source = sql.SQL("SELECT {}, 0 WHERE false").format(
-            sql.SQL(", ").join(sql.SQL("NULL::{}").format(sql.SQL(t)) for t in types)
-        )
-    delete_cte, deleted = sql.SQL(""), sql.SQL("0")
-    if condition is not None:
-        delete_cte = sql.SQL(
-            ", {gone} AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
-            "(SELECT 1 FROM {staged} s WHERE {match}) RETURNING 1)"
-        ).format(
-            gone=gone_name,
-            staged=staged_name,
-            target=spec.identifier(),
-            condition=condition,
-            match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.key),
-        )
-        deleted = sql.SQL("(SELECT count(*) FROM {})").format(gone_name)
+    source = _values_source(_column_type_names(pg, spec), row_count, staged_columns)
+    delete_cte, deleted = _values_delete(spec, condition, staged_name, gone_name)
     ctes = sql.SQL(
         "{source_name} ({staged_columns}) AS ({source}), "
         "{staged_name} AS (SELECT DISTINCT ON ({key}) {columns} FROM {source_name} "
@@ -598,6 +596,44 @@ def _values_ctes(
     return ctes, counts
 
 
+def _values_source(types: Sequence[str], row_count: int, staged_columns: sql.Composable) -> sql.Composable:
+    """`row_count` rows of parameters, numbered like a stage's `_staged_order` so that the last
+    row of a key wins. Each parameter is cast to its column's type: a VALUES list takes its types
+    from its rows, not from the table they go to."""
+    if not row_count:
+        # Typed even when empty: the INSERT reading it needs its columns' types.
+        return sql.SQL("SELECT {}, 0 WHERE false").format(
+            sql.SQL(", ").join(sql.SQL("NULL::{}").format(sql.SQL(t)) for t in types)
+        )
+    values = sql.SQL(", ").join(
+        sql.SQL("({})").format(
+            sql.SQL(", ").join([*(sql.SQL("%s::{}").format(sql.SQL(t)) for t in types), sql.Literal(n)])
+        )
+        for n in range(row_count)
+    )
+    return sql.SQL("SELECT * FROM (VALUES {}) AS v ({})").format(values, staged_columns)
+
+
+def _values_delete(
+    spec: TableSpec, condition: sql.Composable | None, staged_name: sql.Identifier, gone_name: sql.Identifier
+) -> tuple[sql.Composable, sql.Composable]:
+    """The CTE deleting the rows of `condition` that were not staged, and the expression counting
+    them; with no condition, nothing is deleted and the count is 0."""
+    if condition is None:
+        return sql.SQL(""), sql.SQL("0")
+    delete_cte = sql.SQL(
+        ", {gone} AS (DELETE FROM {target} t WHERE {condition} AND NOT EXISTS "
+        "(SELECT 1 FROM {staged} s WHERE {match}) RETURNING 1)"
+    ).format(
+        gone=gone_name,
+        staged=staged_name,
+        target=spec.identifier(),
+        condition=condition,
+        match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.key),
+    )
+    return delete_cte, sql.SQL("(SELECT count(*) FROM {})").format(gone_name)
+
+
 def _scope_condition(scope: DeleteScope) -> tuple[sql.Composable | None, list[object]]:
     """The scope as a condition on `t`, or None when nothing is in scope."""
     if isinstance(scope, WholeTable):
@@ -606,7 +642,8 @@ def _scope_condition(scope: DeleteScope) -> tuple[sql.Composable | None, list[ob
         return scope.condition, list(scope.params)
     if not scope:
         raise ValueError("an empty delete scope is ambiguous: pass WHOLE_TABLE or a column scope")
-    conditions, params = [], []
+    conditions: list[sql.Composable] = []
+    params: list[object] = []
     for column, values in scope.items():
         values = list(values)
         if not values:
@@ -625,13 +662,13 @@ def _changed_rows(spec: TableSpec, source: sql.Composable, as_of: datetime | Non
     concurrent writers of a shared row (an organisation every event embeds) wait in line.
     """
     match = _key_match(spec, "c", "s")
-    same = sql.SQL("")
+    same: sql.Composable = sql.SQL("")
     if spec.compared_columns:
         same = sql.SQL(" AND ({stored}) IS NOT DISTINCT FROM ({incoming})").format(
             stored=sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
             incoming=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in spec.compared_columns),
         )
-    refused = sql.SQL("")
+    refused: sql.Composable = sql.SQL("")
     if spec.version_column:
         refused = sql.SQL(" AND NOT {}").format(_tombstoned(spec, "s"))
     if spec.parent and as_of is not None:
@@ -671,6 +708,7 @@ def _key_match(spec: TableSpec, left: str, right: str) -> sql.Composed:
 
 def _tombstoned(spec: TableSpec, alias: str) -> sql.Composed:
     """True when a tombstone refuses the row `alias`: its record was deleted at its version or later."""
+    assert spec.version_column, f"{spec.table}: only a versioned table has tombstones"
     return sql.SQL(
         "EXISTS (SELECT 1 FROM sync.tombstones d WHERE d.table_name = {table} AND d.record_key = {key} "
         "AND d.deleted_version >= {row}.{v})"
@@ -686,6 +724,7 @@ def _parent_seen(spec: TableSpec, alias: str, as_of: datetime) -> sql.Composed:
     """True when the row `alias` belongs to a parent that exists and that a poll as of `as_of`
     could have seen (not newer)."""
     parent = spec.parent
+    assert parent is not None and parent.spec.version_column, f"{spec.table}: only a child of a versioned parent"
     match = sql.SQL(" AND ").join(
         sql.SQL("p.{pk} = {row}.{fk}").format(pk=sql.Identifier(pk), row=sql.Identifier(alias), fk=sql.Identifier(fk))
         for pk, fk in zip(parent.spec.key, parent.columns, strict=True)
@@ -727,7 +766,8 @@ def _delete_statement(
     """DELETE the rows of `condition` (on `t`), counted per `group_by` value. With `as_of` (a poll):
     never a row, nor a child of a parent, newer than that; deleted versioned rows are tombstoned."""
     group = sql.SQL("t.{}").format(sql.Identifier(group_by)) if group_by else sql.SQL("NULL::text")
-    seen, tombstones = sql.SQL(""), sql.SQL("")
+    seen: sql.Composable = sql.SQL("")
+    tombstones: sql.Composable = sql.SQL("")
     if as_of is not None and spec.version_column:
         seen = sql.SQL(" AND (t.{v} IS NULL OR t.{v} <= {as_of})").format(
             v=sql.Identifier(spec.version_column), as_of=sql.Literal(as_of)
@@ -757,7 +797,7 @@ def _delete_statement(
 def _on_conflict(spec: TableSpec) -> sql.Composable:
     if not spec.compared_columns:
         return sql.SQL("DO NOTHING")
-    newer = sql.SQL("")
+    newer: sql.Composable = sql.SQL("")
     if spec.version_column:
         newer = sql.SQL(" AND (t.{v} IS NULL OR EXCLUDED.{v} IS NULL OR t.{v} <= EXCLUDED.{v})").format(
             v=sql.Identifier(spec.version_column)
@@ -783,17 +823,8 @@ def _column_type_names(pg: psycopg.Connection, spec: TableSpec) -> list[str]:
     cache_key = (pg.info.dbname, spec.table)
     names = _type_names.get(cache_key)
     if names is None:
-        rows = dict(
-            pg.execute(
-                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-                "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
-                [spec.table],
-            ).fetchall()
-        )
-        missing = [c for c in (*spec.columns, "synced_at") if c not in rows]
-        if missing:
-            raise ValueError(f"{spec.table} has no column(s) {missing}")
-        names = _type_names[cache_key] = [rows[c] for c in spec.columns]
+        columns = _catalogue_columns(pg, spec)
+        names = _type_names[cache_key] = [columns[c].type_name for c in spec.columns]
     return names
 
 
@@ -801,14 +832,27 @@ def _column_list(columns: Sequence[str]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
 
 
-def _column_types(cur: psycopg.Cursor, spec: TableSpec) -> list[int]:
-    rows = cur.execute(
-        "SELECT a.attname, a.atttypid FROM pg_attribute a "
-        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
-        [spec.table],
-    ).fetchall()
-    types = dict(rows)
-    missing = [c for c in (*spec.columns, "synced_at") if c not in types]
+def _column_types(pg: psycopg.Connection, spec: TableSpec) -> list[int]:
+    """Type oids of the spec's columns, for COPY. Looked up for each stage, unlike the names: a
+    type dropped and created again (an enum a migration redefines) keeps its name, not its oid."""
+    columns = _catalogue_columns(pg, spec)
+    return [columns[c].type_oid for c in spec.columns]
+
+
+@dataclass(frozen=True)
+class _CatalogueType:
+    type_name: str  # as format_type gives it, e.g. "character varying(20)", to cast parameters to
+    type_oid: int
+
+
+def _catalogue_columns(pg: psycopg.Connection, spec: TableSpec) -> dict[str, _CatalogueType]:
+    """The table's columns as the catalogue describes them (the statement `table_metadata` reads
+    too); a clear error when the spec names a column the table does not have."""
+    rows = pg.execute(package_sql(__file__, "table_columns"), {"relations": [spec.table]}).fetchall()
+    if not rows:
+        raise ValueError(f"{spec.table} does not exist")
+    columns = {column: _CatalogueType(type_name, type_oid) for _, column, type_name, type_oid, *_ in rows}
+    missing = [c for c in (*spec.columns, "synced_at") if c not in columns]
     if missing:
         raise ValueError(f"{spec.table} has no column(s) {missing}")
-    return [types[c] for c in spec.columns]
+    return columns

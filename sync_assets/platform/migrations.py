@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from sync_assets.platform.errors import ConfigurationError, MigrationError
+from sync_assets.platform.merge import one_row
 from sync_assets.platform.warehouse import libpq_url
 
 MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -85,7 +86,9 @@ def upgrade(database_url: str, directory: Path | None = None) -> list[Migration]
         conn.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
         try:
             conn.execute(_BOOTSTRAP)
-            recorded = dict(conn.execute("SELECT version, checksum FROM sync.schema_migrations").fetchall())
+            recorded: dict[int, str] = dict(
+                conn.execute("SELECT version, checksum FROM sync.schema_migrations").fetchall()
+            )
             _check_history(migrations, recorded)
             for migration in migrations:
                 if migration.version in recorded:
@@ -100,7 +103,7 @@ def upgrade(database_url: str, directory: Path | None = None) -> list[Migration]
 def applied(database_url: str) -> list[tuple[int, str]]:
     """(version, name) of every migration recorded in the database, in order."""
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass('sync.schema_migrations')").fetchone()[0]
+        (exists,) = one_row(conn.execute("SELECT to_regclass('sync.schema_migrations')"))
         if exists is None:
             return []
         return conn.execute("SELECT version, name FROM sync.schema_migrations ORDER BY version").fetchall()

@@ -15,7 +15,10 @@ import re
 import sys
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # sentry_sdk is imported lazily, where it is used
+    from sentry_sdk.transport import Transport
 
 REDACTED = "[redacted]"
 
@@ -135,7 +138,7 @@ _configured = False
 _redact_filter = RedactPersonalData()
 
 
-def configure_logging(level: str | None = None, stream=None) -> None:
+def configure_logging(level: str | None = None, stream: TextIO | None = None) -> None:
     """JSON lines on stderr for the `sync_assets` loggers, with personal data redacted."""
     global _configured
     logger = get_logger("sync_assets")
@@ -188,7 +191,7 @@ def scrub_sentry_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any] | None =
     return redact(crumb)
 
 
-def init_sentry(transport=None) -> bool:
+def init_sentry(transport: Transport | None = None) -> bool:
     """Initialise Sentry when `SENTRY_DSN` is set; return whether it was."""
     dsn = os.environ.get("SENTRY_DSN")
     if not dsn:

@@ -7,11 +7,12 @@ descriptions and how its resource opens a client for a partition.
 """
 # No `from __future__ import annotations` here: Dagster reads the context and config annotations.
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
 import dagster as dg
+from sqlalchemy import Engine
 
 from sync_assets.platform.checks import schema_contract_check
 from sync_assets.platform.errors import ContractBreach, SyncError
@@ -40,39 +41,18 @@ def partition_definitions(
 ) -> dg.Definitions:
     """`client(resource, partition_key)`: the API client a run of that partition reads with."""
     name = source.connector
-    specs = [
-        dg.AssetSpec(
-            dg.AssetKey([name, spec.name]),
-            group_name=name,
-            kinds={"postgres", name},
-            owners=OWNERS,
-            description=descriptions[spec.name],
-            partitions_def=partitions,
-        )
-        for spec in source.tables
-    ]
     owned_key = dg.AssetKey([name, source.owned.name])
-    checks = [
-        dg.AssetCheckSpec(
-            "schema_contract",
-            asset=owned_key,
-            blocking=True,
-            description=(
-                f"Every {source.listing.entity} record matched its contract; ERROR on breaking drift "
-                "(nothing of that run was applied, the cursor did not move), WARN on unknown fields. "
-                "Field paths in the metadata."
-            ),
-        )
-    ]
 
     @dg.multi_asset(
         name=f"{name}_partition_sync",
-        specs=specs,
-        check_specs=checks,
+        specs=_asset_specs(source, partitions, descriptions),
+        check_specs=[_schema_contract_spec(source, owned_key)],
         required_resource_keys={"warehouse", resource_key},
         description=f"Syncs one partition of {name} ({source.partition}) in one transaction.",
     )
-    def partition_sync(context: dg.AssetExecutionContext, config: PartitionSyncConfig):
+    def partition_sync(
+        context: dg.AssetExecutionContext, config: PartitionSyncConfig
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         lookback = None if config.lookback_minutes is None else timedelta(minutes=config.lookback_minutes)
         engine = context.resources.warehouse.engine()
         with client(getattr(context.resources, resource_key), context.partition_key) as http:
@@ -88,24 +68,63 @@ def partition_definitions(
             )
             outcome = _run(sync)
         if isinstance(outcome, ContractBreach):
+            # Recorded before the failure, so that the run shows which fields broke it.
             yield schema_contract_check(owned_key, sync.outcome.contract if sync.outcome else None)
             raise dg.Failure(description=str(outcome), allow_retries=False)
-        with engine.connect() as conn:
-            shapes = table_metadata(conn, [spec.table for spec in source.tables])
-        for spec in source.tables:
-            yield dg.MaterializeResult(
-                asset_key=dg.AssetKey([name, spec.name]),
-                metadata={
-                    **{k: dg.MetadataValue.int(v) for k, v in outcome.tables[spec.name].as_dict().items()},
-                    **shapes[spec.table],
-                    "mode": outcome.mode,
-                    "run_log_id": outcome.run_log_id,
-                },
-            )
+        yield from _materializations(source, engine, outcome)
         yield schema_contract_check(owned_key, outcome.contract)
 
     job = dg.define_asset_job(f"{name}_sync", selection=[partition_sync], description=f"Syncs one partition of {name}.")
     return dg.Definitions(assets=[partition_sync], jobs=[job])
+
+
+def _asset_specs(
+    source: PartitionSource, partitions: dg.DynamicPartitionsDefinition, descriptions: Mapping[str, str]
+) -> list[dg.AssetSpec]:
+    """One asset per table of the source, keyed `<connector>/<table>`."""
+    return [
+        dg.AssetSpec(
+            dg.AssetKey([source.connector, spec.name]),
+            group_name=source.connector,
+            kinds={"postgres", source.connector},
+            owners=OWNERS,
+            description=descriptions[spec.name],
+            partitions_def=partitions,
+        )
+        for spec in source.tables
+    ]
+
+
+def _schema_contract_spec(source: PartitionSource, owned_key: dg.AssetKey) -> dg.AssetCheckSpec:
+    # Blocking: a partition whose records broke their contract leaves the assets downstream unmaterialized.
+    return dg.AssetCheckSpec(
+        "schema_contract",
+        asset=owned_key,
+        blocking=True,
+        description=(
+            f"Every {source.listing.entity} record matched its contract; ERROR on breaking drift "
+            "(nothing of that run was applied, the cursor did not move), WARN on unknown fields. "
+            "Field paths in the metadata."
+        ),
+    )
+
+
+def _materializations(
+    source: PartitionSource, engine: Engine, outcome: PartitionOutcome
+) -> Iterator[dg.MaterializeResult]:
+    """Each table's materialization: the run's counts, and the table's column schema and row count."""
+    with engine.connect() as conn:
+        shapes = table_metadata(conn, [spec.table for spec in source.tables])
+    for spec in source.tables:
+        yield dg.MaterializeResult(
+            asset_key=dg.AssetKey([source.connector, spec.name]),
+            metadata={
+                **{k: dg.MetadataValue.int(v) for k, v in outcome.tables[spec.name].as_dict().items()},
+                **shapes[spec.table],
+                "mode": outcome.mode,
+                "run_log_id": outcome.run_log_id,
+            },
+        )
 
 
 def _run(sync: PartitionSync) -> "PartitionOutcome | ContractBreach":

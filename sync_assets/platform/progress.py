@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 
 class Progress:
@@ -49,7 +49,7 @@ class Progress:
         return self.clock() - self.started
 
 
-def table_count_lines(tables) -> list[str]:
+def table_count_lines(tables: Iterable[tuple[str, int, int, int, int, int, int]]) -> list[str]:
     """Per-table figures of a sync, as printed by the command line and the demo.
 
     `tables`: (name, count, created, updated, deleted, noop, drift) tuples.

@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from sync_assets.platform.errors import ConfigurationError
 from sync_assets.platform.http import Page
-from sync_assets.platform.merge import driver_connection
+from sync_assets.platform.merge import AnyConnection, driver_connection, one_row
 from sync_assets.platform.sql_files import package_sql
 
 DEFAULT_RETENTION_DAYS = 30
@@ -28,7 +28,7 @@ class Landed:
     unchanged: bool
 
 
-def land_page(conn, connector: str, page: Page) -> Landed:
+def land_page(conn: AnyConnection, connector: str, page: Page) -> Landed:
     """Store one response; tell whether its body changed since the last fetch.
 
     A body already stored is not sent to the database again (one small statement); a new one
@@ -42,12 +42,12 @@ def land_page(conn, connector: str, page: Page) -> Landed:
         "status": page.status,
         "body_sha256": page.sha256,
     }
-    touched, unchanged = pg.execute(package_sql(__file__, "touch_raw_response"), params).fetchone()
+    touched, unchanged = one_row(pg.execute(package_sql(__file__, "touch_raw_response"), params))
     if touched is not None:
         return Landed(id=touched, unchanged=unchanged)
     body = page.data if page.data is not None else page.body.decode("utf-8", errors="replace")
-    row = pg.execute(package_sql(__file__, "land_raw_response"), {**params, "body": Jsonb(body)}).fetchone()
-    return Landed(id=row[0], unchanged=False)
+    (landed,) = one_row(pg.execute(package_sql(__file__, "land_raw_response"), {**params, "body": Jsonb(body)}))
+    return Landed(id=landed, unchanged=False)
 
 
 class BackgroundLander:
@@ -90,7 +90,7 @@ class BackgroundLander:
     def __enter__(self) -> BackgroundLander:
         return self
 
-    def __exit__(self, exc_type, *_) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is None:
             self.close()
         else:  # the run already failed: stop quietly, its own error is the one to report
@@ -111,11 +111,9 @@ def retention_days(variable: str = "SYNC_RAW_RETENTION_DAYS", default: int = DEF
     return days
 
 
-def prune_raw_responses(conn, days: int | None = None) -> int:
+def prune_raw_responses(conn: AnyConnection, days: int | None = None) -> int:
     """Delete the responses not fetched again within `days`; return how many were deleted."""
     days = retention_days() if days is None else days
-    return (
-        driver_connection(conn)
-        .execute(package_sql(__file__, "prune_raw_responses"), {"retention_days": days})
-        .fetchone()[0]
-    )
+    pruned = driver_connection(conn).execute(package_sql(__file__, "prune_raw_responses"), {"retention_days": days})
+    count: int = one_row(pruned)[0]
+    return count

@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -25,7 +26,7 @@ from sqlalchemy import Engine
 
 from sync_assets.platform.errors import SyncError
 from sync_assets.platform.http import ApiClient
-from sync_assets.platform.merge import MergeCounts, driver_connection
+from sync_assets.platform.merge import AnyConnection, MergeCounts, driver_connection
 from sync_assets.platform.observability import report_failure, safe_error_message
 from sync_assets.platform.progress import Progress, table_count_lines
 from sync_assets.platform.sql_files import package_sql
@@ -116,15 +117,16 @@ class Run:
         self.progress = Progress(self.label, self.emit)
         return self
 
-    def __exit__(self, exc_type, error, traceback) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         try:
             if error is not None:
                 self._record_failure(error)
         finally:
             self.side.close()
-        return False
 
-    def finish(self, conn, tables: Mapping[str, MergeCounts]) -> None:
+    def finish(self, conn: AnyConnection, tables: Mapping[str, MergeCounts]) -> None:
         """Record the success, in the transaction of `conn` (it commits with the run's rows)."""
         names = list(tables)
         driver_connection(conn).execute(
@@ -155,7 +157,7 @@ class Run:
 
 
 def record_skipped_run(
-    conn,
+    conn: AnyConnection,
     connector: str,
     reason: str,
     *,
@@ -181,7 +183,7 @@ def record_skipped_run(
     return run_id
 
 
-def settle_interrupted_runs(conn, logger: logging.Logger) -> int:
+def settle_interrupted_runs(conn: psycopg.Connection, logger: logging.Logger) -> int:
     """Mark `interrupted` the runs left `running` by a process that died, and report each as a
     failure (log line, Sentry). Returns how many there were."""
     settled = conn.execute(package_sql(__file__, "settle_interrupted_runs"), {"reason": INTERRUPTED_REASON}).fetchall()

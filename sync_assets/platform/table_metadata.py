@@ -10,20 +10,22 @@ from collections.abc import Sequence
 import dagster as dg
 from psycopg import sql
 
-from sync_assets.platform.merge import driver_connection
+from sync_assets.platform.merge import AnyConnection, driver_connection
 from sync_assets.platform.sql_files import package_sql
 
 COUNTED_KINDS = ("r", "m")  # tables and materialized views; a plain view is counted by running it
 
 
-def table_metadata(conn, relations: Sequence[str], count_rows: bool = True) -> dict[str, dict[str, dg.MetadataValue]]:
+def table_metadata(
+    conn: AnyConnection, relations: Sequence[str], count_rows: bool = True
+) -> dict[str, dict[str, dg.MetadataValue]]:
     """For each relation (schema.name): `dagster/table_name`, `dagster/column_schema` and, for
     tables and materialized views when `count_rows`, `dagster/row_count` (exact). Two statements
     in all."""
     pg = driver_connection(conn)
     columns: dict[str, list[dg.TableColumn]] = {}
     kinds: dict[str, str] = {}
-    for relation, name, type_, nullable, unique, comment, kind in pg.execute(
+    for relation, name, type_, _type_oid, nullable, unique, comment, kind in pg.execute(
         package_sql(__file__, "table_columns"), {"relations": list(relations)}
     ):
         kinds[relation] = kind
@@ -48,9 +50,9 @@ def table_metadata(conn, relations: Sequence[str], count_rows: bool = True) -> d
             for r in counted
         )
         counts = dict(pg.execute(statement).fetchall())
-    metadata = {}
+    metadata: dict[str, dict[str, dg.MetadataValue]] = {}
     for relation in relations:
-        entry = {
+        entry: dict[str, dg.MetadataValue] = {
             "dagster/table_name": dg.MetadataValue.text(relation),
             "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=columns[relation])),
         }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from psycopg import sql
 
-from sync_assets.platform.merge import driver_connection
+from sync_assets.platform.merge import AnyConnection, driver_connection, one_row
 from sync_assets.platform.migrations import sql_root
 
 
@@ -15,11 +15,12 @@ def view_path(name: str) -> Path:
     return sql_root() / "views" / f"{name}.sql"
 
 
-def apply_view(conn, name: str) -> int:
+def apply_view(conn: AnyConnection, name: str) -> int:
     """(Re)create the view `analytics.<name>` from its file; return its row count."""
     pg = driver_connection(conn)
     pg.execute(view_path(name).read_text(encoding="utf-8"))
-    return pg.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("analytics", name))).fetchone()[0]
+    rows: int = one_row(pg.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("analytics", name))))[0]
+    return rows
 
 
 def analyst_query(name: str) -> str:

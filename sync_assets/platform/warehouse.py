@@ -13,6 +13,7 @@ import functools
 import os
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
 from sqlalchemy import Engine, create_engine
@@ -103,7 +104,7 @@ class EmbeddedPostgres:
         return True
 
 
-def _import_pgserver():
+def _import_pgserver() -> ModuleType:
     try:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset, which is normal on servers.

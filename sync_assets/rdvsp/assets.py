@@ -133,9 +133,7 @@ def rdvsp_account_sync(
     try:
         outcome = sync.run(config.organisation_ids or None)
     except ContractBreach as breach:
-        for table, entity in CONTRACT_ENTITY.items():
-            result = (sync.outcome.contracts if sync.outcome else {}).get(entity)
-            yield _contract_check(table, result)
+        yield from _contract_checks(sync.outcome.contracts if sync.outcome else {})
         raise dg.Failure(description=str(breach), allow_retries=False) from None
     except SyncError:
         raise  # written for operators: ids and reasons only
@@ -146,7 +144,17 @@ def rdvsp_account_sync(
     finally:
         client.close()
 
-    drift_by_organisation = {
+    drift_by_organisation = _drift_by_organisation(outcome)
+    _warn_of_missed_webhooks(context.log, outcome, drift_by_organisation, kind)
+    yield from _materializations(engine, account_id, outcome, drift_by_organisation)
+    yield from _contract_checks(outcome.contracts)
+    yield from _reconciliation_checks(outcome)
+    context.log.info(_summary(outcome))
+
+
+def _drift_by_organisation(outcome: SyncOutcome) -> dict[str, dict]:
+    """The RDV drift of each synced organisation, with its webhook installation status."""
+    return {
         str(org): {
             "drift": c.drift,
             "created": c.created,
@@ -156,14 +164,21 @@ def rdvsp_account_sync(
         }
         for org, c in outcome.organisation_drift.items()
     }
+
+
+def _warn_of_missed_webhooks(log, outcome: SyncOutcome, drift_by_organisation: dict[str, dict], kind: str) -> None:
     for org, figures in drift_by_organisation.items():
         # A first sync, or an endpoint installed by this very run, has drift that webhooks could not carry.
         hooked_before = figures["webhook"] == "installed" and int(org) not in outcome.webhooks_installed_now
         if hooked_before and kind != "initial" and figures["drift"] >= HIGH_DRIFT_WITH_WEBHOOK:
-            context.log.warning(
+            log.warning(
                 f"organisation {org}: drift {figures['drift']} although its webhook is installed. Webhooks are "
                 "probably missed: check that the receiver answers 2xx and look at sync.webhook_inbox."
             )
+
+
+def _materializations(engine, account_id: int, outcome: SyncOutcome, drift_by_organisation: dict[str, dict]):
+    """One materialization per table, with its merge counts and its shape in the warehouse."""
     with engine.connect() as conn:
         shapes = table_metadata(conn, [f"rdvsp.{name}" for name in table_names()])
     for name in table_names():
@@ -178,8 +193,14 @@ def rdvsp_account_sync(
         if name == "rdvs":
             metadata["drift_by_organisation"] = dg.MetadataValue.json(drift_by_organisation)
         yield dg.MaterializeResult(asset_key=_key(name), metadata=metadata)
+
+
+def _contract_checks(contracts: dict[str, ContractResult]):
     for table, entity in CONTRACT_ENTITY.items():
-        yield _contract_check(table, outcome.contracts.get(entity))
+        yield _contract_check(table, contracts.get(entity))
+
+
+def _reconciliation_checks(outcome: SyncOutcome):
     yield dg.AssetCheckResult(
         asset_key=_key("account_rdvs"),
         check_name="reconciliation",
@@ -203,7 +224,6 @@ def rdvsp_account_sync(
         passed=outcome.warehouse_organisations == outcome.organisations_api_total,
         metadata={"warehouse": outcome.warehouse_organisations, "api_total_count": outcome.organisations_api_total},
     )
-    context.log.info(_summary(outcome))
 
 
 def _contract_check(table: str, result: ContractResult | None) -> dg.AssetCheckResult:

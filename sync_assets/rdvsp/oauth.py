@@ -26,6 +26,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.errors import MismatchingStateException, MissingCodeException
 from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response, prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine
 
 from sync_assets.platform.errors import ApiError, SyncError
@@ -321,15 +322,16 @@ def complete_from_callback(
     """The webhook server's side: finish the authorization `rdvsp connect` left pending."""
     with engine.begin() as conn:
         pg = driver_connection(conn)
-        row = pg.execute(package_sql(__file__, "take_pending_authorization"), {"state": state}).fetchone()
+        with pg.cursor(row_factory=namedtuple_row) as cur:
+            row = cur.execute(package_sql(__file__, "take_pending_authorization"), {"state": state}).fetchone()
         if row is None:
             raise AccountError(
                 "No pending connection matches this answer (expired or already completed): "
                 "run `sync-assets rdvsp connect` again."
             )
-        pending = PendingAuthorization("", state, cipher.decrypt(row[0]))
+        pending = PendingAuthorization("", state, cipher.decrypt(row.code_verifier_encrypted))
         try:
-            account = finish_authorization(engine, settings, cipher, callback_url, pending, row[1])
+            account = finish_authorization(engine, settings, cipher, callback_url, pending, row.sync_from)
         except AccountError as error:
             pg.execute(
                 package_sql(__file__, "complete_pending_authorization"),

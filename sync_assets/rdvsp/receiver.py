@@ -23,7 +23,7 @@ import hmac
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 import anyio.to_thread
@@ -144,7 +144,22 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 def build_receiver(
     engine: Engine, cipher: TokenCipher, settings: RdvspSettings | None = None, max_body_bytes: int = MAX_BODY_BYTES
 ) -> Starlette:
-    book = SecretBook(engine, cipher)
+    refusals = Refusals()
+    deliveries = _delivery_endpoint(engine, SecretBook(engine, cipher), refusals, max_body_bytes)
+    return Starlette(
+        routes=[
+            Route("/webhooks/rdvsp/{organisation_id:int}", deliveries, methods=["POST"]),
+            Route("/webhooks/rdvsp", _without_organisation_endpoint(refusals), methods=["POST"]),
+            Route("/oauth/rdvsp/callback", _oauth_callback_endpoint(engine, cipher, settings), methods=["GET"]),
+            Route("/health", _health, methods=["GET"]),
+        ]
+    )
+
+
+def _delivery_endpoint(
+    engine: Engine, book: SecretBook, refusals: Refusals, max_body_bytes: int
+) -> Callable[[Request], Awaitable[Response]]:
+    """`POST /webhooks/rdvsp/{organisation_id}`: check the signature, then store and apply the event."""
     # Two deliveries' transactions at a time per process (one computing while the other waits
     # on Postgres); more threads contending for the interpreter lock made each one's round trips
     # wait behind the others. Worker processes add capacity.
@@ -152,7 +167,6 @@ def build_receiver(
     # Signature checks have threads of their own: a flood of forged bodies waits behind them, and
     # never takes the threads that store real deliveries.
     signature_checks = anyio.CapacityLimiter(SIGNATURE_CHECKS_PER_PROCESS)
-    refusals = Refusals()
 
     async def rdvsp_webhook(request: Request) -> Response:
         organisation_id = request.path_params["organisation_id"]
@@ -185,6 +199,10 @@ def build_receiver(
             return JSONResponse({"error": "not stored, retry later"}, status_code=503)
         return JSONResponse({"status": receipt.status, "inbox_id": receipt.inbox_id}, status_code=receipt.http_status)
 
+    return rdvsp_webhook
+
+
+def _without_organisation_endpoint(refusals: Refusals) -> Callable[[Request], Awaitable[Response]]:
     async def without_organisation(request: Request) -> Response:
         refusals.note("no organisation in the path", None)
         return JSONResponse(
@@ -194,6 +212,14 @@ def build_receiver(
             },
             status_code=404,
         )
+
+    return without_organisation
+
+
+def _oauth_callback_endpoint(
+    engine: Engine, cipher: TokenCipher, settings: RdvspSettings | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """The redirect URI of `sync-assets rdvsp connect`, when the webhook server serves it."""
 
     async def oauth_callback(request: Request) -> Response:
         state = request.query_params.get("state", "")
@@ -209,17 +235,11 @@ def build_receiver(
             f"RDV Service Public account {account.account_id} connected: you can close this window."
         )
 
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+    return oauth_callback
 
-    return Starlette(
-        routes=[
-            Route("/webhooks/rdvsp/{organisation_id:int}", rdvsp_webhook, methods=["POST"]),
-            Route("/webhooks/rdvsp", without_organisation, methods=["POST"]),
-            Route("/oauth/rdvsp/callback", oauth_callback, methods=["GET"]),
-            Route("/health", health, methods=["GET"]),
-        ]
-    )
+
+async def _health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
 
 
 def app_from_environment() -> Starlette:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from psycopg.rows import class_row
 from sqlalchemy import Engine
 
 from sync_assets.platform.merge import driver_connection
@@ -22,10 +23,5 @@ class OrganisationDrift:
 
 def organisation_drift(engine: Engine, run_id: str) -> list[OrganisationDrift]:
     """The RDV drift of each organisation a run covered."""
-    with engine.connect() as conn:
-        rows = (
-            driver_connection(conn)
-            .execute(package_sql(__file__, "organisation_drift_of_run"), {"run_id": run_id})
-            .fetchall()
-        )
-    return [OrganisationDrift(*row) for row in rows]
+    with engine.connect() as conn, driver_connection(conn).cursor(row_factory=class_row(OrganisationDrift)) as cur:
+        return cur.execute(package_sql(__file__, "organisation_drift_of_run"), {"run_id": run_id}).fetchall()

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine
 
 from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
@@ -144,19 +145,15 @@ class RdvspAccountSync:
 
     def _sync_from(self) -> date:
         """The account's first day of RDVs; AccountError when it cannot be synced."""
-        with self.engine.connect() as conn:
-            account = (
-                driver_connection(conn)
-                .execute(package_sql(__file__, "account_for_sync"), {"account_id": self.account_id})
-                .fetchone()
-            )
+        with self.engine.connect() as conn, driver_connection(conn).cursor(row_factory=namedtuple_row) as cur:
+            account = cur.execute(package_sql(__file__, "account_for_sync"), {"account_id": self.account_id}).fetchone()
         if account is None:
             raise AccountError(
                 f"RDV Service Public account {self.account_id} is not connected: run `sync-assets rdvsp connect`."
             )
-        if account[3] != "active":
-            raise unusable_account(self.account_id, account[3], account[4])
-        return account[2]
+        if account.status != "active":
+            raise unusable_account(self.account_id, account.status, account.error)
+        return account.sync_from
 
     def _record_organisation_drift(self, conn, outcome: SyncOutcome) -> None:
         orgs = sorted(outcome.organisation_drift)
@@ -192,10 +189,9 @@ class RdvspAccountSync:
         outcome.organisations_api_total = found.total
         scope = self._scope(requested, [o.id for o in found.valid])
         outcome.organisation_ids = scope
-        installations = {
-            row[0]: row
-            for row in side.execute(package_sql(__file__, "webhook_installations"), {"organisation_ids": scope})
-        }
+        with side.cursor(row_factory=namedtuple_row) as cur:
+            cur.execute(package_sql(__file__, "webhook_installations"), {"organisation_ids": scope})
+            installations = {row.organisation_id: row for row in cur}
         rdvs = RdvListing(self, reader, stager, side)
         for org_id in scope:
             org_scope = {**account_scope, "organisation_id": org_id}
@@ -342,63 +338,76 @@ class RdvspAccountSync:
         """Make sure our endpoint exists for `org_id`, without replaying every record.
 
         The installation is saved at once on the side connection, not with the sync's rows: the
-        API signs with the new secret from now on, even if this run fails later.
+        API signs with the new secret from now on, even if this run fails later. `current` is the
+        organisation's row of webhook_installations.sql, if any.
 
         Returns the organisation's endpoints as they are after the installation.
         """
-        status, reason, endpoint_id, target, secret_enc = (
-            "not_configured",
-            "RDVSP_WEBHOOK_URL is not set",
-            None,
-            None,
-            None,
-        )
-        if self.webhook_url:
+        if not self.webhook_url:
+            installation = WebhookInstallation("not_configured", "RDVSP_WEBHOOK_URL is not set")
+        else:
             target = f"{self.webhook_url}/{org_id}"
             ours = next((e for e in endpoints if e.target_url == target), None)
-            known_secret = bool(current and current[3] and ours and current[1] == ours.id)
+            known_secret = bool(current and current.secret_encrypted and ours and current.endpoint_id == ours.id)
             if ours and known_secret and set(ours.subscriptions) == set(WEBHOOK_SUBSCRIPTIONS):
-                status, reason, endpoint_id = "installed", None, ours.id
+                installation = WebhookInstallation("installed", None, target, ours.id)
             else:
-                secret = secrets.token_urlsafe(32)
-                response = self.client.save_webhook_endpoint(org_id, target, secret, ours.id if ours else None)
-                if response.status_code == 403:
-                    status, reason = (
-                        "failed",
-                        (f"forbidden: account {self.account_id} is not an administrator of organisation {org_id}"),
-                    )
-                elif response.status_code in (404, 422):
-                    status, reason = "failed", f"refused with HTTP {response.status_code}"
-                else:
-                    # Re-list: an endpoint creation may answer 200 and not take.
-                    relisted = validate_batch(
-                        models.WebhookEndpoint,
-                        self.client.webhook_endpoints(org_id, target),
-                        entity="webhook_endpoints",
-                    ).valid
-                    mine = next((e for e in relisted if e.target_url == target), None)
-                    if mine is None:
-                        status, reason = "not_taken", "the API accepted the endpoint but does not list it"
-                    else:
-                        status, reason, endpoint_id = "installed", None, mine.id
-                        secret_enc = self.cipher.encrypt(secret)
-                        outcome.webhooks_installed_now.add(org_id)
-                        endpoints = [e for e in endpoints if e.id != mine.id] + [mine]
+                installation, saved = self._save_endpoint(org_id, target, ours)
+                if saved is not None:
+                    outcome.webhooks_installed_now.add(org_id)
+                    endpoints = [e for e in endpoints if e.id != saved.id] + [saved]
+        self._record_installation(side, org_id, installation, outcome)
+        return endpoints
+
+    def _save_endpoint(
+        self, org_id: int, target: str, ours: models.WebhookEndpoint | None
+    ) -> tuple[WebhookInstallation, models.WebhookEndpoint | None]:
+        """Create our endpoint (or update `ours`) with a new secret; the outcome, and the endpoint
+        as the API lists it when it took."""
+        secret = secrets.token_urlsafe(32)
+        response = self.client.save_webhook_endpoint(org_id, target, secret, ours.id if ours else None)
+        if response.status_code == 403:
+            reason = f"forbidden: account {self.account_id} is not an administrator of organisation {org_id}"
+            return WebhookInstallation("failed", reason, target), None
+        if response.status_code in (404, 422):
+            return WebhookInstallation("failed", f"refused with HTTP {response.status_code}", target), None
+        # Re-list: an endpoint creation may answer 200 and not take.
+        relisted = validate_batch(
+            models.WebhookEndpoint, self.client.webhook_endpoints(org_id, target), entity="webhook_endpoints"
+        ).valid
+        mine = next((e for e in relisted if e.target_url == target), None)
+        if mine is None:
+            return WebhookInstallation("not_taken", "the API accepted the endpoint but does not list it", target), None
+        return WebhookInstallation("installed", None, target, mine.id, self.cipher.encrypt(secret)), mine
+
+    def _record_installation(
+        self, side: psycopg.Connection, org_id: int, installation: WebhookInstallation, outcome: SyncOutcome
+    ) -> None:
         side.execute(
             package_sql(__file__, "save_webhook_installation"),
             {
                 "organisation_id": org_id,
                 "account_id": self.account_id,
-                "endpoint_id": endpoint_id,
-                "target_url": target,
-                "secret_encrypted": secret_enc,
-                "status": status,
-                "reason": reason,
+                "endpoint_id": installation.endpoint_id,
+                "target_url": installation.target_url,
+                "secret_encrypted": installation.secret_encrypted,
+                "status": installation.status,
+                "reason": installation.reason,
             },
         )
-        outcome.webhooks[status] = outcome.webhooks.get(status, 0) + 1
-        outcome.webhook_status[org_id] = status
-        return endpoints
+        outcome.webhooks[installation.status] = outcome.webhooks.get(installation.status, 0) + 1
+        outcome.webhook_status[org_id] = installation.status
+
+
+@dataclass(frozen=True)
+class WebhookInstallation:
+    """One organisation's webhook installation, as save_webhook_installation.sql records it."""
+
+    status: str  # installed | failed | not_taken | not_configured
+    reason: str | None
+    target_url: str | None = None
+    endpoint_id: int | None = None
+    secret_encrypted: str | None = None  # set only when this run gave the endpoint a new secret
 
 
 class RdvListing:

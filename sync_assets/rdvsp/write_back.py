@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from psycopg.rows import class_row, dict_row, namedtuple_row
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
@@ -106,11 +107,12 @@ class WriteBack:
             with psycopg.connect(conninfo, autocommit=True) as session:
                 self._take_lock(session)
                 self._settle_interrupted(session, report)
-                due = session.execute(
-                    package_sql(__file__, "due_write_requests"), {"ids": request_ids, "limit": limit}
-                ).fetchall()
-                for row in due:
-                    self._deliver(session, Request(*row), report)
+                with session.cursor(row_factory=class_row(Request)) as cur:
+                    due = cur.execute(
+                        package_sql(__file__, "due_write_requests"), {"ids": request_ids, "limit": limit}
+                    ).fetchall()
+                for request in due:
+                    self._deliver(session, request, report)
                 if request_ids is None:
                     self._check_plans(report, limit)
         finally:
@@ -268,30 +270,29 @@ class WriteBack:
         with self.engine.connect() as conn:
             pg = driver_connection(conn)
             if "user_id" in payload:
-                row = pg.execute(package_sql(__file__, "rdv_plan_user"), {"user_id": payload["user_id"]}).fetchone()
-                person = dict(
-                    zip(("first_name", "last_name", "email", "phone_number", "address"), row or (), strict=False)
-                )
+                with pg.cursor(row_factory=dict_row) as cur:
+                    cur.execute(package_sql(__file__, "rdv_plan_user"), {"user_id": payload["user_id"]})
+                    person = cur.fetchone() or {}
                 return {"user": _present({"id": payload["user_id"], **person}), **urls}, None, None
             beneficiaire_id = payload["beneficiaire_id"]
-            row = pg.execute(
-                package_sql(__file__, "rdv_plan_beneficiaire"), {"beneficiaire_id": beneficiaire_id}
-            ).fetchone()
-        if row is None or row[0] != request.account_id:
+            with pg.cursor(row_factory=namedtuple_row) as cur:
+                beneficiary = cur.execute(
+                    package_sql(__file__, "rdv_plan_beneficiaire"), {"beneficiaire_id": beneficiaire_id}
+                ).fetchone()
+        if beneficiary is None or beneficiary.account_id != request.account_id:
             return {}, None, f"beneficiary {beneficiaire_id} is not a beneficiary of account {request.account_id}"
-        _, rdv_user_id, first_name, last_name, email, phone, address, anonymised_at = row
-        if anonymised_at is not None:
+        if beneficiary.anonymised_at is not None:
             return {}, None, f"beneficiary {beneficiaire_id} is anonymised: a plan needs a person"
-        if rdv_user_id is None and not (first_name and last_name):
+        if beneficiary.rdv_user_id is None and not (beneficiary.first_name and beneficiary.last_name):
             return {}, None, f"beneficiary {beneficiaire_id} has no first and last name, which a plan needs"
         user = _present(
             {
-                "id": rdv_user_id,
-                "first_name": first_name,
-                "last_name": last_name,
-                "email": email,
-                "phone_number": phone,
-                "address": address,
+                "id": beneficiary.rdv_user_id,
+                "first_name": beneficiary.first_name,
+                "last_name": beneficiary.last_name,
+                "email": beneficiary.email,
+                "phone_number": beneficiary.phone,
+                "address": beneficiary.address,
             }
         )
         return {"user": user, **urls}, beneficiaire_id, None
@@ -422,10 +423,5 @@ PAYLOADS = {
 
 
 def write_request(engine: Engine, request_id: int) -> WriteRequest | None:
-    with engine.connect() as conn:
-        row = (
-            driver_connection(conn)
-            .execute(package_sql(__file__, "write_request_outcome"), {"id": request_id})
-            .fetchone()
-        )
-    return WriteRequest(*row) if row else None
+    with engine.connect() as conn, driver_connection(conn).cursor(row_factory=class_row(WriteRequest)) as cur:
+        return cur.execute(package_sql(__file__, "write_request_outcome"), {"id": request_id}).fetchone()

@@ -1,4 +1,4 @@
-"""The Doctolib sandbox API: the contract of DESIGN.md over a `DoctolibWorld`.
+"""The Doctolib sandbox API: the contract of docs/doctolib-api.md served over a `DoctolibWorld`.
 
 - `Authorization: Bearer <key>` per account; 401 for an unknown key.
 - `GET /v1/account`: the account behind the key (its kind: practice or dentist profile).

@@ -1,6 +1,6 @@
 """The Doctolib sandbox's data: practices, accounts, practitioners and appointments with patients.
 
-Written from the contract in DESIGN.md ("Doctolib contract"), never from `doctolib/` models.
+Written from the contract documented in docs/doctolib-api.md, never from `doctolib/` models.
 Deterministic for a seed, a number of practices and appointments per practice, and an anchor
 date. Accounts are practice profiles (one practice each) and dentist profiles (a practitioner
 working in several practices), so most practices are reached through more than one account.

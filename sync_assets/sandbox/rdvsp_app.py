@@ -20,7 +20,6 @@ from datetime import datetime
 from datetime import time as day_time
 from urllib.parse import parse_qs, urlencode
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -569,8 +568,3 @@ def _parse_moment(value: str | None, end: bool = False) -> datetime | None:
     if len(value) == 10:  # a date: the whole day, in Paris time
         moment = datetime.combine(moment.date(), day_time.max if end else day_time.min, PARIS)
     return moment if moment.tzinfo else moment.replace(tzinfo=PARIS)
-
-
-def build_app(world: RdvspWorld) -> tuple[Starlette, RdvspSandbox]:
-    sandbox = RdvspSandbox(world)
-    return Starlette(routes=sandbox.routes()), sandbox

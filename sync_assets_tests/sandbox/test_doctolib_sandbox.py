@@ -1,5 +1,5 @@
-"""The Doctolib sandbox keeps the contract of DESIGN.md: auth per key, cursor pages, updated_since,
-rate limit per key, and changes at runtime."""
+"""The Doctolib sandbox keeps the contract of docs/doctolib-api.md: auth per key, cursor pages,
+updated_since, rate limit per key, and changes at runtime."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ WITH phones AS (
        OR (b.address IS NULL AND EXCLUDED.address IS NOT NULL)
     RETURNING (b.xmax = 0) AS created
 )
-SELECT (SELECT count(*) FROM seen),
-       (SELECT count(*) FROM merged WHERE created),
-       (SELECT count(*) FROM merged WHERE NOT created),
-       (SELECT count(*) FROM anonymised);
+SELECT (SELECT count(*) FROM seen) AS users_seen,
+       (SELECT count(*) FROM merged WHERE created) AS created,
+       (SELECT count(*) FROM merged WHERE NOT created) AS filled,
+       (SELECT count(*) FROM anonymised) AS anonymised;
