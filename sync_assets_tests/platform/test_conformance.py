@@ -15,6 +15,7 @@ harness (`<connector>/conformance.py`), and against the example connector of thi
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -87,6 +88,13 @@ def test_every_registered_connector_has_a_harness():
     assert {connector.name for connector in REGISTERED} == set(HARNESSES)
     for connector in REGISTERED:
         assert HARNESSES[connector.name].connector is connector
+
+
+def test_the_example_connector_stays_a_small_folder():
+    """The proof that a connector is little more than declarations: under 300 lines of Python,
+    its stand-in API and harness included (docs/adding-a-connector.md)."""
+    folder = Path(example.__file__).parent
+    assert sum(len(f.read_text().splitlines()) for f in folder.glob("*.py")) <= 300
 
 
 @pytest.mark.parametrize(("harness", "fault"), cases(recoverable), indirect=["harness"])

@@ -41,9 +41,9 @@ class InvoicingWorld:
         self._last = max(datetime.now(timezone.utc), self._last + timedelta(microseconds=1))
         return self._last
 
-    def add(self, company: int) -> dict:
+    def add(self, company: int) -> None:
         n = len(self.invoices) + 1
-        invoice = {
+        self.invoices[n] = {
             "id": n,
             "company_id": company,
             "number": f"F-{company}-{n:04d}",
@@ -56,24 +56,16 @@ class InvoicingWorld:
                 "email": f"zephyrine.moulinard{n % 40}@exemple.fr",
             },
         }
-        self.invoices[n] = invoice
-        return invoice
 
-    def change(self, count: int, company: int = 1) -> list[int]:
+    def change(self, count: int, company: int = 1) -> None:
         """`count` invoices of `company` paid (or cancelled when already paid)."""
-        changed = [i for i in sorted(self.invoices) if self.invoices[i]["company_id"] == company][:count]
-        for i in changed:
-            invoice = self.invoices[i]
+        for invoice in [i for i in self.invoices.values() if i["company_id"] == company][:count]:
             invoice["status"] = "cancelled" if invoice["status"] == "paid" else "paid"
             invoice["updated_at"] = self.now().isoformat(timespec="microseconds")
-        return changed
 
     def listing(self, company: int, since: datetime | None) -> list[dict]:
-        rows = [
-            i
-            for i in self.invoices.values()
-            if i["company_id"] == company and (since is None or datetime.fromisoformat(i["updated_at"]) >= since)
-        ]
+        rows = [i for i in self.invoices.values() if i["company_id"] == company]
+        rows = [i for i in rows if since is None or datetime.fromisoformat(i["updated_at"]) >= since]
         return sorted(rows, key=lambda i: (i["updated_at"], i["id"]))
 
 

@@ -22,21 +22,10 @@ INVOICES = TableSpec(
 
 
 def invoice_rows(invoice: models.Invoice, scope, _) -> list:
-    customer = invoice.customer
+    """Its customer's row and its own, each column read by name from the record."""
     return [
-        (CUSTOMERS, (customer.id, customer.name, customer.email)),
-        (
-            INVOICES,
-            (
-                invoice.id,
-                invoice.company_id,
-                invoice.number,
-                customer.id,
-                invoice.amount_cents,
-                invoice.status,
-                invoice.updated_at,
-            ),
-        ),
+        (spec, tuple(getattr(record, c) for c in spec.columns))
+        for spec, record in ((CUSTOMERS, invoice.customer), (INVOICES, invoice))
     ]
 
 

@@ -23,3 +23,7 @@ class Invoice(ContractModel):
     amount_cents: StrictInt
     status: Literal["draft", "sent", "paid", "cancelled"]
     updated_at: AwareDatetime
+
+    @property
+    def customer_id(self) -> int:
+        return self.customer.id
