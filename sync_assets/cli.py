@@ -71,7 +71,23 @@ def _parser() -> argparse.ArgumentParser:
         default=200.0,
         help="requests per second allowed per Doctolib API key (above: 429)",
     )
-    sandbox.set_defaults(handler=_sandbox)
+    sandbox.add_argument(
+        "--budget",
+        type=positive_int,
+        help="throttle RDV Service Public as its Rack::Attack does: N requests per period per client IP "
+        "on /api/v1/ (above: 429 with Retry-After); default: no throttling",
+    )
+    sandbox.add_argument(
+        "--budget-period",
+        type=_positive_seconds,
+        help="the throttle's fixed window, in seconds (default 60; fractions allowed); needs --budget",
+    )
+    sandbox.add_argument(
+        "--rdv-listing-budget",
+        type=positive_int,
+        help="also M RDV listings (GET /api/v1/rdvs) per period per client IP and organisation; needs --budget",
+    )
+    sandbox.set_defaults(handler=functools.partial(_sandbox, sandbox))
 
     webhooks = commands.add_parser("webhooks", help="the webhook receiver")
     webhooks_commands = webhooks.add_subparsers(title="webhooks commands", metavar="COMMAND")
@@ -161,9 +177,26 @@ def _db_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sandbox(args: argparse.Namespace) -> int:
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def _sandbox(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from sync_assets.sandbox.server import build_sandbox
 
+    if args.budget is None:
+        for given, option in (
+            (args.rdv_listing_budget, "--rdv-listing-budget"),
+            (args.budget_period, "--budget-period"),
+        ):
+            if given is not None:
+                parser.error(f"{option} needs --budget (the requests per period allowed on /api/v1/)")
     print(
         f"building the sandbox data (seed {args.seed}, {args.scale} RDVs, {args.doctolib_practices} Doctolib "
         f"practices of {args.doctolib_appointments} appointments)…",
@@ -177,6 +210,9 @@ def _sandbox(args: argparse.Namespace) -> int:
         doctolib_practices=args.doctolib_practices,
         doctolib_appointments=args.doctolib_appointments,
         doctolib_rate=args.doctolib_rate,
+        budget=args.budget,
+        budget_period=args.budget_period or 60.0,
+        rdv_listing_budget=args.rdv_listing_budget,
     )
     oauth = sandbox.rdvsp.oauth
     print(
@@ -187,7 +223,8 @@ def _sandbox(args: argparse.Namespace) -> int:
         f"Doctolib sandbox on {sandbox.base_url}\n"
         f"  {' '.join(f'{k}={v}' for k, v in sandbox.doctolib.environment(sandbox.base_url).items())}\n"
         f"  changes at runtime: PATCH/DELETE {sandbox.base_url}/sandbox/doctolib/appointments/<id>\n"
-        f"Faults of both APIs: POST/GET/DELETE {sandbox.base_url}/sandbox/faults (see the README)",
+        f"Faults of both APIs: POST/GET/DELETE {sandbox.base_url}/sandbox/faults (see the README)\n"
+        f"RDV Service Public {sandbox.throttle.describe() if sandbox.throttle else 'not throttled (see --budget)'}",
         flush=True,
     )
     sandbox.server.run()

@@ -38,6 +38,7 @@ from sync_assets.platform.sql_files import package_sql
 from sync_assets.platform.warehouse import database_url, engine_for, libpq_url, redacted_url, uses_embedded_server
 
 DEMO_SCALE = 2000
+UNTHROTTLED_PER_MINUTE = 60_000  # the request budget of the demo against its unthrottled sandbox
 
 
 def run_demo() -> int:
@@ -75,6 +76,9 @@ def _with_sandbox(url: str, sandbox) -> int:
             "RDVSP_WEBHOOK_URL": receiver.webhook_url,
         }
     )
+    # The local sandbox does not throttle: the real API's budget (50 a minute) would only slow the demo.
+    for budget in ("RDVSP_REQUESTS_PER_MINUTE", "RDVSP_RDV_LISTING_REQUESTS_PER_MINUTE"):
+        os.environ.setdefault(budget, str(UNTHROTTLED_PER_MINUTE))
     print(f"sandbox     {sandbox.base_url} ({DEMO_SCALE} RDVs, seed 1)")
     print(f"receiver    {receiver.webhook_url}/<organisation id> (RDV Service Public's webhooks)")
     try:

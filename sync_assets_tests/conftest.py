@@ -40,6 +40,21 @@ def no_patient_data_in_logs():
     assert not leaks, f"{len(leaks)} personal value(s) of sandbox people reached the logs during the test run"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def unthrottled_sandbox_budget():
+    """The sandbox does not throttle unless a test asks it to: the API's real budget (50 requests a
+    minute, shared) would only slow the suite down. Tests of the budget set their own."""
+    names = ("RDVSP_REQUESTS_PER_MINUTE", "RDVSP_RDV_LISTING_REQUESTS_PER_MINUTE")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update({name: "600000" for name in names})
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 _database_numbers = itertools.count(1)
 
 

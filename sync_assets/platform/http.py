@@ -23,10 +23,10 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
@@ -36,6 +36,8 @@ from sync_assets.platform.errors import ApiError
 from sync_assets.platform.observability import get_logger
 
 log = get_logger("platform.http")
+K = TypeVar("K")
+T = TypeVar("T")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRYABLE_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
@@ -43,6 +45,17 @@ RETRYABLE_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.
 # any work too. Only these are retried for a request that must not be applied twice.
 NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 NOT_PROCESSED_STATUSES = frozenset({429})
+# A 429 with Retry-After is waited out without spending a retry attempt (we keep to the budget,
+# the API's window is just fuller than we knew), up to this many times for one call.
+MAX_THROTTLED_WAITS = 10
+
+
+class RequestBudget(Protocol):
+    """A budget of requests shared beyond this client (platform/budget.py's SharedBudgets)."""
+
+    def take(self, method: str, endpoint: str, params: Mapping[str, Any]) -> float: ...
+
+    def throttled(self, method: str, endpoint: str, params: Mapping[str, Any], retry_after_s: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -166,9 +179,11 @@ class ApiClient:
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rate_limiter: TokenBucket | None = None
+    budget: RequestBudget | None = None  # shared with the deployment's other processes
     transport: httpx.BaseTransport | None = None
     sleep: Callable[[float], None] = time.sleep
     requests: int = field(default=0, init=False)  # calls made (each counts once, however many attempts)
+    throttled: int = field(default=0, init=False)  # 429s answered and waited out
 
     def __post_init__(self) -> None:
         self._http = httpx.Client(
@@ -235,17 +250,8 @@ class ApiClient:
     def _attempt(self, call: _Call) -> tuple[httpx.Response, Any]:
         """One try of `call`: raises _Retryable for what is worth trying again, ApiError otherwise."""
         call.attempts += 1
-        if self.rate_limiter is not None:
-            self.rate_limiter.acquire()
         try:
-            response = self._http.request(
-                call.method,
-                call.endpoint,
-                params=call.params,
-                json=call.json_body,
-                data=call.form,
-                headers=call.headers,
-            )
+            response = self._send_within_budget(call)
         except RETRYABLE_TRANSPORT_ERRORS as error:
             failure = _Retryable(_transport_reason(error), outcome_unknown=not isinstance(error, NOT_SENT_ERRORS))
             raise self._unless_repeatable(failure, call) from None
@@ -257,6 +263,37 @@ class ApiClient:
         except ValueError:
             # A truncated body: the next attempt may well receive all of it.
             raise _Retryable(f"HTTP {response.status_code} with a body that is not valid JSON") from None
+
+    def _send_within_budget(self, call: _Call) -> httpx.Response:
+        """Send `call` once its budget allows; a 429 that names its wait is waited out and sent
+        again, without spending an attempt (a 429 beyond that goes through the retries)."""
+        for waits in range(MAX_THROTTLED_WAITS + 1):
+            self._take_budget(call)
+            response = self._http.request(
+                call.method,
+                call.endpoint,
+                params=call.params,
+                json=call.json_body,
+                data=call.form,
+                headers=call.headers,
+            )
+            retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+            if response.status_code != 429 or retry_after is None or retry_after > self.retry.max_retry_after:
+                return response
+            if waits == MAX_THROTTLED_WAITS:
+                return response
+            self.throttled += 1
+            if self.budget is not None:
+                self.budget.throttled(call.method, call.endpoint, call.params or {}, retry_after)
+            else:
+                self.sleep(retry_after)
+        return response
+
+    def _take_budget(self, call: _Call) -> None:
+        if self.rate_limiter is not None:
+            self.rate_limiter.acquire()
+        if self.budget is not None:
+            self.budget.take(call.method, call.endpoint, call.params or {})
 
     def _check_status(self, call: _Call, response: httpx.Response) -> None:
         """Raise for a status `call` does not take: _Retryable for a passing failure, ApiError for
@@ -393,6 +430,34 @@ def prefetched(pages: Iterator[Page], ahead: int = 2) -> Iterator[Page]:
             with contextlib.suppress(queue.Empty):
                 buffer.get(timeout=0.1)
         thread.join()
+
+
+def interleaved(streams: Iterable[tuple[K, Iterator[T]]], width: int) -> Iterator[tuple[K, T]]:
+    """The items of several streams, taken in turn from up to `width` of them at a time (each
+    with its key), the next stream joining when one ends. With prefetched page streams, `width`
+    listings are fetched side by side: a budget per listing then does not pace the whole run."""
+    pending = iter(streams)
+    active: list[tuple[K, Iterator[T]]] = []
+    try:
+        while True:
+            while len(active) < width and (stream := next(pending, None)) is not None:
+                active.append(stream)
+            if not active:
+                return
+            for key, items in list(active):
+                item = next(items, _END)
+                if item is _END:
+                    active.remove((key, items))
+                else:
+                    yield key, item
+    finally:
+        for _, items in active:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+
+_END: Any = object()
 
 
 def dig(body: Any, path: Sequence[str]) -> Any:

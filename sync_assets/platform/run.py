@@ -135,7 +135,6 @@ class Run:
                 "id": self.id,
                 "drift": sum(c.drift for c in tables.values()),
                 **self._counts(),
-                "detail": Jsonb(_plain(self.detail)),
                 "tables": names,
                 "counts": [tables[n].count for n in names],
                 **{k: [getattr(tables[n], k) for n in names] for k in ("created", "updated", "deleted", "noop")},
@@ -144,13 +143,23 @@ class Run:
         )
 
     def _counts(self) -> dict:
-        """Pages read (as reported to the run's progress) and calls made, so far."""
-        return {"pages": self.progress.pages, "api_requests": self.http.requests if self.http else 0}
+        """Pages read (as reported to the run's progress) and calls made, so far; the detail, with
+        the API's 429s and the shared paces they lowered, if any."""
+        detail = dict(self.detail)
+        if self.http is not None and self.http.throttled:
+            detail["throttled_429"] = self.http.throttled
+            lowered = getattr(self.http.budget, "lowest_per_minute", {})
+            detail["budget_lowered_to_per_minute"] = {name: round(rate, 1) for name, rate in lowered.items()}
+        return {
+            "pages": self.progress.pages,
+            "api_requests": self.http.requests if self.http else 0,
+            "detail": Jsonb(_plain(detail)),
+        }
 
     def _record_failure(self, error: BaseException) -> None:
         self.side.execute(
             package_sql(__file__, "fail_run"),
-            {"id": self.id, "error": safe_error_message(error), **self._counts(), "detail": Jsonb(_plain(self.detail))},
+            {"id": self.id, "error": safe_error_message(error), **self._counts()},
         )
         if isinstance(error, Exception):
             report_failure(self.logger, error, f"{self.connector} sync failed", **self.ids, run_log_id=self.id)

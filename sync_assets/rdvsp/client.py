@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from sync_assets.platform.http import ApiClient, PageNumbers, RetryPolicy, Timeouts
+from sync_assets.platform.http import ApiClient, PageNumbers, RequestBudget, RetryPolicy, Timeouts
 from sync_assets.rdvsp.oauth import RdvspSettings
 
 # Models we subscribe our webhooks to: those the receiver applies.
@@ -24,6 +24,7 @@ class RdvspClient:
         auth: httpx.Auth,
         *,
         rate_limiter=None,
+        budget: RequestBudget | None = None,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -33,6 +34,7 @@ class RdvspClient:
             settings.base_url.rstrip("/"),
             auth=auth,
             rate_limiter=rate_limiter,
+            budget=budget,
             retry=retry or RetryPolicy(),
             timeouts=timeouts or Timeouts(),
             transport=transport,

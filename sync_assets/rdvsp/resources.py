@@ -5,8 +5,16 @@ import os
 import dagster as dg
 from sqlalchemy import Engine
 
-from sync_assets.platform.http import RefreshingBearer, shared_rate_limiter
+from sync_assets.platform.budget import SharedBudgets
+from sync_assets.platform.http import RefreshingBearer
 from sync_assets.platform.secrets import TokenCipher
+from sync_assets.platform.warehouse import libpq_url
+from sync_assets.rdvsp.budget import (
+    DEFAULT_RDV_LISTING_REQUESTS_PER_MINUTE,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    budget_rule,
+    configured_per_minute,
+)
 from sync_assets.rdvsp.client import RdvspClient
 from sync_assets.rdvsp.oauth import DEFAULT_REDIRECT_URI, AccountTokens, RdvspSettings
 
@@ -14,8 +22,10 @@ from sync_assets.rdvsp.oauth import DEFAULT_REDIRECT_URI, AccountTokens, RdvspSe
 class RdvspApiResource(dg.ConfigurableResource):
     """RDV Service Public: the server, our OAuth application, where webhooks should go.
 
-    The API publishes no rate limit for authenticated calls: we stay under
-    `requests_per_second` per process and honour 429/Retry-After.
+    Its calls keep to the API's published budgets, shared by every process of the deployment
+    (rdvsp/budget.py): `requests_per_minute` (RDVSP_REQUESTS_PER_MINUTE, 50) on every call and
+    `rdv_listing_requests_per_minute` (RDVSP_RDV_LISTING_REQUESTS_PER_MINUTE, 20) per organisation
+    on RDV listings.
     """
 
     base_url: str | None = None
@@ -23,7 +33,8 @@ class RdvspApiResource(dg.ConfigurableResource):
     client_secret: str | None = None
     redirect_uri: str | None = None
     webhook_url: str | None = None
-    requests_per_second: float = 10.0
+    requests_per_minute: float | None = None
+    rdv_listing_requests_per_minute: float | None = None
 
     def settings(self) -> RdvspSettings:
         """The application's settings; ConfigurationError naming the variable when one is missing."""
@@ -40,5 +51,16 @@ class RdvspApiResource(dg.ConfigurableResource):
     def client_for(self, engine: Engine, account_id: int, cipher: TokenCipher) -> RdvspClient:
         settings = self.settings()
         tokens = AccountTokens(engine, account_id, settings, cipher)
-        limiter = shared_rate_limiter("rdvsp", self.requests_per_second, max(1, int(self.requests_per_second)))
-        return RdvspClient(settings, RefreshingBearer(tokens), rate_limiter=limiter)
+        return RdvspClient(settings, RefreshingBearer(tokens), budget=self.budgets(engine))
+
+    def budgets(self, engine: Engine) -> SharedBudgets:
+        """The deployment's shared budgets, kept in the warehouse of `engine`."""
+        rule = budget_rule(
+            configured_per_minute("RDVSP_REQUESTS_PER_MINUTE", DEFAULT_REQUESTS_PER_MINUTE, self.requests_per_minute),
+            configured_per_minute(
+                "RDVSP_RDV_LISTING_REQUESTS_PER_MINUTE",
+                DEFAULT_RDV_LISTING_REQUESTS_PER_MINUTE,
+                self.rdv_listing_requests_per_minute,
+            ),
+        )
+        return SharedBudgets(libpq_url(engine.url.render_as_string(hide_password=False)), rule, connector="rdvsp")

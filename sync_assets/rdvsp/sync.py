@@ -17,7 +17,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 
 from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
 from sync_assets.platform.errors import SyncError
-from sync_assets.platform.http import dig
+from sync_assets.platform.http import dig, interleaved
 from sync_assets.platform.listing import ListingRead, ListingReader
 from sync_assets.platform.merge import (
     DeleteScope,
@@ -53,6 +53,12 @@ log = get_logger("rdvsp.sync")
 PARIS = ZoneInfo("Europe/Paris")
 CONNECTOR = "rdvsp"
 MERGE_ATTEMPTS = 3
+# Outside the nightly, another account's read of an organisation's own listings is reused this long
+# (the accounts of one sweep of the fallback sensor, or of `rdvsp sync`, share it).
+SHARED_LISTINGS_REUSED_FOR = timedelta(minutes=15)
+# RDV listings read side by side: three organisations' budgets (20 a minute each) exceed the
+# global one (50), so the global budget, not one organisation's, paces the run.
+RDV_LISTINGS_AT_ONCE = 3
 
 
 class ScopeError(SyncError):
@@ -79,6 +85,8 @@ class SyncOutcome:
     webhooks: dict[str, int] = field(default_factory=dict)  # installation status -> organisations
     webhook_status: dict[int, str] = field(default_factory=dict)  # organisation -> installation status
     webhooks_installed_now: set[int] = field(default_factory=set)  # organisations whose endpoint this run saved
+    # Organisations whose own listings another account's run had just read: not read again.
+    organisations_reused: list[int] = field(default_factory=list)
     # RDV drift per organisation: what webhooks missed, when the run re-applies every page (nightly).
     organisation_drift: dict[int, MergeCounts] = field(default_factory=dict)
     elapsed_s: float = 0.0
@@ -135,6 +143,7 @@ class RdvspAccountSync:
             outcome.elapsed_s = run.progress.elapsed()
             outcome.api_requests = self.client.http.requests
             run.detail["organisation_ids"] = outcome.organisation_ids
+            run.detail["organisations_reused"] = outcome.organisations_reused
             run.finish(conn, outcome.tables)  # commits with the rows
             self._record_organisation_drift(conn, outcome)
         self.emit(
@@ -192,26 +201,64 @@ class RdvspAccountSync:
         with side.cursor(row_factory=namedtuple_row) as cur:
             cur.execute(package_sql(__file__, "webhook_installations"), {"organisation_ids": scope})
             installations = {row.organisation_id: row for row in cur}
+        outcome.organisations_reused = self._organisations_read_elsewhere(side, scope, polled_at)
+        org_scopes = [{**account_scope, "organisation_id": org_id} for org_id in scope]
+        for org_scope in org_scopes:
+            if org_scope["organisation_id"] not in outcome.organisations_reused:
+                current = installations.get(org_scope["organisation_id"])
+                self._read_organisation(reader, stager, side, org_scope, current, outcome)
         rdvs = RdvListing(self, reader, stager, side)
-        for org_id in scope:
-            org_scope = {**account_scope, "organisation_id": org_id}
-            for listing in (listings.MOTIFS, listings.LIEUX, listings.AGENTS, listings.USERS):
-                reader.read(listing, org_scope, tenants={org_id})
-            endpoints = reader.read(listings.WEBHOOK_ENDPOINTS, org_scope, keep=True).valid
-            for endpoint in self._install_webhook(side, org_id, endpoints, installations.get(org_id), outcome):
-                stager.add(tables.WEBHOOK_ENDPOINTS, tables.webhook_endpoint_row(endpoint))
-            outcome.rdvs_api_total_count += rdvs.read(org_scope, set(scope))
+        outcome.rdvs_api_total_count += rdvs.read(org_scopes, set(scope))
         sync_from_at = datetime.combine(sync_from, time.min, PARIS)
         rdvs.look_up_unlisted(conn, account_scope, scope, sync_from_at, outcome)
         outcome.pages, outcome.records = reader.pages_read, reader.records_read
 
         settle_contracts(side, CONNECTOR, outcome.contracts.values(), run_id=self.run_id, emit=self.emit)
         self._merge(conn, stager, outcome, scope, sync_from_at, progress, as_of=polled_at)
+        driver_connection(conn).execute(
+            package_sql(__file__, "save_organisation_listings"),
+            {
+                "organisation_ids": _read_here(scope, outcome),
+                "read_at": polled_at,
+                "account_id": self.account_id,
+                "run_id": outcome.run_log_id,
+            },
+        )
         stager.merge(tables.APPLIED_PAGES, None)
         for name, count in rdvs.skipped.items():  # rows of skipped pages were seen, and unchanged
             c = outcome.tables[name]
             outcome.tables[name] = replace(c, count=c.count + count, noop=c.noop + count)
         self._close_scope(conn, outcome, scope, sync_from_at)
+
+    def _read_organisation(
+        self,
+        reader: ListingReader,
+        stager: Stager,
+        side: psycopg.Connection,
+        org_scope: dict,
+        current: Any,
+        outcome: SyncOutcome,
+    ) -> None:
+        """The organisation's own listings (whoever reads them), and our webhook endpoint in it."""
+        org_id = org_scope["organisation_id"]
+        for listing in (listings.MOTIFS, listings.LIEUX, listings.AGENTS, listings.USERS):
+            reader.read(listing, org_scope, tenants={org_id})
+        endpoints = reader.read(listings.WEBHOOK_ENDPOINTS, org_scope, keep=True).valid
+        for endpoint in self._install_webhook(side, org_id, endpoints, current, outcome):
+            stager.add(tables.WEBHOOK_ENDPOINTS, tables.webhook_endpoint_row(endpoint))
+
+    def _organisations_read_elsewhere(self, side: psycopg.Connection, scope: list[int], now: datetime) -> list[int]:
+        """Organisations whose own listings another account's run read this night (nightly runs)
+        or in the last minutes (the others): their requests are not spent again."""
+        if self.kind == "nightly":
+            since = datetime.combine(now.astimezone(PARIS).date(), time.min, PARIS)
+        else:
+            since = now - SHARED_LISTINGS_REUSED_FOR
+        rows = side.execute(
+            package_sql(__file__, "organisations_read_elsewhere"),
+            {"organisation_ids": scope, "account_id": self.account_id, "since": since},
+        )
+        return sorted(row[0] for row in rows)
 
     def _check_identity(self) -> None:
         me = self.client.me()
@@ -289,15 +336,15 @@ class RdvspAccountSync:
         progress: Progress,
         as_of: datetime,
     ) -> None:
-        in_scope = {"organisation_id": scope}
+        read_here = {"organisation_id": _read_here(scope, outcome)}  # what is gone is known where it was read
         rdv_stage = stager.stage(tables.RDVS).stage
         scopes: dict[str, DeleteScope | None] = {
             tables.ACCOUNT_ORGANISATIONS.table: {"account_id": [self.account_id]},
-            tables.AGENT_ROLES.table: in_scope,
-            tables.USER_PROFILES.table: in_scope,
-            tables.MOTIFS.table: in_scope,
-            tables.LIEUX.table: in_scope,
-            tables.WEBHOOK_ENDPOINTS.table: in_scope,
+            tables.AGENT_ROLES.table: read_here,
+            tables.USER_PROFILES.table: read_here,
+            tables.MOTIFS.table: read_here,
+            tables.LIEUX.table: read_here,
+            tables.WEBHOOK_ENDPOINTS.table: read_here,
             tables.ACCOUNT_RDVS.table: DeleteWhere(
                 sql.SQL("t.account_id = %s AND t.organisation_id = ANY(%s) AND t.starts_at >= %s"),
                 [self.account_id, scope, sync_from_at],
@@ -432,19 +479,23 @@ class RdvListing:
         self.listed: set[int] = set()
         self.skipped = {"rdvs": 0, "participations": 0}
 
-    def read(self, scope, tenants: set[int]) -> int:
-        """Stage one organisation's RDVs; the API's total count for it."""
-        found = ListingRead()
-        for page in self.reader.pages(listings.RDVS, scope):
+    def read(self, org_scopes: list[dict], tenants: set[int]) -> int:
+        """Stage the organisations' RDVs, their listings read side by side (each organisation has
+        its own budget of RDV listings); the sum of the API's total counts."""
+        found = {scope["organisation_id"]: ListingRead() for scope in org_scopes}
+        streams = ((scope, self.reader.pages(listings.RDVS, scope)) for scope in org_scopes)
+        for scope, page in interleaved(streams, RDV_LISTINGS_AT_ONCE):
+            read = found[scope["organisation_id"]]
             self.stager.add(tables.APPLIED_PAGES, (self.account_id, page.endpoint, dict(page.params), page.sha256))
             if self.applied.get((page.endpoint, _canonical(page.params))) != page.sha256:
-                result = self.reader.stage(listings.RDVS, page, scope, found, tenants=tenants)
+                result = self.reader.stage(listings.RDVS, page, scope, read, tenants=tenants)
                 self.listed |= {rdv.id for rdv in result.valid}
             else:
                 self._stage_links_only(page)
-            found.total = dig(page.data, listings.RDVS.total) or 0
-        self.found.rejected_ids |= found.rejected_ids
-        return found.total
+            read.total = dig(page.data, listings.RDVS.total) or 0
+        for read in found.values():
+            self.found.rejected_ids |= read.rejected_ids
+        return sum(read.total for read in found.values())
 
     def _stage_links_only(self, page) -> None:
         """A page applied before, unchanged: only its RDVs' links to the account are staged."""
@@ -486,6 +537,11 @@ class RdvListing:
                 found |= {rdv.id for rdv in result.valid}
         outcome.rdvs_found_on_lookup = len(found & set(unlisted))
         outcome.rdvs_listed = len(self.listed | found)
+
+
+def _read_here(scope: list[int], outcome: SyncOutcome) -> list[int]:
+    """The organisations of the scope whose own listings this run read."""
+    return [org for org in scope if org not in outcome.organisations_reused]
 
 
 def _canonical(params) -> str:

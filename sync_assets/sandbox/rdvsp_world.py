@@ -298,6 +298,40 @@ class RdvspWorld:
         for _ in range(self.scale):
             self._new_rdv(rng, rng.choice(org_ids), user_ids)
 
+    def add_agent(self, roles: dict[int, str], every: int = 3) -> Agent:
+        """A new agent with `roles` (organisation id -> "admin" | "basic"), for tests and benchmarks
+        that need several agents sharing organisations with different access levels.
+
+        Nothing generated from the seed changes: the new agent takes the next free id and its own
+        name (drawn from the seed and its id, not from the world's generator). In the organisations
+        where it is basic, it is attached to every `every`-th RDV (by id, starting at its id modulo
+        `every`, so that two agents added to one organisation get different RDVs), so that it sees those:
+        the RDVs other agents see stay the same (they now list it among their agents, and basic
+        agents' listings, which repeat an RDV per attached agent, repeat those once more). RDVs
+        created later are not given to it (except through its own RDV plans).
+        """
+        if not roles or any(role not in ("admin", "basic") for role in roles.values()):
+            raise ValueError('roles maps organisation ids to "admin" or "basic"')
+        if every < 1:
+            raise ValueError("every must be a positive number")
+        with self.lock:
+            unknown = sorted(set(roles) - set(self.organisations))
+            if unknown:
+                raise ValueError(f"no organisation {', '.join(map(str, unknown))} in this world")
+            for org_id in roles:
+                self._by_organisation(org_id)  # RDVs created later draw from the seed's agents only
+            agent_id = max(self.agents) + 1
+            p = people.person(random.Random(f"{self.seed}:agent:{agent_id}"), agent_id)
+            agent = Agent(agent_id, p.email, p.first_name, p.last_name, dict(roles))
+            self.agents[agent_id] = agent
+            basic = {org_id for org_id, role in roles.items() if role == "basic"}
+            for org_id in sorted(basic):
+                of_organisation = sorted(r.id for r in self.rdvs.values() if r.organisation_id == org_id)
+                for rdv_id in of_organisation[agent_id % every :: every]:
+                    self.rdvs[rdv_id].agent_ids.append(agent_id)
+            self._listing_cache.clear()  # same order (same version), with the new agent's rows
+            return agent
+
     def _take_id(self, kind: str, base: int) -> int:
         self._next_ids[kind] += 1
         return base + self._next_ids[kind]

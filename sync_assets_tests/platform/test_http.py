@@ -347,3 +347,25 @@ def test_clients_share_one_tls_context():
     finally:
         first.close()
         second.close()
+
+
+def test_interleaved_streams_take_turns_within_their_width_and_are_closed_when_left():
+    from sync_assets.platform.http import interleaved
+
+    closed = []
+
+    def stream(name: str, count: int):
+        try:
+            yield from (f"{name}{n}" for n in range(count))
+        finally:
+            closed.append(name)
+
+    streams = [(name, stream(name, count)) for name, count in (("a", 3), ("b", 1), ("c", 2), ("d", 2))]
+    taken = [item for _, item in interleaved(iter(streams), width=2)]
+    assert taken == ["a0", "b0", "a1", "a2", "c0", "c1", "d0", "d1"]  # c joins when b has ended
+    assert sorted(closed) == ["a", "b", "c", "d"]
+    closed.clear()
+    early = interleaved(iter([(name, stream(name, 5)) for name in "xyz"]), width=2)
+    assert [next(early)[1] for _ in range(3)] == ["x0", "y0", "x1"]
+    early.close()  # a caller that stops (or fails) closes the streams it had started
+    assert sorted(closed) == ["x", "y"]

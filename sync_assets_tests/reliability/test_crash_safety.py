@@ -88,6 +88,7 @@ def rdvsp_case(request, database_url, tmp_path):
         RDVSP_CLIENT_ID=settings.client_id,
         RDVSP_CLIENT_SECRET=settings.client_secret,
         RDVSP_WEBHOOK_URL=settings.webhook_url,
+        RDVSP_REQUESTS_PER_MINUTE=os.environ["RDVSP_REQUESTS_PER_MINUTE"],
     )
     return RdvspHarness(helper), ["rdvsp", "sync", "--account", str(helper.account_id)], environment
 
