@@ -21,8 +21,10 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 from _common import scratch_database, start_command  # noqa: E402  (bench/ is on the path)
@@ -197,7 +199,39 @@ def start_sandbox(scale: int, port: int) -> subprocess.Popen:
     )
 
 
-def measure(scale: int, port: int, phases: list[str]) -> dict:
+def run_dlt(dlt_python: str, base_url: str, url: str) -> dict:
+    """dlt's rest_api source over the same sandbox, into a scratch database: a full load, then an
+    unchanged re-run, each in its own process (which reports its own peak memory)."""
+    token = AccountTokens(engine_for(url), ACCOUNT, settings(base_url), TokenCipher(SECRET)).access_token()
+    target = libpq_url(scratch_database("sync_assets_bench_dlt"))
+    results = {}
+    with tempfile.TemporaryDirectory() as pipelines:
+        environment = {
+            **os.environ,
+            "RDVSP_BASE_URL": base_url,
+            "RDVSP_TOKEN": token,
+            "DLT_DSN": target,
+            "SYNC_FROM": (date.today() - timedelta(days=730)).isoformat(),
+            "DLT_PIPELINES_DIR": pipelines,
+            "RUNTIME__LOG_LEVEL": "WARNING",
+        }
+        for name in ("dlt_full", "dlt_rerun"):
+            process = subprocess.Popen(
+                [dlt_python, str(Path(__file__).with_name("_dlt_rest_api.py"))],
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            out, err = process.communicate(timeout=3600)
+            if process.returncode != 0:
+                raise SystemExit(f"dlt failed:\n{err[-3000:]}")
+            results[name] = json.loads(out.strip().splitlines()[-1])
+            print(f"  {name}: {results[name]}", file=sys.stderr)
+    return results
+
+
+def measure(scale: int, port: int, phases: list[str], dlt_python: str | None = None) -> dict:
     sandbox = start_sandbox(scale, port)
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -215,6 +249,8 @@ def measure(scale: int, port: int, phases: list[str]) -> dict:
             name = {"fetch": "fetch_only", "copy": "copy_only", "sync": "full_sync", "noop": "noop_sync"}[phase]
             results[name] = run_phase("sync" if phase == "noop" else phase, url, base_url)
             print(f"  scale {scale} {name}: {results[name]}", file=sys.stderr)
+        if dlt_python:
+            results.update(run_dlt(dlt_python, base_url, url))
         engine_for(url).dispose()
         return results
     finally:
@@ -230,6 +266,7 @@ def main() -> None:
     parser.add_argument("--phase", choices=PHASES)
     parser.add_argument("--db")
     parser.add_argument("--base-url")
+    parser.add_argument("--dlt-python", help="a python with dlt[postgres]: also time dlt's rest_api source")
     args = parser.parse_args()
     if args.phase:
         os.environ["SYNC_SECRET_KEY"] = SECRET
@@ -237,7 +274,7 @@ def main() -> None:
         print(json.dumps({**result, "peak_rss_mb": peak_rss_mb()}))
         return
 
-    big = measure(args.scale, args.port, ["fetch", "copy", "sync", "noop"])
+    big = measure(args.scale, args.port, ["fetch", "copy", "sync", "noop"], args.dlt_python)
     small = measure(args.memory_scale, args.port + 1, ["sync"])
     fetch, copy, full, noop = (big[k]["seconds"] for k in ("fetch_only", "copy_only", "full_sync", "noop_sync"))
     report = {
@@ -258,6 +295,18 @@ def main() -> None:
         "memory_scale_peak_rss_mb": small["full_sync"]["peak_rss_mb"],
         "noop_drift": big["noop_sync"]["drift"],
     }
+    if args.dlt_python:
+        dlt_full, dlt_rerun = big["dlt_full"], big["dlt_rerun"]
+        report |= {
+            "dlt_full_s": dlt_full["seconds"],
+            "dlt_rerun_s": dlt_rerun["seconds"],
+            "dlt_peak_rss_mb": max(dlt_full["peak_rss_mb"], dlt_rerun["peak_rss_mb"]),
+            "full_vs_dlt": round(full / dlt_full["seconds"], 2),
+            "noop_vs_dlt_rerun": round(noop / dlt_rerun["seconds"], 2),
+            "peak_rss_vs_dlt": round(
+                big["full_sync"]["peak_rss_mb"] / max(dlt_full["peak_rss_mb"], dlt_rerun["peak_rss_mb"]), 2
+            ),
+        }
     for key, value in report.items():
         print(f"{key:>26}: {value}")
     print(json.dumps(report))

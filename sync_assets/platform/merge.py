@@ -268,24 +268,27 @@ class StagedMerge:
 
 @contextmanager
 def staged_merge(conn: AnyConnection, spec: TableSpec) -> Iterator[StagedMerge]:
-    """Open a stage for `spec` inside the caller's transaction (it is dropped at commit)."""
+    """Open a stage for `spec`: inside the caller's transaction (dropped at commit), or, on an
+    autocommit connection, for the session (dropped when the stage closes), so that a run can stage
+    while it waits on an API and merge in a short transaction of its own."""
     pg = driver_connection(conn)
-    if pg.autocommit:
-        raise ValueError("staged_merge needs a transaction: use a connection from engine.begin()")
+    lifetime = sql.SQL("") if pg.autocommit else sql.SQL("ON COMMIT DROP")
     stage = sql.Identifier(f"stage_{spec.table.replace('.', '_')}_{next(_stage_numbers)}")
     column_types = _column_types(pg, spec)
     with pg.cursor() as cur:
         cur.execute(
             sql.SQL(
-                "CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {columns} FROM {target} WITH NO DATA; "
+                "CREATE TEMPORARY TABLE {stage} {lifetime} AS SELECT {columns} FROM {target} WITH NO DATA; "
                 "ALTER TABLE {stage} ADD COLUMN _staged_order bigint GENERATED ALWAYS AS IDENTITY"
-            ).format(stage=stage, columns=_column_list(spec.columns), target=spec.identifier())
+            ).format(stage=stage, lifetime=lifetime, columns=_column_list(spec.columns), target=spec.identifier())
         )
     staged = StagedMerge(pg, spec, stage, column_types)
     try:
         yield staged
     finally:
-        if not pg.closed and pg.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+        status = pg.info.transaction_status
+        in_session = pg.autocommit and status == psycopg.pq.TransactionStatus.IDLE
+        if not pg.closed and (in_session or status == psycopg.pq.TransactionStatus.INTRANS):
             with pg.cursor() as cur:
                 cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
 

@@ -189,6 +189,9 @@ def _materializations(engine, account_id: int, outcome: SyncOutcome, drift_by_or
             "account_id": dg.MetadataValue.int(account_id),
             "organisation_ids": dg.MetadataValue.json(outcome.organisation_ids),
             "run_log_id": dg.MetadataValue.text(outcome.run_log_id),
+            "api_requests": dg.MetadataValue.int(outcome.api_requests),
+            "throttled_429": dg.MetadataValue.int(outcome.throttled_429),
+            "organisations_reused": dg.MetadataValue.json(outcome.organisations_reused),
         }
         if name == "rdvs":
             metadata["drift_by_organisation"] = dg.MetadataValue.json(drift_by_organisation)
@@ -233,7 +236,8 @@ def _contract_check(table: str, result: ContractResult | None) -> dg.AssetCheckR
 def _summary(outcome: SyncOutcome) -> str:
     lines = [
         f"account {outcome.account_id}: {outcome.records} records, {outcome.pages} pages, "
-        f"{outcome.api_requests} requests, {outcome.elapsed_s:.1f} s, drift {outcome.drift}"
+        f"{outcome.api_requests} requests ({outcome.throttled_429} answered 429), {outcome.elapsed_s:.1f} s, "
+        f"drift {outcome.drift}"
     ]
     for name, counts in outcome.tables.items():
         lines.append(

@@ -75,6 +75,7 @@ class SyncOutcome:
     pages: int = 0
     records: int = 0
     api_requests: int = 0
+    throttled_429: int = 0  # 429s the API answered, waited out
     organisations_api_total: int = 0
     rdvs_listed: int = 0  # distinct RDV ids the API returned for the scope
     rdvs_api_total_count: int = 0  # sum of `meta.total_count` (counts join duplicates)
@@ -94,6 +95,16 @@ class SyncOutcome:
     @property
     def drift(self) -> int:
         return sum(c.drift for c in self.tables.values())
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a run fetched and staged, for the transaction that writes it."""
+
+    scope: list[int]  # the organisations synced
+    polled_at: datetime  # when the listing began: the version of what it read
+    sync_from_at: datetime
+    skipped: dict[str, int]  # rows of pages applied before and unchanged, by table
 
 
 class RdvspAccountSync:
@@ -135,17 +146,21 @@ class RdvspAccountSync:
         outcome = self.outcome = SyncOutcome(run.id, self.account_id, sorted(organisation_ids or []))
         with (
             run,
-            self.engine.begin() as conn,
+            psycopg.connect(run.conninfo, autocommit=True) as pg,
             BackgroundLander(run.conninfo, CONNECTOR) as lander,
-            Stager(conn) as stager,
+            Stager(pg) as stager,
         ):
-            self._sync(conn, run.side, lander, stager, outcome, sync_from, organisation_ids, run.progress)
-            outcome.elapsed_s = run.progress.elapsed()
-            outcome.api_requests = self.client.http.requests
+            # Pages are fetched and staged (session temporary tables) outside any transaction, at
+            # the API budget's pace; the run's rows are written by one short transaction after.
+            fetched = self._fetch(pg, run.side, lander, stager, outcome, sync_from, organisation_ids, run.progress)
+            outcome.api_requests, outcome.throttled_429 = self.client.http.requests, self.client.http.throttled
             run.detail["organisation_ids"] = outcome.organisation_ids
             run.detail["organisations_reused"] = outcome.organisations_reused
-            run.finish(conn, outcome.tables)  # commits with the rows
-            self._record_organisation_drift(conn, outcome)
+            with pg.transaction():
+                self._write(pg, stager, outcome, fetched, run.progress)
+                outcome.elapsed_s = run.progress.elapsed()
+                run.finish(pg, outcome.tables)  # commits with the rows
+                self._record_organisation_drift(pg, outcome)
         self.emit(
             f"rdvsp account {self.account_id}: {outcome.records} records in {outcome.pages} pages, "
             f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}"
@@ -179,7 +194,7 @@ class RdvspAccountSync:
             },
         )
 
-    def _sync(
+    def _fetch(
         self,
         conn,
         side: psycopg.Connection,
@@ -189,7 +204,8 @@ class RdvspAccountSync:
         sync_from: date,
         requested: list[int] | None,
         progress: Progress,
-    ) -> None:
+    ) -> Fetched:
+        """Read the account's listings and stage their rows; nothing of the warehouse changes."""
         polled_at = datetime.now(timezone.utc)  # the version of every state this poll reads
         self._check_identity()
         reader = ListingReader(self.client.http, outcome.contracts, stager=stager, lander=lander, progress=progress)
@@ -214,6 +230,13 @@ class RdvspAccountSync:
         outcome.pages, outcome.records = reader.pages_read, reader.records_read
 
         settle_contracts(side, CONNECTOR, outcome.contracts.values(), run_id=self.run_id, emit=self.emit)
+        return Fetched(scope, polled_at, sync_from_at, rdvs.skipped)
+
+    def _write(
+        self, conn: psycopg.Connection, stager: Stager, outcome: SyncOutcome, fetched: Fetched, progress: Progress
+    ) -> None:
+        """Merge what was staged, in the caller's transaction."""
+        scope, polled_at, sync_from_at = fetched.scope, fetched.polled_at, fetched.sync_from_at
         self._merge(conn, stager, outcome, scope, sync_from_at, progress, as_of=polled_at)
         driver_connection(conn).execute(
             package_sql(__file__, "save_organisation_listings"),
@@ -225,7 +248,7 @@ class RdvspAccountSync:
             },
         )
         stager.merge(tables.APPLIED_PAGES, None)
-        for name, count in rdvs.skipped.items():  # rows of skipped pages were seen, and unchanged
+        for name, count in fetched.skipped.items():  # rows of skipped pages were seen, and unchanged
             c = outcome.tables[name]
             outcome.tables[name] = replace(c, count=c.count + count, noop=c.noop + count)
         self._close_scope(conn, outcome, scope, sync_from_at)
@@ -311,7 +334,7 @@ class RdvspAccountSync:
         listing began: what webhooks changed since is neither overwritten nor deleted). Webhook
         applies of the scope's organisations wait for the merge (lock_tenants); a deadlock with
         another writer of shared rows (users) undoes this attempt only, which is tried again."""
-        pg = conn.connection.driver_connection
+        pg = driver_connection(conn)
         for attempt in range(1, MERGE_ATTEMPTS + 1):
             try:
                 with pg.transaction():  # a savepoint

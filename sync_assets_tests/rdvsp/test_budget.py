@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from sync_assets.platform.merge import Stager
 from sync_assets.rdvsp.resources import RdvspApiResource
+from sync_assets.sandbox.faults import Fault
 from sync_assets.sandbox.server import start_in_thread
 
 PERIOD_S = 2.0
@@ -83,3 +85,31 @@ def test_an_organisation_s_own_listings_are_read_once_for_the_accounts_that_shar
     again = connected.sync(account_id=second_admin.id)
     assert again.organisations_reused == []
     assert connected.query("SELECT name FROM rdvsp.motifs WHERE id = %s", [motif.id]) == [("Atelier renommé",)]
+
+
+def test_no_transaction_is_held_open_while_the_api_is_read(connected, monkeypatch):
+    """Paced by the budget, a sync waits on the API for minutes: whenever the API is answering its
+    RDV listings, none of the warehouse's connections is inside a transaction."""
+    import psycopg
+
+    from sync_assets.platform.warehouse import libpq_url
+
+    seen: list[tuple[str, int]] = []
+
+    def look() -> None:
+        with psycopg.connect(libpq_url(connected.database_url), autocommit=True) as conn:
+            seen.extend(
+                conn.execute(
+                    "SELECT state, count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend' GROUP BY state"
+                ).fetchall()
+            )
+
+    connected.sync()  # a first sync, so that the second has rows to stage and merge
+    # Small batches: rows reach the warehouse's stages while pages are still being read.
+    monkeypatch.setattr("sync_assets.rdvsp.sync.Stager", lambda conn: Stager(conn, flush_rows=10))
+    connected.sandbox.faults.add(Fault(kind="change", path="/api/v1/rdvs", action=look, times=-1))
+    connected.sync()
+    states = {state for state, _ in seen}
+    assert states and "idle" in states  # the run's connections were there, waiting
+    assert not {state for state in states if state.startswith("idle in transaction")}, seen
