@@ -57,6 +57,8 @@ class RequestBudget(Protocol):
 
     def throttled(self, method: str, endpoint: str, params: Mapping[str, Any], retry_after_s: float) -> None: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -186,6 +188,7 @@ class ApiClient:
     throttled: int = field(default=0, init=False)  # 429s answered and waited out
 
     def __post_init__(self) -> None:
+        self._counting = threading.Lock()  # listings read side by side call from several threads
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=self.auth,
@@ -197,6 +200,8 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+        if self.budget is not None:
+            self.budget.close()
 
     def __enter__(self) -> ApiClient:
         return self
@@ -224,7 +229,8 @@ class ApiClient:
         `idempotent=False` (a creation): retried only when the server surely did not act on it;
         otherwise the ApiError says `outcome_unknown`.
         """
-        self.requests += 1
+        with self._counting:
+            self.requests += 1
         call = _Call(method, endpoint, params, json_body, form, headers, expect_json, handled_statuses, idempotent)
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.attempts),
@@ -282,7 +288,8 @@ class ApiClient:
                 return response
             if waits == MAX_THROTTLED_WAITS:
                 return response
-            self.throttled += 1
+            with self._counting:
+                self.throttled += 1
             if self.budget is not None:
                 self.budget.throttled(call.method, call.endpoint, call.params or {}, retry_after)
             else:

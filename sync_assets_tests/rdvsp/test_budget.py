@@ -50,6 +50,7 @@ def test_a_sync_that_keeps_to_the_published_budget_is_never_throttled(connected)
     assert connected.sandbox.throttle.throttled == 0
     assert outcome.api_requests > BUDGET  # more than one window's worth: the pace, not luck, kept it under
     assert stored_rdvs(connected, 1) == visible_rdvs(connected, 1)
+    assert shared._conn is None  # its connection closed with the client
 
 
 def test_a_budget_above_the_real_one_is_lowered_by_the_429s_and_the_run_still_completes(connected):
