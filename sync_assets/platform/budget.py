@@ -8,8 +8,9 @@ published limit so that a fixed window of the API never sees more than it allows
 answers 429 anyway, the shared pace is lowered and every process waits for the API's
 `Retry-After` (`throttle_request_budgets.sql`).
 
-When the warehouse cannot be reached, a process falls back to an in-process limiter at the same
-pace, and says so once.
+Budgets of 6,000 a minute and more (lifted, or a local stand-in's) are paced in-process, without
+a statement per request. When the warehouse cannot be reached, a process falls back to the same
+in-process limiter, and says so once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from sync_assets.platform.http import TokenBucket
+from sync_assets.platform.http import shared_rate_limiter
 from sync_assets.platform.observability import get_logger
 from sync_assets.platform.sql_files import package_sql
 
@@ -31,6 +32,9 @@ log = get_logger(__name__)
 # The pace is this share of the published limit: a fixed window then holds the burst and the
 # paced requests with room to spare.
 PACE = 0.95
+# Budgets this large (a lifted budget, a local stand-in) are paced in-process: the fast path, with
+# no statement per request.
+IN_PROCESS_FROM_PER_MINUTE = 6000.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,6 @@ class SharedBudgets:
         self.lowest_per_minute: dict[str, float] = {}  # the lowered paces this process saw, per budget
         self._conn: psycopg.Connection | None = None
         self._lock = threading.Lock()
-        self._local: dict[str, TokenBucket] = {}
         self._warned = False
 
     def take(self, method: str, endpoint: str, params: Mapping[str, Any]) -> float:
@@ -68,6 +71,8 @@ class SharedBudgets:
         budgets = self.rule(method, endpoint, params)
         if not budgets:
             return 0.0
+        if all(b.per_minute >= IN_PROCESS_FROM_PER_MINUTE for b in budgets):
+            return self._take_in_process(budgets)
         try:
             waits = self._execute("take_request_budgets", _arrays(budgets))
             wait = max(float(w) for _, w in waits)
@@ -117,11 +122,11 @@ class SharedBudgets:
 
     def _take_locally(self, budgets: Sequence[Budget], error: psycopg.Error) -> float:
         self._warn_local(error)
-        waited = 0.0
-        for budget in budgets:
-            bucket = self._local.setdefault(budget.name, TokenBucket(budget.per_minute * PACE / 60, budget.burst))
-            waited += bucket.acquire()
-        return waited
+        return self._take_in_process(budgets)
+
+    def _take_in_process(self, budgets: Sequence[Budget]) -> float:
+        """The process's own limiters at the same pace (shared by its clients)."""
+        return sum(shared_rate_limiter(b.name, b.per_minute * PACE / 60, b.burst).acquire() for b in budgets)
 
     def _warn_local(self, error: psycopg.Error) -> None:
         if not self._warned:

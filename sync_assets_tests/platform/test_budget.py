@@ -63,10 +63,18 @@ def test_a_changed_budget_takes_effect_at_once(database_url):
 def test_without_the_warehouse_a_process_paces_itself_and_says_so_once(caplog):
     caplog.set_level(logging.WARNING)
     waits: list[float] = []
-    alone = SharedBudgets("postgresql://nobody@127.0.0.1:9/none", one_budget(6000), sleep=waits.append)
+    alone = SharedBudgets("postgresql://nobody@127.0.0.1:9/none", one_budget(3000), sleep=waits.append)
     for _ in range(3):
         alone.take("GET", "/x", {})
     assert caplog.text.count("cannot be reached") == 1
+
+
+def test_a_lifted_budget_is_paced_in_process_without_a_statement_per_request(caplog):
+    caplog.set_level(logging.WARNING)
+    lifted = SharedBudgets("postgresql://nobody@127.0.0.1:9/none", one_budget(600_000), sleep=[].append)
+    for _ in range(3):
+        lifted.take("GET", "/x", {})
+    assert "cannot be reached" not in caplog.text  # the warehouse was never asked
 
 
 def test_a_429_that_names_its_wait_is_waited_out_without_spending_an_attempt():
