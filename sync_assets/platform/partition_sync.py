@@ -27,7 +27,7 @@ from sync_assets.platform.contract import ContractResult, settle_contracts
 from sync_assets.platform.errors import SyncError
 from sync_assets.platform.http import ApiClient
 from sync_assets.platform.listing import Listing, ListingReader
-from sync_assets.platform.merge import MergeCounts, Stager, TableSpec, driver_connection
+from sync_assets.platform.merge import MergeCounts, Stager, TableSpec
 from sync_assets.platform.observability import get_logger
 from sync_assets.platform.raw import BackgroundLander
 from sync_assets.platform.run import Run
@@ -120,20 +120,20 @@ class PartitionSync:
             http=http,
         )
         outcome = self.outcome = self.new_outcome(run.id)
+        # Pages are fetched and staged (session temporary tables) outside any transaction, at the
+        # API's pace; the rows, the cursor and the run's success are written by one short one.
         with (
             run,
-            self.engine.begin() as conn,
+            psycopg.connect(run.conninfo, autocommit=True) as pg,
             BackgroundLander(run.conninfo, self.source.connector) as lander,
-            Stager(conn, flush_rows=5000) as stager,
+            Stager(pg, flush_rows=5000) as stager,
         ):
             try:
-                self._sync(driver_connection(conn), run, http, lander, stager, outcome)
+                self._sync(pg, run, http, lander, stager, outcome)
             except BaseException as error:
                 run.detail.update(outcome.cursor_detail())
                 self.failed(run, error, outcome)
                 raise
-            run.detail.update(outcome.cursor_detail())
-            run.finish(conn, outcome.tables)  # with the rows and the cursor
         self.emit(
             f"{self.label} ({self.mode}): {outcome.records} records in {outcome.pages} pages, "
             f"{outcome.elapsed_s:.1f} s, drift {outcome.drift}"
@@ -172,6 +172,20 @@ class PartitionSync:
         outcome.pages, outcome.records, outcome.since = reader.pages_read, reader.records_read, found.since
         settle_contracts(run.side, source.connector, [outcome.contract], run_id=self.run_id, emit=self.emit)
 
+        with pg.transaction():
+            self._write(pg, run, stager, outcome, found.high_water, keys)
+
+    def _write(
+        self,
+        pg: psycopg.Connection,
+        run: Run,
+        stager: Stager,
+        outcome: PartitionOutcome,
+        high_water: datetime | None,
+        keys: dict[str, str],
+    ) -> None:
+        """Merge what was staged, save the cursor and record the success, in the caller's transaction."""
+        source, value = self.source, self.source.partition_value(self.partition_key)
         self.before_merge(pg, outcome)
         merged = stager.merge_all(
             [
@@ -184,13 +198,15 @@ class PartitionSync:
             run.progress.merged(name, counts.count)
         self.after_merge(pg, outcome)
 
-        outcome.cursor_after = found.high_water
-        outcome.api_requests = http.requests
+        outcome.cursor_after = high_water
+        outcome.api_requests = run.http.requests if run.http else 0
         outcome.elapsed_s = run.progress.elapsed()
         pg.execute(
             package_sql(__file__, "save_cursor"),
-            {**keys, "cursor": found.high_water, "full_refresh": self.full_refresh, "run_id": outcome.run_log_id},
+            {**keys, "cursor": high_water, "full_refresh": self.full_refresh, "run_id": outcome.run_log_id},
         )
+        run.detail.update(outcome.cursor_detail())
+        run.finish(pg, outcome.tables)  # with the rows and the cursor
 
     # --- hooks ----------------------------------------------------------------------------
 

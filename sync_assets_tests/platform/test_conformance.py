@@ -241,3 +241,26 @@ def test_the_dagster_job_syncs_a_partition_as_the_registry_requests_it(harness):
     assert harness.query(
         "SELECT connector, partition_key, status FROM sync.runs WHERE dagster_run_id = %s", [result.run_id]
     ) == [(connector.name, request.partition_key, "success")]
+
+
+@every_connector
+def test_no_transaction_is_held_open_while_the_api_is_read(harness):
+    """A run paced by an API's budget waits on it for minutes: whenever the API is answering the
+    run's listing, none of the warehouse's connections is inside a transaction."""
+    seen: list[tuple[str, int]] = []
+
+    def look() -> None:
+        seen.extend(
+            harness.query(
+                "SELECT state, count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend' GROUP BY state"
+            )
+        )
+
+    harness.run()
+    harness.change_source(3)
+    harness.add_fault(dict(kind="change", action=look, times=-1))
+    harness.run(full=True)
+    states = {state for state, _ in seen}
+    assert states and "idle" in states  # the run's connections were there, waiting
+    assert not {state for state in states if state.startswith("idle in transaction")}, seen
