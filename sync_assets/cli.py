@@ -282,14 +282,20 @@ def _demo(args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from sync_assets.platform import migrations
     from sync_assets.platform.instance import prepare_dagster_environment
-    from sync_assets.platform.warehouse import database_url
+    from sync_assets.platform.warehouse import database_url, local_dir
 
     migrations.upgrade(database_url())
     environment = prepare_dagster_environment()
     project = Path(__file__).resolve().parents[1]
     dagster = Path(sys.executable).with_name("dagster")
     print(f"Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={environment['DAGSTER_HOME']})", flush=True)
-    os.chdir(project)
+    # From the instance's folder: Dagster warns when the folder it starts in holds a dagster.yaml
+    # (the project's template) that is not DAGSTER_HOME's.
+    os.environ["SYNC_LOCAL_DIR"] = str(local_dir())  # absolute: the code server starts there too
+    os.chdir(environment["DAGSTER_HOME"])
+    # `dagster dev` is the pinned release's command (its successor, `dg`, is not installed): its
+    # notice that `dg dev` supersedes it is not for our users.
+    os.environ["PYTHONWARNINGS"] = "ignore:Function `dev_command` is superseded"
     os.execv(dagster, [str(dagster), "dev", "-w", str(project / "workspace.yaml"), "-p", str(args.port)])
     return 0  # not reached
 

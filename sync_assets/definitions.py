@@ -1,6 +1,8 @@
 """The one Definitions of the project: the platform's, each registered connector's (with its
 resources, see connectors.py) and the analyst layer's, merged."""
 
+import warnings
+
 import dagster as dg
 
 from sync_assets.connectors import CONNECTORS
@@ -9,6 +11,12 @@ from sync_assets.platform import defs as platform
 from sync_assets.platform.observability import configure_logging, init_sentry
 from sync_assets.platform.resources import WarehouseResource
 
+# Dagster copies a sensor when it resolves the asset job the sensor targets, and the copy passes
+# the sensor's (empty) owners to the beta `owners` parameter: a warning of Dagster's own making,
+# not of ours (no sensor here has owners).
+warnings.filterwarnings(
+    "ignore", message="Parameter `owners` of initializer `SensorDefinition.__init__`", category=dg.BetaWarning
+)
 configure_logging()
 init_sentry()
 

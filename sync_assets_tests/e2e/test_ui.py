@@ -7,6 +7,7 @@ Headless Chromium (Debian's `chromium` and `chromium-driver`) driven through Web
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,7 @@ GROUPS = ("rdvsp", "doctolib", "coop", "analytics", "sync")
 class Ui:
     url: str
     log: Path  # the output of `sync-assets dev` (webserver and daemon)
+    demo_output: str  # what `sync-assets demo` printed
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -64,7 +66,7 @@ def ui(tmp_path_factory):
                 pass
             assert dev.poll() is None and time.monotonic() < deadline, (folder / "dev.log").read_text()[-3000:]
             time.sleep(1)
-        yield Ui(url, folder / "dev.log")
+        yield Ui(url, folder / "dev.log", demo.stdout + demo.stderr)
     finally:
         os.killpg(dev.pid, signal.SIGTERM)
         try:
@@ -164,3 +166,12 @@ def test_the_schedules_and_sensors_tick_without_error_on_the_demo_data(ui):
         time.sleep(1)
     assert "caught an error" not in ui.log_text(), ui.log_text()[-3000:]
     assert "Creating new run" not in ui.log_text(), ui.log_text()[-3000:]
+
+
+def test_neither_the_demo_nor_the_ui_prints_a_warning(ui):
+    """Python's warnings (BetaWarning, SupersessionWarning…) and Dagster's own WARNING lines: none
+    caused by our definitions or our commands reaches a newcomer's terminal."""
+    warning = re.compile(r"\w+Warning: |dagster - WARNING")
+    assert not warning.findall(ui.demo_output), ui.demo_output[-3000:]
+    time.sleep(5)  # the daemon's first sensor ticks
+    assert not warning.findall(ui.log_text()), ui.log_text()[-3000:]
