@@ -27,7 +27,7 @@ from sync_assets.platform.contract import ContractResult, settle_contracts
 from sync_assets.platform.errors import SyncError
 from sync_assets.platform.http import ApiClient
 from sync_assets.platform.listing import Listing, ListingReader
-from sync_assets.platform.merge import MergeCounts, Stager, TableSpec
+from sync_assets.platform.merge import MergeCounts, Stager, TableSpec, driver_connection
 from sync_assets.platform.observability import get_logger
 from sync_assets.platform.raw import BackgroundLander
 from sync_assets.platform.run import Run
@@ -124,12 +124,13 @@ class PartitionSync:
         # API's pace; the rows, the cursor and the run's success are written by one short one.
         with (
             run,
-            psycopg.connect(run.conninfo, autocommit=True) as pg,
+            # A pooled connection in autocommit (the pool restores it): no new session per partition.
+            self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
             BackgroundLander(run.conninfo, self.source.connector) as lander,
-            Stager(pg, flush_rows=5000) as stager,
+            Stager(conn, flush_rows=5000) as stager,
         ):
             try:
-                self._sync(pg, run, http, lander, stager, outcome)
+                self._sync(driver_connection(conn), run, http, lander, stager, outcome)
             except BaseException as error:
                 run.detail.update(outcome.cursor_detail())
                 self.failed(run, error, outcome)
@@ -154,9 +155,24 @@ class PartitionSync:
         stager: Stager,
         outcome: PartitionOutcome,
     ) -> None:
-        source, value = self.source, self.source.partition_value(self.partition_key)
-        keys = {"connector": source.connector, "partition_key": self.partition_key}
+        keys = {"connector": self.source.connector, "partition_key": self.partition_key}
         pg.execute(package_sql(__file__, "lock_partition"), keys)
+        try:
+            self._read_and_write(pg, run, http, lander, stager, outcome, keys)
+        finally:  # the connection goes back to the pool: its session lock must not go with it
+            _unlock(pg, keys)
+
+    def _read_and_write(
+        self,
+        pg: psycopg.Connection,
+        run: Run,
+        http: ApiClient,
+        lander: BackgroundLander,
+        stager: Stager,
+        outcome: PartitionOutcome,
+        keys: dict[str, str],
+    ) -> None:
+        source, value = self.source, self.source.partition_value(self.partition_key)
         state = pg.execute(package_sql(__file__, "read_cursor"), keys).fetchone()
         outcome.cursor_before = state[0] if state else None
         reader = ListingReader(
@@ -218,3 +234,12 @@ class PartitionSync:
 
     def failed(self, run: Run, error: BaseException, outcome: PartitionOutcome) -> None:
         """The run failed (recorded and reported next): what else must change, on `run.side`."""
+
+
+def _unlock(pg: psycopg.Connection, keys: dict[str, str]) -> None:
+    """Release the partition's lock; a connection that cannot run the statement is closed, which
+    releases it too (and the pool then discards the connection)."""
+    try:
+        pg.execute(package_sql(__file__, "unlock_partition"), keys)
+    except psycopg.Error:
+        pg.close()
