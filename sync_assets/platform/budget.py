@@ -32,6 +32,9 @@ log = get_logger(__name__)
 # The pace is this share of the published limit: a fixed window then holds the burst and the
 # paced requests with room to spare.
 PACE = 0.95
+# What may leave at once after a quiet time: one, so that a window of the API, whatever its length,
+# holds at most one request more than the pace allows.
+BURST = 1
 # Budgets this large (a lifted budget, a local stand-in) are paced in-process: the fast path, with
 # no statement per request.
 IN_PROCESS_FROM_PER_MINUTE = 6000.0
@@ -41,12 +44,6 @@ IN_PROCESS_FROM_PER_MINUTE = 6000.0
 class Budget:
     name: str  # e.g. "rdvsp", "rdvsp:rdvs:organisation:100"
     per_minute: float
-
-    @property
-    def burst(self) -> int:
-        """What may leave at once after a quiet time: one, so that a window of the API, whatever
-        its length, holds at most one request more than the pace allows."""
-        return 1
 
 
 # Which budgets a request spends: (method, endpoint, params) -> budgets.
@@ -126,7 +123,7 @@ class SharedBudgets:
 
     def _take_in_process(self, budgets: Sequence[Budget]) -> float:
         """The process's own limiters at the same pace (shared by its clients)."""
-        return sum(shared_rate_limiter(b.name, b.per_minute * PACE / 60, b.burst).acquire() for b in budgets)
+        return sum(shared_rate_limiter(b.name, b.per_minute * PACE / 60, BURST).acquire() for b in budgets)
 
     def _warn_local(self, error: psycopg.Error) -> None:
         if not self._warned:
@@ -141,5 +138,5 @@ def _arrays(budgets: Sequence[Budget]) -> dict[str, list[Any]]:
     return {
         "names": [b.name for b in budgets],
         "per_minute": [b.per_minute for b in budgets],
-        "burst": [float(b.burst) for b in budgets],
+        "burst": [float(BURST)] * len(budgets),
     }

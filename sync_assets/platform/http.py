@@ -273,7 +273,8 @@ class ApiClient:
     def _send_within_budget(self, call: _Call) -> httpx.Response:
         """Send `call` once its budget allows; a 429 that names its wait is waited out and sent
         again, without spending an attempt (a 429 beyond that goes through the retries)."""
-        for waits in range(MAX_THROTTLED_WAITS + 1):
+        waits = 0
+        while True:
             self._take_budget(call)
             response = self._http.request(
                 call.method,
@@ -283,18 +284,18 @@ class ApiClient:
                 data=call.form,
                 headers=call.headers,
             )
+            if response.status_code != 429 or waits == MAX_THROTTLED_WAITS:
+                return response
             retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
-            if response.status_code != 429 or retry_after is None or retry_after > self.retry.max_retry_after:
-                return response
-            if waits == MAX_THROTTLED_WAITS:
-                return response
+            if retry_after is None or retry_after > self.retry.max_retry_after:
+                return response  # not ours to wait out: the retries decide
+            waits += 1
             with self._counting:
                 self.throttled += 1
             if self.budget is not None:
                 self.budget.throttled(call.method, call.endpoint, call.params or {}, retry_after)
             else:
                 self.sleep(retry_after)
-        return response
 
     def _take_budget(self, call: _Call) -> None:
         if self.rate_limiter is not None:

@@ -163,6 +163,14 @@ def driver_connection(conn: AnyConnection) -> psycopg.Connection:
     return pg
 
 
+@contextmanager
+def autocommit_connection(engine: sqlalchemy.Engine) -> Iterator[psycopg.Connection]:
+    """A pooled connection of `engine` in autocommit (the pool restores its mode): a run stages on
+    it while it reads an API, outside any transaction, and opens one short transaction to write."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        yield driver_connection(conn)
+
+
 def one_row(cursor: psycopg.Cursor[Row]) -> Row:
     """The row of a statement that always returns one (an aggregate, a write's RETURNING that
     cannot be skipped): a clear error rather than a None met further on."""

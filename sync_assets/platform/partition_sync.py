@@ -27,7 +27,7 @@ from sync_assets.platform.contract import ContractResult, settle_contracts
 from sync_assets.platform.errors import SyncError
 from sync_assets.platform.http import ApiClient
 from sync_assets.platform.listing import Listing, ListingReader
-from sync_assets.platform.merge import MergeCounts, Stager, TableSpec, driver_connection
+from sync_assets.platform.merge import MergeCounts, Stager, TableSpec, autocommit_connection
 from sync_assets.platform.observability import get_logger
 from sync_assets.platform.raw import BackgroundLander
 from sync_assets.platform.run import Run
@@ -124,13 +124,12 @@ class PartitionSync:
         # API's pace; the rows, the cursor and the run's success are written by one short one.
         with (
             run,
-            # A pooled connection in autocommit (the pool restores it): no new session per partition.
-            self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
+            autocommit_connection(self.engine) as pg,
             BackgroundLander(run.conninfo, self.source.connector) as lander,
-            Stager(conn, flush_rows=5000) as stager,
+            Stager(pg, flush_rows=5000) as stager,
         ):
             try:
-                self._sync(driver_connection(conn), run, http, lander, stager, outcome)
+                self._sync(pg, run, http, lander, stager, outcome)
             except BaseException as error:
                 run.detail.update(outcome.cursor_detail())
                 self.failed(run, error, outcome)

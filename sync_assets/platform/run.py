@@ -134,7 +134,7 @@ class Run:
             {
                 "id": self.id,
                 "drift": sum(c.drift for c in tables.values()),
-                **self._counts(),
+                **self._figures(),
                 "tables": names,
                 "counts": [tables[n].count for n in names],
                 **{k: [getattr(tables[n], k) for n in names] for k in ("created", "updated", "deleted", "noop")},
@@ -142,7 +142,7 @@ class Run:
             },
         )
 
-    def _counts(self) -> dict:
+    def _figures(self) -> dict:
         """Pages read (as reported to the run's progress) and calls made, so far; the detail, with
         the API's 429s and the shared paces they lowered, if any."""
         detail = dict(self.detail)
@@ -159,7 +159,7 @@ class Run:
     def _record_failure(self, error: BaseException) -> None:
         self.side.execute(
             package_sql(__file__, "fail_run"),
-            {"id": self.id, "error": safe_error_message(error), **self._counts()},
+            {"id": self.id, "error": safe_error_message(error), **self._figures()},
         )
         if isinstance(error, Exception):
             report_failure(self.logger, error, f"{self.connector} sync failed", **self.ids, run_log_id=self.id)

@@ -35,6 +35,7 @@ from sync_assets.platform.merge import (
     DeleteWhere,
     MergeCounts,
     Stager,
+    autocommit_connection,
     delete_rows,
     driver_connection,
     lock_tenants,
@@ -146,7 +147,7 @@ class RdvspAccountSync:
         outcome = self.outcome = SyncOutcome(run.id, self.account_id, sorted(organisation_ids or []))
         with (
             run,
-            psycopg.connect(run.conninfo, autocommit=True) as pg,
+            autocommit_connection(self.engine) as pg,
             BackgroundLander(run.conninfo, CONNECTOR) as lander,
             Stager(pg) as stager,
         ):

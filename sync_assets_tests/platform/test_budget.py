@@ -8,7 +8,7 @@ import logging
 import httpx
 import pytest
 
-from sync_assets.platform.budget import PACE, Budget, SharedBudgets
+from sync_assets.platform.budget import BURST, PACE, Budget, SharedBudgets
 from sync_assets.platform.warehouse import libpq_url
 from sync_assets.rdvsp.budget import budget_rule, configured_per_minute
 
@@ -31,7 +31,7 @@ def test_two_processes_share_one_pace(database_url):
     for _ in range(10):
         first.take("GET", "/x", {})
         second.take("GET", "/x", {})
-    burst = Budget("test", 60).burst
+    burst = BURST
     assert burst == 1
     # 20 requests: the burst leaves at once, the others are promised one slot each at the pace.
     promised = sorted(first_waits + second_waits)
