@@ -13,7 +13,9 @@ account counted once; RDV listings, `agents/me` and the account's organisations 
 the 429s provoked, the wall time against the budget's floor (the floor's requests at the budget's
 pace, and no organisation's RDV listings faster than their own budget), the oldest open
 transaction seen on the warehouse (sampled from pg_stat_activity every 50 ms), and whether every
-account's RDVs are all stored.
+account's RDVs are all stored. Then a second pass over the same accounts (the next sweep, with no
+change in between): accounts seen to list the same RDVs as another (peers) take its read after one
+page; its requests, RDV listings taken and completeness are reported under `second_pass`.
 
 Usage: python bench/rdvsp_budget.py [--scale 10000] [--accounts 5] [--speedup 5]
 The last line printed is one JSON object.
@@ -127,29 +129,23 @@ def main() -> None:
     sampler = threading.Thread(target=oldest_transaction_sampler, args=(url, stop, ages), daemon=True)
     sampler.start()
     started = time.monotonic()
-    reused = 0
-    for agent_id in agents:
-        client = resource.client_for(engine, agent_id, cipher)
-        try:
-            outcome = RdvspAccountSync(
-                engine, client, agent_id, cipher=cipher, webhook_url=None, emit=lambda _: None
-            ).run()
-            reused += len(outcome.organisations_reused)
-        finally:
-            client.close()
+    reused, _ = sync_all(engine, resource, cipher, agents)
     wall = time.monotonic() - started
     stop.set()
     sampler.join()
 
     world = sandbox.rdvsp.world
-    since = datetime.combine(SYNC_FROM, dt_time(0), PARIS)
-    complete = all(
-        {r[0] for r in query(url, "SELECT rdv_id FROM rdvsp.account_rdvs WHERE account_id = %s", [agent_id])}
-        == set(world.rdv_listing(world.agents[agent_id], starts_after=since))
-        for agent_id in agents
-    )
+    complete = every_account_complete(url, world, agents)
     spent = len([r for r in sent if r[1].startswith("/api/v1/")])
     floor, rdv_listings = floor_of(sent)
+    second_started, first_sent = time.monotonic(), len(sent)
+    _, shared = sync_all(engine, resource, cipher, agents)
+    second = {
+        "requests": len([r for r in sent[first_sent:] if r[1].startswith("/api/v1/")]),
+        "rdv_listings_shared": shared,
+        "wall_s": round(time.monotonic() - second_started, 1),
+        "every_account_complete": every_account_complete(url, world, agents),
+    }
     floor_s = max(
         floor / (PUBLISHED / period), max(rdv_listings.values(), default=0) / (RDV_LISTING_PUBLISHED / period)
     )
@@ -174,8 +170,34 @@ def main() -> None:
                 "wall_vs_floor": round(wall / floor_s, 2),
                 "oldest_transaction_s": round(max(ages, default=0), 1),
                 "every_account_complete": complete,
+                "second_pass": second,
             }
         )
+    )
+
+
+def sync_all(engine, resource: RdvspApiResource, cipher: TokenCipher, agents: list[int]) -> tuple[int, int]:
+    """Every account synced in turn; the organisation listings reused, the RDV listings taken from a peer."""
+    reused = shared = 0
+    for agent_id in agents:
+        client = resource.client_for(engine, agent_id, cipher)
+        try:
+            outcome = RdvspAccountSync(
+                engine, client, agent_id, cipher=cipher, webhook_url=None, emit=lambda _: None
+            ).run()
+            reused += len(outcome.organisations_reused)
+            shared += len(outcome.rdv_listings_shared)
+        finally:
+            client.close()
+    return reused, shared
+
+
+def every_account_complete(url: str, world, agents: list[int]) -> bool:
+    since = datetime.combine(SYNC_FROM, dt_time(0), PARIS)
+    return all(
+        {r[0] for r in query(url, "SELECT rdv_id FROM rdvsp.account_rdvs WHERE account_id = %s", [agent_id])}
+        == set(world.rdv_listing(world.agents[agent_id], starts_after=since))
+        for agent_id in agents
     )
 
 

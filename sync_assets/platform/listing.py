@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from itertools import chain, islice
 from typing import Any
 
 from sync_assets.platform.contract import ContractModel, ContractResult, validate_batch
@@ -118,14 +119,23 @@ class ListingReader:
         return found
 
     def pages(
-        self, listing: Listing, scope: Scope, *, since: datetime | None = None, params: Mapping[str, Any] | None = None
+        self,
+        listing: Listing,
+        scope: Scope,
+        *,
+        since: datetime | None = None,
+        params: Mapping[str, Any] | None = None,
+        first_alone: bool = False,
     ) -> Iterator[Page]:
-        """The pages of `listing` for `scope`, landed and counted (the next one fetched meanwhile)."""
+        """The pages of `listing` for `scope`, landed and counted (the next one fetched meanwhile).
+        With `first_alone`, nothing is fetched ahead of the first page: a caller that may stop
+        after it spends one request."""
         query = {**listing.params(scope), **(params or {})}
         if since is not None and listing.incremental is not None:
             query[listing.incremental.parameter] = since.astimezone(timezone.utc).isoformat(timespec="microseconds")
         pages = listing.paginator.pages(self.http, listing.endpoint.format(**scope), query)
-        for page in prefetched(pages) if self.prefetch else pages:
+        first = list(islice(pages, 1)) if first_alone else []
+        for page in chain(first, prefetched(pages) if self.prefetch else pages):
             if self.lander is not None:
                 self.lander.land(page)
             self.pages_read += 1

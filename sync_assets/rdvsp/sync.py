@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 
 from sync_assets.platform.contract import ContractResult, settle_contracts, validate_batch
 from sync_assets.platform.errors import SyncError
-from sync_assets.platform.http import dig, interleaved
+from sync_assets.platform.http import Page, dig, interleaved
 from sync_assets.platform.listing import ListingRead, ListingReader
 from sync_assets.platform.merge import (
     DeleteScope,
@@ -89,6 +89,9 @@ class SyncOutcome:
     webhooks_installed_now: set[int] = field(default_factory=set)  # organisations whose endpoint this run saved
     # Organisations whose own listings another account's run had just read: not read again.
     organisations_reused: list[int] = field(default_factory=list)
+    # Organisations whose RDVs a peer (an account seen to list the same there) had just listed: the
+    # peer's read was taken after one page (organisation -> peer account).
+    rdv_listings_shared: dict[int, int] = field(default_factory=dict)
     # RDV drift per organisation: what webhooks missed, when the run re-applies every page (nightly).
     organisation_drift: dict[int, MergeCounts] = field(default_factory=dict)
     elapsed_s: float = 0.0
@@ -157,6 +160,7 @@ class RdvspAccountSync:
             outcome.api_requests, outcome.throttled_429 = self.client.http.requests, self.client.http.throttled
             run.detail["organisation_ids"] = outcome.organisation_ids
             run.detail["organisations_reused"] = outcome.organisations_reused
+            run.detail["rdv_listings_shared"] = {str(org): peer for org, peer in outcome.rdv_listings_shared.items()}
             with pg.transaction():
                 self._write(pg, stager, outcome, fetched, run.progress)
                 outcome.elapsed_s = run.progress.elapsed()
@@ -224,9 +228,11 @@ class RdvspAccountSync:
             if org_scope["organisation_id"] not in outcome.organisations_reused:
                 current = installations.get(org_scope["organisation_id"])
                 self._read_organisation(reader, stager, side, org_scope, current, outcome)
-        rdvs = RdvListing(self, reader, stager, side)
-        outcome.rdvs_api_total_count += rdvs.read(org_scopes, set(scope))
         sync_from_at = datetime.combine(sync_from, time.min, PARIS)
+        peers = self._rdv_listing_peers(side, scope, polled_at, sync_from_at)
+        rdvs = RdvListing(self, reader, stager, side, peers)
+        outcome.rdvs_api_total_count += rdvs.read(org_scopes, set(scope))
+        outcome.rdv_listings_shared = rdvs.shared
         rdvs.look_up_unlisted(conn, account_scope, scope, sync_from_at, outcome)
         outcome.pages, outcome.records = reader.pages_read, reader.records_read
 
@@ -248,6 +254,7 @@ class RdvspAccountSync:
                 "run_id": outcome.run_log_id,
             },
         )
+        self._save_rdv_listing_reads(conn, outcome, fetched)
         stager.merge(tables.APPLIED_PAGES, None)
         for name, count in fetched.skipped.items():  # rows of skipped pages were seen, and unchanged
             c = outcome.tables[name]
@@ -271,18 +278,56 @@ class RdvspAccountSync:
         for endpoint in self._install_webhook(side, org_id, endpoints, current, outcome):
             stager.add(tables.WEBHOOK_ENDPOINTS, tables.webhook_endpoint_row(endpoint))
 
-    def _organisations_read_elsewhere(self, side: psycopg.Connection, scope: list[int], now: datetime) -> list[int]:
-        """Organisations whose own listings another account's run read this night (nightly runs)
-        or in the last minutes (the others): their requests are not spent again."""
+    def _reused_since(self, now: datetime) -> datetime:
+        """Since when another account's read is taken: this night (nightly runs), or the last
+        minutes (the others)."""
         if self.kind == "nightly":
-            since = datetime.combine(now.astimezone(PARIS).date(), time.min, PARIS)
-        else:
-            since = now - SHARED_LISTINGS_REUSED_FOR
+            return datetime.combine(now.astimezone(PARIS).date(), time.min, PARIS)
+        return now - SHARED_LISTINGS_REUSED_FOR
+
+    def _organisations_read_elsewhere(self, side: psycopg.Connection, scope: list[int], now: datetime) -> list[int]:
+        """Organisations whose own listings another account's run read lately: their requests are
+        not spent again."""
         rows = side.execute(
             package_sql(__file__, "organisations_read_elsewhere"),
-            {"organisation_ids": scope, "account_id": self.account_id, "since": since},
+            {"organisation_ids": scope, "account_id": self.account_id, "since": self._reused_since(now)},
         )
         return sorted(row[0] for row in rows)
+
+    def _rdv_listing_peers(
+        self, side: psycopg.Connection, scope: list[int], now: datetime, sync_from_at: datetime
+    ) -> dict[int, RdvPeer]:
+        """Per organisation, the peer whose recent full read of its RDVs this run may take."""
+        rows = side.execute(
+            package_sql(__file__, "rdv_listing_peers"),
+            {
+                "account_id": self.account_id,
+                "organisation_ids": scope,
+                "since": self._reused_since(now),
+                "sync_from": sync_from_at,
+                "sync_from_date": sync_from_at.date(),
+            },
+        )
+        return {org: RdvPeer(peer_id, rdvs) for org, peer_id, rdvs in rows}
+
+    def _save_rdv_listing_reads(self, conn, outcome: SyncOutcome, fetched: Fetched) -> None:
+        """Which organisations' RDVs this run listed in full (and who lists the same there), and
+        which it took from a peer."""
+        pg, shared = driver_connection(conn), outcome.rdv_listings_shared
+        read = {"account_id": self.account_id, "read_at": fetched.polled_at, "run_id": outcome.run_log_id}
+        pg.execute(
+            package_sql(__file__, "save_rdv_listing_reads"),
+            {
+                **read,
+                "organisation_ids": [org for org in fetched.scope if org not in shared],
+                "sync_from": fetched.sync_from_at,
+                "compared_since": self._reused_since(fetched.polled_at),
+            },
+        )
+        pg.execute(
+            package_sql(__file__, "save_shared_rdv_listing_reads"),
+            {**read, "organisation_ids": list(shared), "peer_ids": list(shared.values())},
+        )
 
     def _check_identity(self) -> None:
         me = self.client.me()
@@ -481,14 +526,31 @@ class WebhookInstallation:
     secret_encrypted: str | None = None  # set only when this run gave the endpoint a new secret
 
 
+@dataclass(frozen=True)
+class RdvPeer:
+    """An account seen to list the same RDVs in an organisation, which just listed them in full."""
+
+    account_id: int
+    rdvs: int  # its RDVs there from this account's first day on: what our first page must announce
+
+
 class RdvListing:
     """What is RDV Service Public's own in reading RDVs: a polling run skips the pages whose body is
     the one the last successful sync applied (`rdvsp.applied_pages`; the nightly run re-applies
-    everything), and RDVs seen before but missing from the unordered listing are looked up by id
-    before anything is deleted."""
+    everything); where a peer just listed the same RDVs, its read is taken once our first page
+    announces as many; and RDVs seen before but missing from the unordered listing are looked up by
+    id before anything is deleted."""
 
-    def __init__(self, sync: RdvspAccountSync, reader: ListingReader, stager: Stager, side: psycopg.Connection):
-        self.account_id, self.reader, self.stager = sync.account_id, reader, stager
+    def __init__(
+        self,
+        sync: RdvspAccountSync,
+        reader: ListingReader,
+        stager: Stager,
+        side: psycopg.Connection,
+        peers: dict[int, RdvPeer],
+    ):
+        self.account_id, self.reader, self.stager, self.peers = sync.account_id, reader, stager, peers
+        self.shared: dict[int, int] = {}  # organisation -> the peer whose read was taken
         self.applied = (
             {}
             if sync.kind == "nightly"
@@ -507,7 +569,7 @@ class RdvListing:
         """Stage the organisations' RDVs, their listings read side by side (each organisation has
         its own budget of RDV listings); the sum of the API's total counts."""
         found = {scope["organisation_id"]: ListingRead() for scope in org_scopes}
-        streams = ((scope, self.reader.pages(listings.RDVS, scope)) for scope in org_scopes)
+        streams = ((scope, self._pages(scope)) for scope in org_scopes)
         for scope, page in interleaved(streams, RDV_LISTINGS_AT_ONCE):
             read = found[scope["organisation_id"]]
             self.stager.add(tables.APPLIED_PAGES, (self.account_id, page.endpoint, dict(page.params), page.sha256))
@@ -519,7 +581,41 @@ class RdvListing:
             read.total = dig(page.data, listings.RDVS.total) or 0
         for read in found.values():
             self.found.rejected_ids |= read.rejected_ids
+        for scope in org_scopes:
+            if scope["organisation_id"] in self.shared:
+                self._stage_peer_links(scope)
         return sum(read.total for read in found.values())
+
+    def _pages(self, scope: dict) -> Iterator[Page]:
+        """The organisation's pages of RDVs; only the first when it announces as many RDVs as a
+        peer just listed there in full (the peer's read is then taken)."""
+        peer = self.peers.get(scope["organisation_id"])
+        pages = self.reader.pages(listings.RDVS, scope, first_alone=peer is not None)
+        for page in pages:
+            yield page
+            if peer is not None and dig(page.data, listings.RDVS.total) == peer.rdvs:
+                self.shared[scope["organisation_id"]] = peer.account_id
+                pages.close()
+                return
+            peer = None  # another count (or a later page): listed in full
+
+    def _stage_peer_links(self, scope: dict) -> None:
+        """This account's links to the organisation's RDVs, as its peer's."""
+        self.stager.flush(tables.ACCOUNT_RDVS)
+        statement = sql.SQL(package_sql(__file__, "share_rdv_links")).format(
+            stage=self.stager.stage(tables.ACCOUNT_RDVS).stage
+        )
+        organisation_id = scope["organisation_id"]
+        rows = driver_connection(self.stager.conn).execute(
+            statement,
+            {
+                "account_id": self.account_id,
+                "peer_id": self.shared[organisation_id],
+                "organisation_id": organisation_id,
+                "sync_from": datetime.combine(scope["sync_from"], time.min, PARIS),
+            },
+        )
+        self.listed |= {row[0] for row in rows}
 
     def _stage_links_only(self, page) -> None:
         """A page applied before, unchanged: only its RDVs' links to the account are staged."""

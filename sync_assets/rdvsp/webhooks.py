@@ -296,14 +296,17 @@ def _membership(
     member_spec: TableSpec,
     member_row,
     details=lambda record: (),
+    changed: Callable[[psycopg.Connection, tuple[int, int]], None] = lambda pg, key: None,
 ) -> Handler:
-    """A record linking a user or an agent to an organisation (UserProfile, AgentRole)."""
+    """A record linking a user or an agent to an organisation (UserProfile, AgentRole); `changed`
+    is told (organisation id, member id) whenever one is applied."""
 
     def handle(pg: psycopg.Connection, event: WebhookEvent, endpoint_org: int | None, stored_version) -> Applied:
         record = _validated(model, entity, event.data)
         _same_tenant(endpoint_org, record.organisation.id, model.__name__)
         person = getattr(record, member)
         key = (record.organisation.id, person.id)
+        changed(pg, key)
         if event.event == "destroyed":
             return _destroy(pg, link, event, key)
         return Applied(
@@ -316,6 +319,13 @@ def _membership(
         )
 
     return Handler(handle, versioned=None)
+
+
+def _forget_rdv_listing_peers(pg: psycopg.Connection, organisation_id: int, agent_id: int) -> None:
+    """An agent's role changed: it may see other RDVs there now, so its listing is nobody's to take."""
+    pg.execute(
+        package_sql(__file__, "forget_rdv_listing_peers"), {"organisation_id": organisation_id, "agent_id": agent_id}
+    )
 
 
 @dataclass(frozen=True)
@@ -359,5 +369,6 @@ _HANDLERS = {
         tables.AGENTS,
         tables.agent_row,
         details=lambda role: (role.access_level,),
+        changed=lambda pg, key: _forget_rdv_listing_peers(pg, *key),
     ),
 }
