@@ -67,5 +67,8 @@ bench: install  ## every benchmark under bench/; each prints a JSON object on it
 stop: install  ## stop the embedded PostgreSQL (it is started again on demand)
 	@$(BIN)/sync-assets db stop
 
+# The .env block that names .local/dagster for Dagster's CLI goes with it; any other line of .env stays.
 clean: stop
 	rm -rf .local
+	@if [ -f .env ]; then sed -i.bak '/^# >>> sync-assets/,/^# <<< sync-assets/d' .env && rm -f .env.bak; \
+		[ -s .env ] || rm -f .env; fi

@@ -4,11 +4,15 @@ Loads --rdvs RDVs and --activities activities (generated in SQL: bench/sql/analy
 for --accounts mediators into a scratch database, creates the analytics views, then runs each
 query --runs times for mediators picked at random and reports p50/p95 and the plan: its top node
 and the scans under it (a "Seq Scan" on a large table would mean the query is not index-driven).
-Every mediator lists its RDVs among its activities; the listing is then timed again (`*_without_rdvs`)
-with that setting off for all of them, as it is by default.
+The filtered listing (04) is timed as written (its beneficiary filter) and with each of its other
+filters in place of that one: a place, a type, a theme, an RDV status (values found among the
+mediator's rows when its RDVs are listed) and a place no row holds (`listing_filtered_no_match`:
+every row of the mediator is read).
+Every mediator lists its RDVs among its activities; the listing queries are then timed again
+(`*_without_rdvs`) with that setting off for all of them, as it is by default.
 
 Usage: python bench/analyst_queries.py [--rdvs 1000000] [--activities 1000000] [--accounts 1000]
-The last line printed is one JSON object: {"queries": {name: {"p50_ms", "p95_ms", "plan"}}, ...}.
+The last line printed is one JSON object: {"queries": {name: {"p50_ms", "p95_ms", "rows", "plan"}}, ...}.
 """
 
 from __future__ import annotations
@@ -36,6 +40,24 @@ def dashboard(column: str) -> str:
     return f"SELECT {column} FROM analytics.account_dashboard WHERE account_id = %(account_id)s"
 
 
+# The filters of sql/queries/04 other than the beneficiary's, each timed alone (after the date range).
+FILTERS = {
+    "place": "place = %(place)s",
+    "type": "type = 'collectif'",
+    "theme": "themes @> ARRAY['administratif']",
+    "rdv_status": "rdv_status = 'noshow'",
+    "no_match": "place = 'Nowhere'",
+}
+
+
+def filtered_listing(condition: str) -> str:
+    """sql/queries/04 with `condition` in place of its beneficiary filter, its date range kept."""
+    statement = analyst_query("04_activity_listing_filtered")
+    where, order_by = statement.split("\nORDER BY")
+    date_range = "AND date < %(to)s"
+    return where[: where.index(date_range) + len(date_range)] + f"\n  AND {condition}\nORDER BY" + order_by
+
+
 def queries() -> dict[str, str]:
     return {
         "listing_first_page": analyst_query("01_activity_listing_first_page"),
@@ -43,6 +65,8 @@ def queries() -> dict[str, str]:
         "listing_keyset_page_26": analyst_query("02_activity_listing_next_page"),
         "listing_offset_page_26": analyst_query("03_activity_listing_offset_page"),
         "listing_filtered": analyst_query("04_activity_listing_filtered"),
+        **{f"listing_filtered_{name}": filtered_listing(condition) for name, condition in FILTERS.items()},
+        "dashboard": analyst_query("05_account_dashboard"),
         "dashboard_future_rdvs": dashboard("future_rdvs"),
         "dashboard_next_rdv": dashboard("next_rdv_at"),
         "dashboard_past_rdvs": dashboard("past_rdvs"),
@@ -55,19 +79,27 @@ def queries() -> dict[str, str]:
 def parameters(conn: psycopg.Connection, account_id: int) -> dict[str, dict]:
     """Each query's parameters for one mediator (a page's key is read from the listing)."""
     listing = conn.execute(
-        analyst_query("03_activity_listing_offset_page").replace("LIMIT 20", "LIMIT 520"),
-        {"account_id": account_id, "offset": 0},
+        analyst_query("01_activity_listing_first_page").replace("LIMIT 20", "LIMIT 520"), {"account_id": account_id}
     ).fetchall()
     first, deep = listing[19], listing[499]
     beneficiary = conn.execute(
         "SELECT id FROM coop.beneficiaires WHERE account_id = %s LIMIT 1", [account_id]
     ).fetchone()[0]
+    # The place of the mediator's newest activity not made from an RDV.
+    place = conn.execute(
+        "SELECT place FROM analytics.activity_listing WHERE account_id = %s AND kind = 'activite' "
+        "AND rdv_id IS NULL ORDER BY date DESC LIMIT 1",
+        [account_id],
+    ).fetchone()[0]
     base = {"account_id": account_id}
+    dates = base | {"from": "2000-01-01", "to": "2100-01-01"}
     return {
         "listing_next_page": base | {"last_date": first[0], "last_kind": first[1], "last_item_id": first[2]},
         "listing_keyset_page_26": base | {"last_date": deep[0], "last_kind": deep[1], "last_item_id": deep[2]},
         "listing_offset_page_26": base | {"offset": 500},
-        "listing_filtered": base | {"from": "2000-01-01", "to": "2100-01-01", "beneficiaire_id": beneficiary},
+        "listing_filtered": dates | {"beneficiaire_id": beneficiary},
+        **{f"listing_filtered_{name}": dates for name in FILTERS},
+        "listing_filtered_place": dates | {"place": place},
     }
 
 
@@ -87,19 +119,21 @@ def plan_summary(conn: psycopg.Connection, statement: str, params: dict) -> tupl
 
 
 def measure(conn: psycopg.Connection, statement: str, accounts: list[int], params_for) -> dict:
-    """p50/p95 of `statement` over the accounts (after a warm-up), and its plan."""
+    """p50/p95 of `statement` over the accounts (after a warm-up), the median number of rows it
+    returns (a filter that finds none reads every row of the mediator), and its plan."""
     for account in accounts[:5]:  # warm-up: caches, and psycopg prepares the statement
         conn.execute(statement, params_for(account)).fetchall()
-    timings = []
+    timings, rows = [], []
     for account in accounts:
         started = time.perf_counter()
-        conn.execute(statement, params_for(account)).fetchall()
+        rows.append(len(conn.execute(statement, params_for(account)).fetchall()))
         timings.append((time.perf_counter() - started) * 1000)
     top, scans = plan_summary(conn, statement, params_for(accounts[0]))
     sequential = [s for s in scans if s.startswith("Seq Scan") and s.split()[-1] in LARGE_TABLES]
     return {
         "p50_ms": round(statistics.median(timings), 2),
         "p95_ms": round(statistics.quantiles(timings, n=20)[18], 2),
+        "rows": statistics.median(rows),
         "plan": f"{top}: {', '.join(dict.fromkeys(scans))}",
         "index_driven": not sequential,
     }
@@ -141,17 +175,18 @@ def main() -> None:
         accounts = [rng.randint(1, args.accounts) for _ in range(args.runs)]
         params = {a: parameters(conn, a) for a in set(accounts)}
         results = {}
-        for name, statement in queries().items():
+        statements = queries()
+        for name, statement in statements.items():
             results[name] = measure(
                 conn, statement, accounts, lambda a, name=name: params[a].get(name, {"account_id": a})
             )
             print(f"  {name}: {results[name]}", file=sys.stderr)
         # Mediators who did not choose to list their RDVs among their activities (the default).
         conn.execute("UPDATE coop.account_settings SET include_rdvs_in_activity_listing = false")
-        for name in ("listing_first_page", "listing_filtered"):
+        for name in [n for n in statements if n.startswith("listing_")]:
             hidden = f"{name}_without_rdvs"
             results[hidden] = measure(
-                conn, queries()[name], accounts, lambda a, name=name: params[a].get(name, {"account_id": a})
+                conn, statements[name], accounts, lambda a, name=name: params[a].get(name, {"account_id": a})
             )
             print(f"  {hidden}: {results[hidden]}", file=sys.stderr)
     if args.keep:

@@ -338,7 +338,7 @@ def table_row_counts(url: str) -> list[tuple[str, int]]:
     with engine_for(url).connect() as conn:
         pg = driver_connection(conn)
         tables = [
-            (schema, table) for schema, table, _ in pg.execute(package_sql(migrations.__file__, "warehouse_tables"))
+            (schema, table) for schema, table, *_ in pg.execute(package_sql(migrations.__file__, "warehouse_tables"))
         ]
         if not tables:
             return []

@@ -58,3 +58,25 @@ SELECT 'rdvsp',
 FROM rdvsp.rdvs r
 LEFT JOIN rdvsp.organisations o ON o.id = r.organisation_id
 LEFT JOIN rdvsp.motifs m ON m.id = r.motif_id;
+
+-- What analysts read in \d+ and in the Dagster UI
+COMMENT ON VIEW analytics.appointments IS
+    'One row per Doctolib appointment (deleted ones left out) or RDV Service Public RDV, in one shape and one status '
+    'vocabulary. No personal data: patients appear by pseudonymous key only.';
+COMMENT ON COLUMN analytics.appointments.source IS 'doctolib or rdvsp (RDV Service Public).';
+COMMENT ON COLUMN analytics.appointments.source_id IS 'The appointment''s id at its source, as text (ids of two sources never mix).';
+COMMENT ON COLUMN analytics.appointments.site_kind IS 'practice (Doctolib) or organisation (RDV Service Public).';
+COMMENT ON COLUMN analytics.appointments.site_id IS 'The practice (doctolib.practices.id) or organisation (rdvsp.organisations.id), after site_kind.';
+COMMENT ON COLUMN analytics.appointments.site_name IS 'Its name.';
+COMMENT ON COLUMN analytics.appointments.starts_at IS 'When it starts (timestamptz).';
+COMMENT ON COLUMN analytics.appointments.ends_at IS 'When it ends (timestamptz).';
+COMMENT ON COLUMN analytics.appointments.duration_min IS 'Its length, in minutes.';
+COMMENT ON COLUMN analytics.appointments.status IS
+    'scheduled (Doctolib confirmed, RDV unknown), attended (done, seen), no_show (no_show, noshow) or cancelled '
+    '(Doctolib cancelled, RDV excused or revoked).';
+COMMENT ON COLUMN analytics.appointments.source_status IS 'The status as its source says it.';
+COMMENT ON COLUMN analytics.appointments.motive IS 'The Doctolib visit motive''s or the RDV Service Public motif''s name.';
+COMMENT ON COLUMN analytics.appointments.patient_key IS
+    'Doctolib: the patient''s pseudonymous key (as in analytics.doctolib_patients); RDVs: NULL (see rdvsp.participations).';
+COMMENT ON COLUMN analytics.appointments.created_at IS 'When it was booked at its source.';
+COMMENT ON COLUMN analytics.appointments.synced_at IS 'When a sync last changed its row in the warehouse.';

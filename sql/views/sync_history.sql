@@ -29,3 +29,27 @@ LEFT JOIN LATERAL (
     FROM sync.run_tables
     WHERE run_id = r.id
 ) t ON true;
+
+-- What analysts read in \d+ and in the Dagster UI
+COMMENT ON VIEW analytics.sync_history IS
+    'One row per sync run of any connector, with its figures, for support staff. Query it newest first '
+    '(ORDER BY started_at DESC), for a connector and partition_key if need be.';
+COMMENT ON COLUMN analytics.sync_history.started_at IS 'When the run started.';
+COMMENT ON COLUMN analytics.sync_history.ended_at IS 'When it ended; NULL while running.';
+COMMENT ON COLUMN analytics.sync_history.duration IS 'ended_at - started_at (an interval); NULL while running.';
+COMMENT ON COLUMN analytics.sync_history.connector IS 'rdvsp (RDV Service Public) or doctolib.';
+COMMENT ON COLUMN analytics.sync_history.partition_key IS 'What it synced: the account (agent id) or the practice id.';
+COMMENT ON COLUMN analytics.sync_history.kind IS 'rdvsp: initial, polling, nightly or scoped; doctolib: incremental or full_refresh.';
+COMMENT ON COLUMN analytics.sync_history.status IS 'running, success, failed, skipped (it could not happen) or interrupted (its process died).';
+COMMENT ON COLUMN analytics.sync_history.error IS 'Why it failed or was skipped (ids and reasons, never personal data).';
+COMMENT ON COLUMN analytics.sync_history.pages IS 'API pages read.';
+COMMENT ON COLUMN analytics.sync_history.api_requests IS 'API requests sent.';
+COMMENT ON COLUMN analytics.sync_history.drift IS 'Rows changed, all tables together: created + updated + deleted.';
+COMMENT ON COLUMN analytics.sync_history.created IS 'Rows inserted, all tables together (NULL: no table figures).';
+COMMENT ON COLUMN analytics.sync_history.updated IS 'Rows changed, all tables together.';
+COMMENT ON COLUMN analytics.sync_history.deleted IS 'Rows deleted, all tables together.';
+COMMENT ON COLUMN analytics.sync_history.noop IS 'Rows already as the API had them, all tables together.';
+COMMENT ON COLUMN analytics.sync_history.tables IS 'The same figures per table, as JSON: {table: {count, created, updated, deleted, noop, drift}}.';
+COMMENT ON COLUMN analytics.sync_history.detail IS 'The connector''s own figures (organisation_ids; account_name, since, cursor_before, cursor_after…).';
+COMMENT ON COLUMN analytics.sync_history.dagster_run_id IS 'The Dagster run that ran it.';
+COMMENT ON COLUMN analytics.sync_history.run_id IS 'The run''s id in sync.runs (and in sync.run_tables).';

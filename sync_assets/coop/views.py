@@ -13,8 +13,8 @@ OWNERS = ["team:data-engineering"]
 VIEWS = {
     "appointments": (
         "Doctolib appointments and RDV Service Public RDVs in one shape (source, source id, practice or "
-        "organisation, starts/ends, status in a common vocabulary). Columns and status mapping: "
-        "sql/views/appointments.sql.",
+        "organisation, starts/ends, status in a common vocabulary). Each column's description gives its meaning and "
+        "the status mapping (sql/views/appointments.sql).",
         [
             ["doctolib", "appointments"],
             ["doctolib", "visit_motives"],

@@ -39,11 +39,19 @@ def warehouse_schema(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             "migrations_applied_now": dg.MetadataValue.json([f"{m.version:04d}_{m.name}" for m in applied_now]),
             "table_count": dg.MetadataValue.int(len(tables)),
             "tables": dg.MetadataValue.md(
-                "| table | rows (estimate) |\n|---|---|\n"
-                + "\n".join(f"| {schema}.{table} | {rows} |" for schema, table, rows in tables)
+                "| table | rows (estimate) | what it holds |\n|---|---|---|\n"
+                + "\n".join(
+                    f"| {schema}.{table} | {rows} | {_table_cell(description)} |"
+                    for schema, table, rows, description in tables
+                )
             ),
         }
     )
+
+
+def _table_cell(comment: str | None) -> str:
+    """A table's comment as one markdown table cell."""
+    return " ".join((comment or "").split()).replace("|", "\\|")
 
 
 @dg.op(description="Deletes raw API responses not fetched again within SYNC_RAW_RETENTION_DAYS (30 by default).")

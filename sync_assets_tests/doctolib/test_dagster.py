@@ -77,6 +77,8 @@ def test_a_practice_partition_materializes_its_tables_with_their_figures(keys_in
         columns["id"].type == "bigint" and columns["id"].constraints.unique and not columns["id"].constraints.nullable
     )
     assert {"practice_id", "status", "start_at", "updated_at", "synced_at"} <= set(columns)
+    # Each column with the words of its COMMENT ON, as psql's \d+ shows them.
+    assert all(c.description for m in metadata.values() for c in m["dagster/column_schema"].value.columns)
     assert appointments["dagster/row_count"].value == 200
     refreshed = materialized(full)["doctolib/appointments"]
     assert refreshed["mode"].value == "full_refresh" and refreshed["deleted"].value == 1

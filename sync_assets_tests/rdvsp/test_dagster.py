@@ -62,6 +62,8 @@ def test_a_partition_materializes_every_table_with_its_figures(connected):
     for key, metadata in materialized.items():  # every table shows its shape and size
         assert metadata["dagster/table_name"].value == key.replace("/", ".")
         assert metadata["dagster/column_schema"].value.columns and metadata["dagster/row_count"].value >= 0
+        # Each column with the words of its COMMENT ON, as psql's \d+ shows them.
+        assert all(c.description for c in metadata["dagster/column_schema"].value.columns), key
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert checks[("rdvsp/rdvs", "schema_contract")] is True
     assert checks[("rdvsp/account_rdvs", "reconciliation")] is True
