@@ -11,7 +11,7 @@ PYTHON ?= $(shell for candidate in python3 python3.12 python3.11 python3.10; do 
 	$$candidate -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null && \
 	{ echo $$candidate; break; }; done)
 
-.PHONY: install run dev lint format test test-fast e2e bench clean stop
+.PHONY: install run dev lint format test test-fast e2e redis-server bench clean stop
 
 install: $(STAMP)
 
@@ -43,19 +43,28 @@ format: install  ## apply ruff's safe fixes and its formatting in place
 	@$(BIN)/ruff check --fix .
 	@$(BIN)/ruff format .
 
-test: lint  ## the lint, then the whole suite, slow end-to-end tests included (what CI runs)
+test: lint redis-server  ## the lint, then the whole suite, slow end-to-end tests included (what CI runs)
 	@$(BIN)/python -m pytest -m 'not e2e' $(PYTEST_ARGS)
 
-e2e: install  ## the browser test of the Dagster UI; installs Debian's chromium and chromium-driver if missing
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+# Debian packages a target needs, installed when missing (as root with apt-get), or named: $(1) the
+# command to find, $(2) the packages, $(3) what needs them.
+define debian_packages
+	@if ! command -v $(1) >/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			echo "Installing chromium and chromium-driver (Debian packages)"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+			echo "Installing $(2) (Debian packages) for $(3)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
 		else \
-			echo "The browser test needs Chromium and its WebDriver: sudo apt-get install chromium chromium-driver"; \
+			echo "$(3) needs $(2): sudo apt-get install $(2)"; \
 			exit 1; \
 		fi; \
 	fi
+endef
+
+redis-server:  ## Redis, the broker of the Celery test (Debian's redis-server)
+	$(call debian_packages,redis-server,redis-server,the Celery test)
+
+e2e: install  ## the browser test of the Dagster UI; installs Debian's chromium and chromium-driver if missing
+	$(call debian_packages,chromedriver,chromium chromium-driver,the browser test)
 	@$(BIN)/python -m pytest -m e2e sync_assets_tests/e2e $(PYTEST_ARGS)
 
 test-fast: lint  ## the lint, then the quick suite, without the slow end-to-end tests

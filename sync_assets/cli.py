@@ -239,6 +239,7 @@ def _webhooks_serve(args: argparse.Namespace) -> int:
     from sync_assets.platform.secrets import TokenCipher
     from sync_assets.platform.warehouse import database_url
     from sync_assets.rdvsp.oauth import RdvspSettings
+    from sync_assets.rdvsp.receiver_metrics import shared_metrics_directory
 
     migrations.upgrade(database_url())
     TokenCipher.from_environment()  # fail now, clearly, rather than in each worker
@@ -260,17 +261,25 @@ def _webhooks_serve(args: argparse.Namespace) -> int:
         log_level="warning",
         access_log=False,
     )
-    if args.workers == 1:
-        uvicorn.Server(config).run()
-        return 0
+    # Worker processes add up their metrics in a shared folder. No gauge of ours is per live
+    # process, so a worker that exits leaves nothing to forget (no mark_process_dead).
+    with shared_metrics_directory(args.workers):
+        _run_receiver(config, args.workers)
+    return 0
+
+
+def _run_receiver(config, workers: int) -> None:
+    import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
     # uvicorn binds the shared socket with protocol 0, and asyncio sets TCP_NODELAY only on
     # connections accepted from an IPPROTO_TCP socket: each answer would then wait for the
     # client's delayed ACK (about 40 ms). Rewrapping the socket lets its protocol be detected.
     listening = config.bind_socket()
     Multiprocess(config, sockets=[socket.socket(fileno=listening.detach())]).run()
-    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

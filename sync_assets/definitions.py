@@ -8,6 +8,7 @@ import dagster as dg
 from sync_assets.connectors import CONNECTORS
 from sync_assets.coop import defs as coop
 from sync_assets.platform import defs as platform
+from sync_assets.platform.executor import configured_executor
 from sync_assets.platform.observability import configure_logging, init_sentry
 from sync_assets.platform.resources import WarehouseResource
 
@@ -25,9 +26,10 @@ defs = dg.Definitions.merge(
     *(connector.definitions() for connector in CONNECTORS),
     coop.defs,
     dg.Definitions(
+        executor=configured_executor(),
         resources={
             "warehouse": WarehouseResource(),
             **{key: resource for connector in CONNECTORS for key, resource in connector.resources().items()},
-        }
+        },
     ),
 )

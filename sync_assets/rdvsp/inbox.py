@@ -43,6 +43,7 @@ class Receipt:
     status: str  # applied | ignored | failed | rejected | duplicate
     inbox_id: int | None = None
     reason: str | None = None
+    model: str | None = None  # the event's model, when the body was an event
 
 
 def receive(engine: Engine, raw: bytes, organisation_id: int | None) -> Receipt:
@@ -114,7 +115,7 @@ def _receive_event(pg: psycopg.Connection, sha: str, body, event: WebhookEvent, 
             row = inserted.fetchone()
             if row is None:
                 pg.rollback()
-                return Receipt(200, "duplicate")
+                return Receipt(200, "duplicate", model=event.model)
             if released.fetchone():
                 applied = Applied("ignored", _released_reason(organisation_id))
             else:
@@ -129,7 +130,8 @@ def _receive_event(pg: psycopg.Connection, sha: str, body, event: WebhookEvent, 
                     },
                 )
             pg.commit()  # in the pipeline: sent with the statements above
-        return Receipt(200, "applied" if applied.status == "applied" else "ignored", row[0], applied.reason)
+        outcome = "applied" if applied.status == "applied" else "ignored"
+        return Receipt(200, outcome, row[0], applied.reason, event.model)
     except psycopg.OperationalError as error:
         if pg.closed or pg.broken:
             raise
@@ -145,9 +147,9 @@ def _receive_event(pg: psycopg.Connection, sha: str, body, event: WebhookEvent, 
         if isinstance(failure, EventContractBreach):
             record_drift(pg, CONNECTOR, failure.result)
     if row is None:
-        return Receipt(200, "duplicate")
+        return Receipt(200, "duplicate", model=event.model)
     _log_failure(failure, row[0], event, reason)
-    return Receipt(403 if status == "rejected" else 200, status, row[0], reason)
+    return Receipt(403 if status == "rejected" else 200, status, row[0], reason, event.model)
 
 
 def _send_released_check(pg: psycopg.Connection, organisation_id: int | None) -> psycopg.Cursor:

@@ -14,6 +14,9 @@ Answers: 401 for a missing or wrong signature (nothing stored), 413 for a body o
 400 for a body that is not an event (stored as rejected), 403 for an event about another
 organisation (stored as rejected), 200 once the event is durably stored (applied, ignored, or
 failed and to be retried), 503 when it could not be stored (RDV Service Public retries).
+
+`GET /metrics` shows deliveries by model and outcome, apply latency, the inbox backlog and the
+age of each organisation's last delivery, in Prometheus' format (see receiver_metrics).
 """
 
 from __future__ import annotations
@@ -40,11 +43,13 @@ from sync_assets.platform.secrets import TokenCipher
 from sync_assets.platform.sql_files import package_sql
 from sync_assets.rdvsp.inbox import receive
 from sync_assets.rdvsp.oauth import AccountError, RdvspSettings, complete_from_callback
+from sync_assets.rdvsp.receiver_metrics import ReceiverMetrics
 
 log = get_logger("rdvsp.receiver")
 MAX_BODY_BYTES = 2 * 1024 * 1024  # an RDV with its participants is a few kilobytes
 DELIVERIES_PER_PROCESS = 2
 SIGNATURE_CHECKS_PER_PROCESS = 2
+TOO_LARGE = "body too large"
 
 
 class SecretBook:
@@ -94,14 +99,21 @@ class Refusals:
     logged together, at most once per `interval_s`: a flood of forged requests costs a line a
     minute, not a line each."""
 
-    def __init__(self, interval_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
-        self.interval_s, self.clock = interval_s, clock
+    def __init__(
+        self,
+        interval_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: ReceiverMetrics | None = None,
+    ):
+        self.interval_s, self.clock, self.metrics = interval_s, clock, metrics
         self.total: Counter[str] = Counter()
         self._pending: Counter[str] = Counter()
         self._logged_at: float | None = None
         self._lock = threading.Lock()
 
     def note(self, reason: str, organisation_id: int | None) -> None:
+        if self.metrics is not None:
+            self.metrics.refused("oversized" if reason == TOO_LARGE else "unauthorised")
         now = self.clock()
         with self._lock:
             self.total[reason] += 1
@@ -144,20 +156,22 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 def build_receiver(
     engine: Engine, cipher: TokenCipher, settings: RdvspSettings | None = None, max_body_bytes: int = MAX_BODY_BYTES
 ) -> Starlette:
-    refusals = Refusals()
-    deliveries = _delivery_endpoint(engine, SecretBook(engine, cipher), refusals, max_body_bytes)
+    metrics = ReceiverMetrics(engine)
+    refusals = Refusals(metrics=metrics)
+    deliveries = _delivery_endpoint(engine, SecretBook(engine, cipher), refusals, metrics, max_body_bytes)
     return Starlette(
         routes=[
             Route("/webhooks/rdvsp/{organisation_id:int}", deliveries, methods=["POST"]),
             Route("/webhooks/rdvsp", _without_organisation_endpoint(refusals), methods=["POST"]),
             Route("/oauth/rdvsp/callback", _oauth_callback_endpoint(engine, cipher, settings), methods=["GET"]),
             Route("/health", _health, methods=["GET"]),
+            Route("/metrics", _metrics_endpoint(metrics), methods=["GET"]),
         ]
     )
 
 
 def _delivery_endpoint(
-    engine: Engine, book: SecretBook, refusals: Refusals, max_body_bytes: int
+    engine: Engine, book: SecretBook, refusals: Refusals, metrics: ReceiverMetrics, max_body_bytes: int
 ) -> Callable[[Request], Awaitable[Response]]:
     """`POST /webhooks/rdvsp/{organisation_id}`: check the signature, then store and apply the event."""
     # Two deliveries' transactions at a time per process (one computing while the other waits
@@ -179,6 +193,7 @@ def _delivery_endpoint(
             try:
                 secrets = await run_in_threadpool(book.candidates, organisation_id)
             except Exception as error:  # the warehouse is unreachable: the sender must retry
+                metrics.refused("not_stored")
                 report_failure(log, error, "webhook secrets could not be read", organisation_id=organisation_id)
                 return JSONResponse({"error": "not stored, retry later"}, status_code=503)
         secret = secrets.get(organisation_id)
@@ -187,16 +202,19 @@ def _delivery_endpoint(
             return JSONResponse({"error": "invalid X-Lapin-Signature"}, status_code=401)
         raw = await _read_body(request, max_body_bytes)
         if raw is None:
-            refusals.note("body too large", organisation_id)
+            refusals.note(TOO_LARGE, organisation_id)
             return JSONResponse({"error": f"body over {max_body_bytes} bytes"}, status_code=413)
         if not await anyio.to_thread.run_sync(_signed_with, raw, signature, secret, limiter=signature_checks):
             refusals.note("wrong signature", organisation_id)
             return JSONResponse({"error": "invalid X-Lapin-Signature"}, status_code=401)
+        started = time.perf_counter()
         try:
             receipt = await anyio.to_thread.run_sync(receive, engine, raw, organisation_id, limiter=deliveries_at_once)
         except Exception as error:  # not stored: the sender must retry
+            metrics.refused("not_stored")
             report_failure(log, error, "webhook could not be stored", organisation_id=organisation_id)
             return JSONResponse({"error": "not stored, retry later"}, status_code=503)
+        metrics.received(receipt, organisation_id, time.perf_counter() - started)
         return JSONResponse({"status": receipt.status, "inbox_id": receipt.inbox_id}, status_code=receipt.http_status)
 
     return rdvsp_webhook
@@ -240,6 +258,15 @@ def _oauth_callback_endpoint(
 
 async def _health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+def _metrics_endpoint(metrics: ReceiverMetrics) -> Callable[[Request], Awaitable[Response]]:
+    async def scrape(request: Request) -> Response:
+        # Reads the warehouse (the inbox backlog): off the event loop, as deliveries are.
+        body, content_type = await run_in_threadpool(metrics.exposition, request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    return scrape
 
 
 def app_from_environment() -> Starlette:

@@ -372,3 +372,6 @@ _HANDLERS = {
         changed=lambda pg, key: _forget_rdv_listing_peers(pg, *key),
     ),
 }
+# The models RDV Service Public is known to send: what a metric may name (any other is "other",
+# so that a sender cannot make up label values).
+KNOWN_MODELS = frozenset(_HANDLERS) | frozenset(IGNORED_MODELS)

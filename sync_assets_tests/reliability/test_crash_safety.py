@@ -170,7 +170,8 @@ def test_a_receiver_killed_during_a_burst_loses_no_acknowledged_delivery(connect
         **{**connected.settings.__dict__, "webhook_url": f"http://127.0.0.1:{port}/webhooks/rdvsp"}
     )
     connected.sync()  # installs the endpoints towards this receiver
-    environment = command_environment(connected.database_url, tmp_path)
+    # The workers' metrics folder is made under TMPDIR; a killed command cannot remove it.
+    environment = command_environment(connected.database_url, tmp_path, TMPDIR=str(tmp_path))
     arguments = ["webhooks", "serve", "--port", str(port), "--workers", "2"]
     url = f"http://127.0.0.1:{port}"
 
