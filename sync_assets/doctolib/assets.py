@@ -18,13 +18,12 @@ from sync_assets.platform.contract import ContractResult
 from sync_assets.platform.errors import ContractBreach, SyncError
 from sync_assets.platform.merge import driver_connection
 from sync_assets.platform.observability import safe_error_message
+from sync_assets.platform.partition_assets import table_asset_specs
 from sync_assets.platform.progress import table_count_lines
 from sync_assets.platform.resources import WarehouseResource
 from sync_assets.platform.sql_files import package_sql
 from sync_assets.platform.table_metadata import table_metadata
 
-OWNERS = ["team:data-engineering"]
-KINDS = {"postgres", "doctolib"}
 STALE_AFTER_HOURS = 26
 
 DESCRIPTIONS = {
@@ -53,17 +52,7 @@ class DoctolibSyncConfig(dg.Config):
     late writes and clock skew are not missed. Re-read rows that did not change count as noop."""
 
 
-SPECS = [
-    dg.AssetSpec(
-        _key(name),
-        group_name="doctolib",
-        kinds=KINDS,
-        owners=OWNERS,
-        description=DESCRIPTIONS[name],
-        partitions_def=doctolib_practices,
-    )
-    for name in table_names()
-]
+SPECS = table_asset_specs("doctolib", table_names(), doctolib_practices, DESCRIPTIONS)
 CHECK_SPECS = [
     dg.AssetCheckSpec(
         "schema_contract",

@@ -7,7 +7,7 @@ descriptions and how its resource opens a client for a partition.
 """
 # No `from __future__ import annotations` here: Dagster reads the context and config annotations.
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -81,17 +81,26 @@ def partition_definitions(
 def _asset_specs(
     source: PartitionSource, partitions: dg.DynamicPartitionsDefinition, descriptions: Mapping[str, str]
 ) -> list[dg.AssetSpec]:
-    """One asset per table of the source, keyed `<connector>/<table>`."""
+    return table_asset_specs(source.connector, [spec.name for spec in source.tables], partitions, descriptions)
+
+
+def table_asset_specs(
+    connector: str,
+    tables: Sequence[str],
+    partitions: dg.PartitionsDefinition,
+    descriptions: Mapping[str, str],
+) -> list[dg.AssetSpec]:
+    """One asset per table of a connector, keyed `<connector>/<table>`, in the connector's group."""
     return [
         dg.AssetSpec(
-            dg.AssetKey([source.connector, spec.name]),
-            group_name=source.connector,
-            kinds={"postgres", source.connector},
+            dg.AssetKey([connector, table]),
+            group_name=connector,
+            kinds={"postgres", connector},
             owners=OWNERS,
-            description=descriptions[spec.name],
+            description=descriptions[table],
             partitions_def=partitions,
         )
-        for spec in source.tables
+        for table in tables
     ]
 
 

@@ -11,6 +11,7 @@ from sync_assets.platform.checks import schema_contract_check
 from sync_assets.platform.contract import ContractResult
 from sync_assets.platform.errors import ContractBreach, SyncError
 from sync_assets.platform.observability import safe_error_message
+from sync_assets.platform.partition_assets import table_asset_specs
 from sync_assets.platform.resources import WarehouseResource
 from sync_assets.platform.secrets import TokenCipher
 from sync_assets.platform.table_metadata import table_metadata
@@ -18,11 +19,9 @@ from sync_assets.rdvsp.partitions import rdvsp_accounts
 from sync_assets.rdvsp.resources import RdvspApiResource
 from sync_assets.rdvsp.sync import RdvspAccountSync, SyncOutcome, table_names
 
-OWNERS = ["team:data-engineering"]
 # RDV drift of an organisation whose webhook is installed, above which the nightly run warns
 # (webhooks are probably being missed).
 HIGH_DRIFT_WITH_WEBHOOK = 10
-KINDS = {"postgres", "rdvsp"}
 
 DESCRIPTIONS = {
     "organisations": "Organisations the connected agents belong to (GET /organisations).",
@@ -60,17 +59,7 @@ class RdvspSyncConfig(dg.Config):
     inside the organisations synced."""
 
 
-SPECS = [
-    dg.AssetSpec(
-        _key(name),
-        group_name="rdvsp",
-        kinds=KINDS,
-        owners=OWNERS,
-        description=DESCRIPTIONS[name],
-        partitions_def=rdvsp_accounts,
-    )
-    for name in table_names()
-]
+SPECS = table_asset_specs("rdvsp", table_names(), rdvsp_accounts, DESCRIPTIONS)
 CHECK_SPECS = [
     dg.AssetCheckSpec(
         "schema_contract",
